@@ -1,0 +1,52 @@
+# bkvn-ivig-evidence: build the report from data/raw. Every artefact is a file target whose
+# prerequisites include the package code, so a rebuild redoes only what changed.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+RUN    := $(PY) -m analysis
+PKG    := $(wildcard analysis/*.py) pyproject.toml
+export SOURCE_DATE_EPOCH := 1767225600
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: all report test check-data references bench notebooks notebook slides calibration audit cite lint clean distclean help
+.DEFAULT_GOAL := report
+
+# --- environment: a pinned virtualenv built from the repository's own lock file ----------
+$(STAMP): requirements.lock pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+include make/pipeline.mk
+
+test: $(STAMP)                                      ## Run the test suite (what CI runs)
+	$(PY) -m pytest
+
+check-data: $(STAMP)                                ## Validate data/ (schema, hashes, rules)
+	$(RUN) check-data --in data/datapackage.json
+
+references:                                         ## Regenerate R metafor reference values
+	Rscript tests/reference/make_metafor_reference.R tests/reference/metafor.json
+	git diff --stat --exit-code -- tests/reference/metafor.json
+
+bench: $(STAMP)                                     ## Time the engine (and R metafor if present)
+	$(PY) benchmarks/bench.py
+
+lint: $(STAMP)                                      ## ruff, no fixes
+	$(VENV)/bin/ruff check analysis tests
+
+clean:                                              ## Remove built artefacts (never data/raw)
+	rm -rf data/derived/*.json data/derived/*.csv figures/*.png figures/*.svg figures/*.pdf figures/*.txt report/report.html slides/*.pdf slides/*.png slides/*.svg
+
+distclean: clean                                    ## Also remove the environment
+	rm -rf $(VENV)
+
+help:                                               ## List targets
+	@grep -hE '^[a-zA-Z_%/.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

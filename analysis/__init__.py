@@ -1,0 +1,49 @@
+"""bkvn-ivig-evidence: evidence synthesis of IVIG for BK-virus viremia and nephropathy.
+
+The public API (importing it has no side effects)::
+
+    from analysis import pool_proportions, proportion_ci, leave_one_out
+    res = pool_proportions(events, n)             # GLMM, the primary model
+    print(res.summary()); res.to_frame(); res.to_dict()
+"""
+
+from ._validation import InputError
+from .effects import effect_sizes, two_group_effect_sizes
+from .heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
+from .pooling import leave_one_out, pool_proportions, pool_two_group
+from .proportions import back_transform, proportion_ci, study_proportions, transform_proportion
+from .results import (
+    ConfidenceInterval,
+    Heterogeneity,
+    LeaveOneOut,
+    PooledEffect,
+    PooledProportion,
+    ProportionEstimate,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfidenceInterval",
+    "Heterogeneity",
+    "InputError",
+    "LeaveOneOut",
+    "PooledEffect",
+    "PooledProportion",
+    "ProportionEstimate",
+    "__version__",
+    "back_transform",
+    "effect_sizes",
+    "i_squared",
+    "i_squared_q",
+    "leave_one_out",
+    "pool_proportions",
+    "pool_two_group",
+    "proportion_ci",
+    "q_statistic",
+    "study_proportions",
+    "tau2",
+    "tau2_ci_qprofile",
+    "transform_proportion",
+    "two_group_effect_sizes",
+]

@@ -1,0 +1,7 @@
+"""`python -m analysis <command>`: see `analysis.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""Cross-field and cross-table rules of the data package that Table Schema cannot express.
+
+Each rule raises `InputError` naming the file, the data row (1-based) and the field.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ._validation import InputError
+
+MURAD_DOMAIN = {
+    "q1": "selection",
+    "q2": "ascertainment",
+    "q3": "ascertainment",
+    "q4": "causality",
+    "q5": "causality",
+    "q6": "causality",
+    "q7": "causality",
+    "q8": "reporting",
+}
+
+
+def _split(cell) -> list[str]:
+    if cell is None or (isinstance(cell, float) and pd.isna(cell)) or cell is pd.NA:
+        return []
+    return [p.strip() for p in str(cell).split(";") if p.strip()]
+
+
+def _present(v) -> bool:
+    return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
+
+
+def check_package(pkg) -> None:
+    """Run every cross-table rule on a loaded package (first failure raises)."""
+    t = pkg.tables
+    studies = t["studies"]
+    ids = set(studies.study_id)
+    f_st = "data/raw/studies.csv"
+    for i, row in enumerate(studies.itertuples(index=False), start=1):
+        for other in _split(row.overlaps_with):
+            if other not in ids:
+                raise InputError(
+                    f"overlaps_with names {other!r}, which is not a study", file=f_st, row=i,
+                    field="overlaps_with",
+                )
+            if other == row.study_id:
+                raise InputError("a study cannot overlap with itself", file=f_st, row=i,
+                                 field="overlaps_with")
+            back = _split(studies.loc[studies.study_id == other, "overlaps_with"].iloc[0])
+            if row.study_id not in back:
+                raise InputError(
+                    f"overlap with {other!r} is not recorded in both directions "
+                    f"(add {row.study_id!r} to {other!r}'s overlaps_with)",
+                    file=f_st, row=i, field="overlaps_with",
+                )
+    arms = t["arms"]
+    arm_n = {(r.study_id, r.arm_id): r.n for r in arms.itertuples(index=False)}
+    f_out = "data/raw/outcomes.csv"
+    for i, r in enumerate(t["outcomes"].itertuples(index=False), start=1):
+        has_e, has_n = _present(r.events), _present(r.n)
+        if has_e and has_n and r.events > r.n:
+            raise InputError(f"events ({r.events}) exceed n ({r.n}) in {r.row_id}", file=f_out,
+                             row=i, field="events")
+        if has_e and not has_n:
+            raise InputError(f"events given without n in {r.row_id}", file=f_out, row=i, field="n")
+        an = arm_n.get((r.study_id, r.arm_id))
+        if has_n and _present(an) and r.n > an and r.basis == "reported":
+            raise InputError(
+                f"n ({r.n}) exceeds the arm size ({an}) of {r.study_id}/{r.arm_id} in {r.row_id}",
+                file=f_out, row=i, field="n",
+            )
+        if r.verification == "not_found" and has_e:
+            raise InputError(f"a not_found row holds a count ({r.row_id})", file=f_out, row=i,
+                             field="events")
+        if r.count_basis == "not_reported" and has_e:
+            raise InputError(f"count_basis is not_reported but events is given ({r.row_id})",
+                             file=f_out, row=i, field="count_basis")
+    f_vl = "data/raw/viral_loads.csv"
+    for i, r in enumerate(t["viral_loads"].itertuples(index=False), start=1):
+        if _present(r.arm_id) and (r.study_id, r.arm_id) not in arm_n:
+            raise InputError(f"arm {r.study_id}/{r.arm_id} does not exist in arms", file=f_vl,
+                             row=i, field="arm_id")
+    f_ap = "data/raw/appraisal.csv"
+    for i, r in enumerate(t["appraisal"].itertuples(index=False), start=1):
+        if MURAD_DOMAIN[r.item] != r.domain:
+            raise InputError(
+                f"item {r.item} belongs to domain {MURAD_DOMAIN[r.item]!r}, not {r.domain!r}",
+                file=f_ap, row=i, field="domain",
+            )
+    _check_claims(t, ids)
+    f_sc = "data/raw/screening.csv"
+    for i, r in enumerate(t["screening"].itertuples(index=False), start=1):
+        if r.decision == "included":
+            if not _present(r.study_id) or r.study_id not in ids:
+                raise InputError(
+                    f"an included record must name an existing study_id (got {r.study_id!r})",
+                    file=f_sc, row=i, field="study_id",
+                )
+        elif not _present(r.reason):
+            raise InputError(f"a record marked {r.decision} needs a reason", file=f_sc, row=i,
+                             field="reason")
+
+
+def _check_claims(t, ids) -> None:
+    f_cl = "data/raw/claims.csv"
+    out_rows = set(t["outcomes"].row_id)
+    vl_rows = set(t["viral_loads"].row_id)
+    arm_keys = {f"{r.study_id}/{r.arm_id}" for r in t["arms"].itertuples(index=False)}
+    for i, r in enumerate(t["claims"].itertuples(index=False), start=1):
+        for sid in _split(r.study_ids):
+            if sid not in ids:
+                raise InputError(f"claim {r.claim_id} links study {sid!r}, which does not exist",
+                                 file=f_cl, row=i, field="study_ids")
+        for link in _split(r.outcome_rows):
+            if link.startswith("arm:"):
+                ok = link[4:] in arm_keys
+            elif link.startswith("vl:"):
+                ok = link[3:] in vl_rows
+            else:
+                ok = link in out_rows
+            if not ok:
+                raise InputError(
+                    f"claim {r.claim_id} links data row {link!r}, which does not exist",
+                    file=f_cl, row=i, field="outcome_rows",
+                )
+        if r.claim_type == "numeric":
+            if not _present(r.quantity) or not _present(r.claimed_value):
+                raise InputError(f"numeric claim {r.claim_id} needs quantity and claimed_value",
+                                 file=f_cl, row=i, field="claimed_value")
+        elif not _present(r.judgement) or not _present(r.judgement_reason):
+            raise InputError(
+                f"qualitative claim {r.claim_id} needs a judgement and a judgement_reason",
+                file=f_cl, row=i, field="judgement",
+            )

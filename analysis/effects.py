@@ -1,0 +1,188 @@
+"""Per-study effect sizes and sampling variances (the ``escalc`` step).
+
+The continuity-correction policy is metafor's (Viechtbauer 2010): by default 1/2 is
+added to the event and non-event counts of a study only when one of them is 0
+("only0"), for the measures that need it (logit, log, raw, and the two-group
+measures); none is added for the arcsine and Freeman-Tukey transforms, which are
+defined at 0% and 100%. The correction only feeds the inverse-variance models and the
+I^2 of the GLMM: the GLMM itself fits the raw counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._validation import (
+    CORRECTION_POLICIES,
+    MEASURES,
+    TWO_GROUP_MEASURES,
+    CorrectionPolicy,
+    InputError,
+    Measure,
+    TwoGroupMeasure,
+    check_choice,
+    check_counts,
+)
+from .proportions import transform_proportion
+
+__all__ = ["effect_sizes", "two_group_effect_sizes", "default_correction"]
+
+
+def default_correction(measure: str) -> float:
+    """metafor's default continuity correction: 0 for arcsine/Freeman-Tukey, else 1/2."""
+    return 0.0 if measure in ("arcsine", "freeman-tukey") else 0.5
+
+
+def _needs_correction(zero: np.ndarray, policy: str) -> np.ndarray:
+    if policy == "none":
+        return np.zeros_like(zero)
+    if policy == "all":
+        return np.ones_like(zero)
+    if policy == "if0all":
+        return np.full_like(zero, zero.any())
+    return zero  # "only0"
+
+
+def effect_sizes(
+    events,
+    n,
+    *,
+    measure: Measure,
+    correction: float | None = None,
+    correction_policy: CorrectionPolicy = "only0",
+    study_ids=None,
+) -> pd.DataFrame:
+    """Single-proportion effects on the analysis scale.
+
+    Parameters
+    ----------
+    events, n : array_like of int
+    measure : {"logit", "freeman-tukey", "arcsine", "log", "raw"}
+        See `analysis.proportions.transform_proportion`.
+    correction : float, optional
+        Amount added to events and non-events; default `default_correction(measure)`.
+    correction_policy : {"only0", "all", "if0all", "none"}
+        Which studies get the correction: those with 0 or n events (metafor's
+        ``to="only0"``, the default), all studies, all studies if any has 0 or n events,
+        or none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``study_id``, ``events``, ``n``, ``effect``, ``variance``, ``corrected``.
+
+    Raises
+    ------
+    InputError
+        If a study's effect or variance is not finite after the correction (e.g. the
+        logit of a 0% study with ``correction_policy="none"``), naming the study.
+
+    Examples
+    --------
+    >>> es = effect_sizes([0, 5], [10, 10], measure="logit")
+    >>> es.corrected.tolist(), round(float(es.effect[0]), 4)
+    ([True, False], -3.0445)
+    """
+    check_choice("measure", measure, MEASURES)
+    check_choice("correction_policy", correction_policy, CORRECTION_POLICIES)
+    x, m = check_counts(events, n, study_ids=study_ids)
+    ids = list(study_ids) if study_ids is not None else [str(i + 1) for i in range(x.size)]
+    add = default_correction(measure) if correction is None else float(correction)
+    if add < 0:
+        raise ValueError(f"correction must be >= 0; got {correction!r}")
+    corrected = _needs_correction((x == 0) | (x == m), correction_policy) & (add > 0)
+    xc = x + np.where(corrected, add, 0.0)
+    mc = m + np.where(corrected, 2 * add, 0.0)
+    y, v = transform_proportion(xc, mc, measure=measure)
+    bad = ~(np.isfinite(y) & np.isfinite(v) & (v > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"the {measure} effect of {x[i]}/{m[i]} is undefined without a continuity "
+            f"correction (use correction_policy='only0' or another measure)",
+            row=ids[i],
+            field="events",
+        )
+    return pd.DataFrame(
+        {
+            "study_id": ids,
+            "events": x.astype(np.int64),
+            "n": m.astype(np.int64),
+            "effect": y,
+            "variance": v,
+            "corrected": corrected,
+        }
+    )
+
+
+def two_group_effect_sizes(
+    events_1,
+    n_1,
+    events_0,
+    n_0,
+    *,
+    measure: TwoGroupMeasure,
+    correction: float = 0.5,
+    correction_policy: CorrectionPolicy = "only0",
+    study_ids=None,
+) -> pd.DataFrame:
+    """Two-group effects (group 1 = IVIG, group 0 = control), as metafor's ``escalc``.
+
+    * "log-odds-ratio": ``log(a d / (b c))``, ``1/a + 1/b + 1/c + 1/d``
+    * "log-risk-ratio": ``log((a / n1) / (c / n0))``, ``1/a - 1/n1 + 1/c - 1/n0``
+    * "risk-difference": ``a / n1 - c / n0``, ``p1 (1 - p1) / n1 + p0 (1 - p0) / n0``
+
+    where a, b are events and non-events with IVIG and c, d without. With
+    ``correction_policy="only0"`` the correction is added to all four cells of a study
+    that has a zero cell.
+
+    Examples
+    --------
+    >>> es = two_group_effect_sizes([8], [10], [3], [9], measure="log-risk-ratio")
+    >>> round(float(es.effect[0]), 4)
+    0.8755
+    """
+    check_choice("measure", measure, TWO_GROUP_MEASURES)
+    check_choice("correction_policy", correction_policy, CORRECTION_POLICIES)
+    a, n1 = check_counts(events_1, n_1, study_ids=study_ids)
+    c, n0 = check_counts(events_0, n_0, study_ids=study_ids)
+    ids = list(study_ids) if study_ids is not None else [str(i + 1) for i in range(a.size)]
+    b, d = n1 - a, n0 - c
+    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    corrected = _needs_correction(zero, correction_policy) & (correction > 0)
+    add = np.where(corrected, float(correction), 0.0)
+    af, bf, cf, df_ = a + add, b + add, c + add, d + add
+    m1, m0 = af + bf, cf + df_
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "log-odds-ratio":
+            y = np.log(af * df_ / (bf * cf))
+            v = 1 / af + 1 / bf + 1 / cf + 1 / df_
+        elif measure == "log-risk-ratio":
+            y = np.log((af / m1) / (cf / m0))
+            v = 1 / af - 1 / m1 + 1 / cf - 1 / m0
+        else:
+            p1, p0 = af / m1, cf / m0
+            y = p1 - p0
+            v = p1 * (1 - p1) / m1 + p0 * (1 - p0) / m0
+    bad = ~(np.isfinite(y) & np.isfinite(v) & (v > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"the {measure} of study {ids[i]} is undefined (zero variance or zero cell "
+            f"without continuity correction)",
+            row=ids[i],
+            field="events",
+        )
+    return pd.DataFrame(
+        {
+            "study_id": ids,
+            "events_1": a.astype(np.int64),
+            "n_1": n1.astype(np.int64),
+            "events_0": c.astype(np.int64),
+            "n_0": n0.astype(np.int64),
+            "effect": y,
+            "variance": v,
+            "corrected": corrected,
+        }
+    )

@@ -1,0 +1,385 @@
+"""Files <-> frames: the Frictionless data package, count CSVs, and result JSON.
+
+The loader reads each table through the Table Schema in ``data/datapackage.json``
+(field names, types, ``required``, ``minimum``/``maximum``, ``enum``, ``pattern``,
+``primaryKey``, ``foreignKeys``); there is no second hand-written copy of the column
+types in Python. Rules that Table Schema cannot express (``events <= n``, arm sizes
+consistent with the study, links between claims and data rows) are checked in
+`check_package`. Every error is an `analysis.InputError` naming the file, the data
+row (1-based, header excluded) and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import InputError
+
+__all__ = [
+    "read_counts_csv",
+    "load_package",
+    "DataPackage",
+    "verify_hashes",
+    "write_json",
+    "write_text",
+    "write_csv",
+    "sha256_file",
+]
+
+
+# --------------------------------------------------------------------------- counts CSV
+
+
+def read_counts_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV with columns ``study_id,events,n`` (others ignored) and validate it.
+
+    Raises
+    ------
+    InputError
+        Empty file, missing column, empty or non-numeric cell, a negative or
+        fractional count, ``n = 0``, ``events > n`` or a duplicate ``study_id``;
+        the message names the file, the data row and the field.
+    """
+    name = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("no such file", file=name)
+    text = p.read_text(encoding="utf-8-sig")
+    if not text.strip():
+        raise InputError("the file is empty (expected a header 'study_id,events,n')", file=name)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV file ({exc})", file=name) from None
+    df.columns = [c.strip() for c in df.columns]
+    for col in ("study_id", "events", "n"):
+        if col not in df.columns:
+            raise InputError(
+                f"missing column (found: {', '.join(df.columns) or 'none'})", file=name, field=col
+            )
+    if len(df) == 0:
+        raise InputError("no data rows below the header", file=name)
+    seen: dict[str, int] = {}
+    events, ns = [], []
+    for i, rec in enumerate(df[["study_id", "events", "n"]].itertuples(index=False), start=1):
+        sid = rec.study_id.strip()
+        if not sid:
+            raise InputError("empty study_id", file=name, row=i, field="study_id")
+        if sid in seen:
+            raise InputError(
+                f"duplicate study_id {sid!r} (first at row {seen[sid]})",
+                file=name, row=i, field="study_id",
+            )
+        seen[sid] = i
+        e = _parse_count(rec.events, file=name, row=i, field="events", sid=sid)
+        m = _parse_count(rec.n, file=name, row=i, field="n", sid=sid)
+        if m < 1:
+            raise InputError(f"n must be at least 1 (study {sid!r}); got {m}", file=name, row=i, field="n")
+        if e > m:
+            raise InputError(
+                f"events ({e}) exceed n ({m}) for study {sid!r}", file=name, row=i, field="events"
+            )
+        events.append(e)
+        ns.append(m)
+    return pd.DataFrame(
+        {"study_id": [s.strip() for s in df.study_id], "events": events, "n": ns}
+    ).astype({"events": "int64", "n": "int64"})
+
+
+def _parse_count(text: str, *, file, row, field, sid) -> int:
+    s = str(text).strip()
+    if s == "":
+        raise InputError(f"empty cell (study {sid!r})", file=file, row=row, field=field)
+    try:
+        x = float(s)
+    except ValueError:
+        raise InputError(
+            f"not a number: {s!r} (study {sid!r})", file=file, row=row, field=field
+        ) from None
+    if not math.isfinite(x) or x != math.floor(x):
+        raise InputError(
+            f"must be a whole number: {s!r} (study {sid!r})", file=file, row=row, field=field
+        )
+    if x < 0:
+        raise InputError(f"must not be negative: {s!r} (study {sid!r})", file=file, row=row, field=field)
+    return int(x)
+
+
+# ------------------------------------------------------------------------ data package
+
+_TRUE = {"true", "TRUE", "True", "1", "yes"}
+_FALSE = {"false", "FALSE", "False", "0", "no"}
+
+
+class DataPackage:
+    """A loaded, validated data package: ``tables[name]`` are typed DataFrames."""
+
+    def __init__(self, root: Path, descriptor: dict, tables: dict[str, pd.DataFrame]):
+        self.root = root
+        self.descriptor = descriptor
+        self.tables = tables
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def resource(self, name: str) -> dict:
+        """The descriptor entry of a resource."""
+        for r in self.descriptor["resources"]:
+            if r["name"] == name:
+                return r
+        raise KeyError(name)
+
+    def hashes(self) -> dict[str, str]:
+        """Resource path -> recorded hash, for the colophon."""
+        return {
+            r["path"]: r.get("hash", "")
+            for r in self.descriptor["resources"]
+            if "hash" in r
+        }
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_hashes(descriptor_path: str | os.PathLike) -> list[str]:
+    """Return one message per raw resource whose sha256 differs from the descriptor."""
+    dp = Path(descriptor_path)
+    desc = json.loads(dp.read_text(encoding="utf-8"))
+    problems = []
+    for r in desc["resources"]:
+        if "hash" not in r:
+            continue
+        f = dp.parent / r["path"]
+        want = r["hash"].removeprefix("sha256:")
+        got = sha256_file(f) if f.is_file() else "missing"
+        if got != want:
+            problems.append(f"{r['path']}: sha256 {got} does not match datapackage.json {want}")
+    return problems
+
+
+def _cast(value: str, field: dict, *, file: str, row: int) -> Any:
+    name = field["name"]
+    ftype = field.get("type", "string")
+    cons = field.get("constraints", {})
+    missing = value.strip() == ""
+    if missing:
+        if cons.get("required"):
+            raise InputError("required value is missing", file=file, row=row, field=name)
+        return None
+    v = value.strip()
+    if ftype == "integer":
+        try:
+            x = float(v)
+        except ValueError:
+            raise InputError(f"not an integer: {v!r}", file=file, row=row, field=name) from None
+        if x != math.floor(x):
+            raise InputError(f"not a whole number: {v!r}", file=file, row=row, field=name)
+        out: Any = int(x)
+    elif ftype == "number":
+        try:
+            out = float(v)
+        except ValueError:
+            raise InputError(f"not a number: {v!r}", file=file, row=row, field=name) from None
+        if not math.isfinite(out):
+            raise InputError(f"not a finite number: {v!r}", file=file, row=row, field=name)
+    elif ftype == "boolean":
+        if v in _TRUE:
+            out = True
+        elif v in _FALSE:
+            out = False
+        else:
+            raise InputError(f"not a boolean: {v!r}", file=file, row=row, field=name)
+    else:
+        out = v
+    if "minimum" in cons and out < cons["minimum"]:
+        raise InputError(f"{out!r} is below the minimum {cons['minimum']}", file=file, row=row, field=name)
+    if "maximum" in cons and out > cons["maximum"]:
+        raise InputError(f"{out!r} is above the maximum {cons['maximum']}", file=file, row=row, field=name)
+    if "enum" in cons and out not in cons["enum"]:
+        allowed = ", ".join(map(str, cons["enum"]))
+        raise InputError(f"unknown value {out!r} (allowed: {allowed})", file=file, row=row, field=name)
+    if "pattern" in cons and not re.fullmatch(cons["pattern"], str(out)):
+        raise InputError(
+            f"{out!r} does not match the pattern {cons['pattern']}", file=file, row=row, field=name
+        )
+    return out
+
+
+def _read_resource(root: Path, res: dict) -> pd.DataFrame:
+    rel = res["path"]
+    path = root / rel
+    file = f"data/{rel}"
+    if not path.is_file():
+        raise InputError("file listed in datapackage.json is missing", file=file)
+    if path.stat().st_size == 0:
+        raise InputError("the file is empty", file=file)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"not a readable CSV file ({exc})", file=file) from None
+    fields = res["schema"]["fields"]
+    names = [f["name"] for f in fields]
+    for f in names:
+        if f not in raw.columns:
+            raise InputError("missing column", file=file, field=f)
+    extra = [c for c in raw.columns if c not in names]
+    if extra:
+        raise InputError(f"column not in the schema: {extra[0]!r}", file=file, field=extra[0])
+    records = []
+    for i, rec in enumerate(raw[names].itertuples(index=False), start=1):
+        records.append({f["name"]: _cast(val, f, file=file, row=i) for f, val in zip(fields, rec, strict=True)})
+    df = pd.DataFrame.from_records(records, columns=names)
+    for f in fields:
+        if f.get("type") == "integer":
+            df[f["name"]] = df[f["name"]].astype("Int64")
+        elif f.get("type") == "number":
+            df[f["name"]] = df[f["name"]].astype("Float64")
+    pk = res["schema"].get("primaryKey")
+    if pk:
+        keys = [pk] if isinstance(pk, str) else list(pk)
+        dup = df.duplicated(subset=keys, keep="first")
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            val = tuple(df.loc[i, keys])
+            raise InputError(
+                f"duplicate primary key {val if len(val) > 1 else val[0]!r}",
+                file=file, row=i + 1, field="/".join(keys),
+            )
+    return df
+
+
+def _check_foreign_keys(desc: dict, tables: dict[str, pd.DataFrame]) -> None:
+    for res in desc["resources"]:
+        if res["name"] not in tables:
+            continue
+        df = tables[res["name"]]
+        for fk in res.get("schema", {}).get("foreignKeys", []):
+            fields = [fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"]
+            ref = fk["reference"]
+            target = tables[ref["resource"]]
+            rfields = [ref["fields"]] if isinstance(ref["fields"], str) else ref["fields"]
+            valid = set(map(tuple, target[rfields].astype(object).to_numpy().tolist()))
+            for i, key in enumerate(map(tuple, df[fields].astype(object).to_numpy().tolist()), start=1):
+                if any(k is None or (isinstance(k, float) and math.isnan(k)) for k in key):
+                    continue
+                if key not in valid:
+                    raise InputError(
+                        f"{'/'.join(fields)} {key if len(key) > 1 else key[0]!r} does not exist in "
+                        f"{ref['resource']}",
+                        file=f"data/{res['path']}", row=i, field="/".join(fields),
+                    )
+
+
+def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = True) -> DataPackage:
+    """Load every tabular resource of a data package through its schema and validate it.
+
+    Runs, in order: the sha256 of every raw file (optional), each table's schema, the
+    foreign keys, and `check_package`'s cross-table rules. The first problem raises an
+    `InputError` naming the file, row and field.
+    """
+    dp = Path(descriptor_path)
+    if not dp.is_file():
+        raise InputError("no such file", file=str(descriptor_path))
+    try:
+        desc = json.loads(dp.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", file=str(descriptor_path)) from None
+    root = dp.parent
+    if check_hashes:
+        bad = verify_hashes(dp)
+        if bad:
+            raise InputError(bad[0] + " (a raw file changed: record why in data/README.md and "
+                             "update its hash)", file=str(descriptor_path))
+    tables = {}
+    for res in desc["resources"]:
+        if "schema" in res and not res.get("compendium:generatedBy"):
+            tables[res["name"]] = _read_resource(root, res)
+    _check_foreign_keys(desc, tables)
+    pkg = DataPackage(root, desc, tables)
+    from ._package_rules import check_package  # local import: rules live beside the loader
+
+    check_package(pkg)
+    return pkg
+
+
+# ------------------------------------------------------------------------------ writers
+
+
+def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o) if math.isfinite(float(o)) else None
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if o is pd.NA:
+        return None
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(o):
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if o is pd.NA:
+        return None
+    return o
+
+
+def dumps_json(obj: Any) -> str:
+    """Deterministic JSON text: sorted keys, 2-space indent, NaN/inf as null, trailing newline."""
+    return json.dumps(_clean(obj), sort_keys=True, indent=2, default=_json_default, allow_nan=False) + "\n"
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Write `dumps_json(obj)` atomically."""
+    _atomic_write_bytes(path, dumps_json(obj).encode("utf-8"))
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    """Write UTF-8 text atomically."""
+    _atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(data: bytes, path: str | os.PathLike) -> None:
+    """Write bytes atomically."""
+    _atomic_write_bytes(path, data)
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a frame as CSV atomically (no index, LF line ends, 10 significant digits)."""
+    text = df.to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    _atomic_write_bytes(path, text.encode("utf-8"))

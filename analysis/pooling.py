@@ -1,0 +1,516 @@
+"""Pooling: common-effect and random-effects inverse-variance models, and the GLMM.
+
+`pool_proportions` is the one entry point for single proportions; `pool_two_group`
+pools IVIG-versus-control effects through the same inverse-variance machinery;
+`leave_one_out` re-fits any of them without each study in turn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._validation import (
+    CI_METHODS,
+    MODELS,
+    STUDY_CI_METHODS,
+    TAU2_METHODS,
+    CIMethod,
+    CorrectionPolicy,
+    Measure,
+    Model,
+    StudyCIMethod,
+    Tau2Method,
+    TwoGroupMeasure,
+    check_choice,
+    check_confidence_level,
+    check_counts,
+)
+from .effects import default_correction, effect_sizes, two_group_effect_sizes
+from .glmm import common_logistic, fit_glmm, saturated_loglik
+from .heterogeneity import (
+    h_squared,
+    i_squared,
+    i_squared_q,
+    q_statistic,
+    tau2_ci_qprofile,
+)
+from .heterogeneity import tau2 as estimate_tau2
+from .proportions import back_transform, ft_harmonic_mean_n, study_proportions
+from .results import (
+    ConfidenceInterval,
+    Heterogeneity,
+    LeaveOneOut,
+    PooledEffect,
+    PooledProportion,
+)
+
+__all__ = ["pool_proportions", "pool_two_group", "leave_one_out", "pool_effects_iv"]
+
+# Freeman-Tukey back-transformation warning: the pooled value back-transformed with the
+# harmonic-mean n and with the arithmetic-mean n differ by more than this many
+# proportion points, or by more than this fraction of the latter (METHODS.md 3.7).
+_FT_ABS_TOL = 0.005
+_FT_REL_TOL = 0.10
+
+
+def _p_two_sided_chi2(q: float, df: int) -> float | None:
+    if df < 1 or not np.isfinite(q):
+        return None
+    return float(stats.chi2.sf(q, df))
+
+
+def pool_effects_iv(
+    effect,
+    variance,
+    *,
+    model: str = "random",
+    tau2_method: str = "reml",
+    ci_method: str = "wald",
+    confidence_level: float = 0.95,
+) -> dict:
+    """Inverse-variance pooling of effects on their analysis scale (metafor ``rma.uni``).
+
+    Returns a dict with ``estimate``, ``se``, ``ci`` (tuple), ``pi`` (tuple or None),
+    ``tau2``, ``weights`` (percent) and ``heterogeneity`` (`Heterogeneity`).
+
+    Knapp & Hartung (2003): the variance of the estimate is multiplied by
+    ``sum w (y - mu)^2 / (k - 1)`` and t quantiles with ``k - 1`` df are used, for the
+    CI and the prediction interval, without truncation (metafor ``test="knha"``).
+    The prediction interval is ``mu +- crit * sqrt(se^2 + tau2)`` (metafor ``predict``).
+    """
+    level = check_confidence_level(confidence_level)
+    y = np.asarray(effect, dtype=float)
+    v = np.asarray(variance, dtype=float)
+    k = y.size
+    q = q_statistic(y, v) if k > 1 else float("nan")
+    df = k - 1
+    if model == "common":
+        t2 = 0.0
+    else:
+        t2 = estimate_tau2(y, v, method=tau2_method)
+    w = 1.0 / (v + t2)
+    mu = float(np.sum(w * y) / np.sum(w))
+    se = float(np.sqrt(1.0 / np.sum(w)))
+    alpha = 1.0 - level
+    if ci_method == "knapp-hartung" and k > 1:
+        s2 = float(np.sum(w * (y - mu) ** 2) / (k - 1))
+        se = se * np.sqrt(s2)
+        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
+    else:
+        crit = float(stats.norm.ppf(1 - alpha / 2))
+    ci = (mu - crit * se, mu + crit * se)
+    pi = None
+    if model != "common" and k > 1:
+        half = crit * np.sqrt(se**2 + t2)
+        pi = (mu - half, mu + half)
+    i2q = i_squared_q(q, df) if k > 1 else None
+    if model == "common":
+        i2, h2 = i2q, (q / df if k > 1 else None)
+        t2_ci = i2_ci = None
+        tau2_out = None
+    else:
+        tau2_out = t2
+        if k > 1:
+            i2 = i_squared(t2, v)
+            h2 = h_squared(t2, v)
+            lo, hi = tau2_ci_qprofile(y, v, confidence_level=level)
+            t2_ci = ConfidenceInterval(lo, hi, level)
+            i2_ci = ConfidenceInterval(i_squared(lo, v), i_squared(hi, v), level)
+        else:
+            i2 = h2 = None
+            t2_ci = i2_ci = None
+    het = Heterogeneity(
+        k=k,
+        q=q if k > 1 else None,
+        df=df,
+        q_pvalue=_p_two_sided_chi2(q, df),
+        tau2=tau2_out,
+        tau2_ci=t2_ci,
+        i2=i2,
+        i2_ci=i2_ci,
+        i2_q=i2q,
+        h2=h2,
+    )
+    return {
+        "estimate": mu,
+        "se": se,
+        "ci": ci,
+        "pi": pi,
+        "tau2": t2,
+        "weights": 100.0 * w / np.sum(w),
+        "heterogeneity": het,
+    }
+
+
+def pool_proportions(
+    events,
+    n,
+    *,
+    measure: Measure = "logit",
+    model: Model = "glmm",
+    tau2_method: Tau2Method = "reml",
+    ci_method: CIMethod = "wald",
+    confidence_level: float = 0.95,
+    study_ci_method: StudyCIMethod = "clopper-pearson",
+    correction: float | None = None,
+    correction_policy: CorrectionPolicy = "only0",
+    n_agq: int = 7,
+    study_ids=None,
+) -> PooledProportion:
+    """Pool single proportions ``events / n`` across studies.
+
+    The binomial-normal GLMM [1]_ is the default because it models the counts
+    directly: it needs no continuity correction for 0% and 100% studies and no
+    normal approximation for tiny studies, which is what case-series evidence is made
+    of. The inverse-variance common- and random-effects models on a transformed scale
+    (metafor's ``rma.uni``) are available for comparison and sensitivity analyses.
+
+    Parameters
+    ----------
+    events, n : array_like of int
+        Patients with the outcome and patients, per study.
+    measure : {"logit", "freeman-tukey", "arcsine", "log", "raw"}
+        Analysis scale for the inverse-variance models; the GLMM is on the logit scale
+        and requires "logit" (the default).
+    model : {"glmm", "random", "common"}
+        * "glmm" -- binomial-normal random-intercept logistic model, ML with adaptive
+          Gauss-Hermite quadrature (`n_agq` nodes) [1]_; the default.
+        * "random" -- inverse-variance random effects with `tau2_method`.
+        * "common" -- inverse-variance common (fixed) effect.
+    tau2_method : {"reml", "dersimonian-laird", "paule-mandel", "ml"}
+        Between-study variance estimator for ``model="random"`` (ignored otherwise; the
+        GLMM's tau^2 is always ML); see `analysis.heterogeneity.tau2`.
+    ci_method : {"wald", "knapp-hartung"}
+        * "wald" -- normal quantiles.
+        * "knapp-hartung" -- Knapp & Hartung (2003) variance adjustment and t(k - 1)
+          quantiles [2]_; for the GLMM only the t quantiles (metafor ``test="t"``).
+    confidence_level : float
+        For the pooled CI, the prediction interval, the tau^2 CI and study CIs.
+    study_ci_method : str
+        Per-study intervals, see `analysis.proportions.proportion_ci`.
+    correction, correction_policy
+        Continuity correction for the inverse-variance models (and the GLMM's I^2);
+        see `analysis.effects.effect_sizes`.
+    n_agq : int
+        Quadrature nodes for the GLMM (7 as metafor/lme4; 1 = Laplace).
+    study_ids : sequence, optional
+        Study labels (unique); default "1", "2", ...
+
+    Returns
+    -------
+    PooledProportion
+
+    Raises
+    ------
+    ValueError
+        Unknown option value, invalid counts (`analysis.InputError`, a ValueError,
+        naming the study and field), or ``model="glmm"`` with a measure other than
+        "logit".
+
+    Notes
+    -----
+    Degenerate cases are never switched silently; each adds a sentence to
+    ``warnings``:
+
+    * ``k = 1``: no between-study variance can be estimated; tau^2, I^2, Q and the
+      prediction interval are None, and the estimate is the study's own.
+    * GLMM with every study at 0% (or 100%): no finite ML estimate exists; the pooled
+      proportion is 0 (or 1) and its CI and PI are None.
+    * GLMM whose ML tau^2 is 0: the fit equals the common-effect logistic model.
+    * Freeman-Tukey pooled values are back-transformed with the harmonic-mean n
+      (Miller 1978), which misleads when study sizes differ a lot (Schwarzer et al.
+      2019); a warning is added when the harmonic- and arithmetic-mean rules differ by
+      more than 0.5 percentage points and 10%.
+
+    References
+    ----------
+    .. [1] Stijnen, T., Hamza, T. H., & Ozdemir, P. (2010). Random effects
+       meta-analysis of event outcome in the framework of the generalized linear mixed
+       model with applications in sparse data. Statistics in Medicine, 29(29),
+       3046-3067. https://doi.org/10.1002/sim.4040
+    .. [2] Knapp, G., & Hartung, J. (2003). Improved tests for a random effects
+       meta-regression with a single covariate. Statistics in Medicine, 22(17),
+       2693-2710. https://doi.org/10.1002/sim.1482
+
+    Examples
+    --------
+    >>> res = pool_proportions([16, 10, 4, 43], [17, 12, 8, 58])
+    >>> res.model, res.n_agq
+    ('glmm', 7)
+    >>> 0 < res.proportion < 1
+    True
+    """
+    check_choice("model", model, MODELS)
+    check_choice("tau2_method", tau2_method, TAU2_METHODS)
+    check_choice("ci_method", ci_method, CI_METHODS)
+    check_choice("study_ci_method", study_ci_method, STUDY_CI_METHODS)
+    level = check_confidence_level(confidence_level)
+    if model == "glmm" and measure != "logit":
+        raise ValueError(
+            f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
+        )
+    if not isinstance(n_agq, int | np.integer) or not 1 <= int(n_agq) <= 50:
+        raise ValueError(f"n_agq must be an integer between 1 and 50; got {n_agq!r}")
+    x, m = check_counts(events, n, study_ids=study_ids)
+    ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
+    es = effect_sizes(
+        x, m, measure=measure, correction=correction, correction_policy=correction_policy,
+        study_ids=ids,
+    )
+    add = default_correction(measure) if correction is None else float(correction)
+    props = study_proportions(x, m, study_ids=ids, method=study_ci_method, confidence_level=level)
+    studies = props.assign(
+        effect=es.effect.to_numpy(), variance=es.variance.to_numpy(), corrected=es.corrected.to_numpy()
+    )
+    if model == "glmm":
+        return _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
+                          correction_policy, int(n_agq))
+    warnings: list[str] = []
+    fit = pool_effects_iv(
+        studies.effect.to_numpy(), studies.variance.to_numpy(), model=model,
+        tau2_method=tau2_method, ci_method=ci_method, confidence_level=level,
+    )
+    if x.size == 1:
+        warnings.append(
+            "only one study: no between-study variance, heterogeneity or prediction "
+            "interval can be estimated; the pooled value is that study's own estimate"
+        )
+    back_n = None
+    bt_text = {
+        "logit": "inverse logit",
+        "log": "exponential",
+        "arcsine": "sin^2",
+        "raw": "identity (clipped to [0, 1])",
+    }.get(measure)
+    if measure == "freeman-tukey":
+        back_n = ft_harmonic_mean_n(m)
+        bt_text = f"Miller (1978) inverse with harmonic-mean n = {back_n:.4g}"
+        p_hm = float(back_transform(fit["estimate"], measure=measure, n=back_n))
+        p_am = float(back_transform(fit["estimate"], measure=measure, n=float(np.mean(m))))
+        if abs(p_hm - p_am) > _FT_ABS_TOL and abs(p_hm - p_am) > _FT_REL_TOL * max(p_am, 1e-12):
+            warnings.append(
+                f"Freeman-Tukey back-transformation depends on the n used: {p_hm:.4f} with "
+                f"the harmonic mean n ({back_n:.1f}) versus {p_am:.4f} with the arithmetic "
+                f"mean ({float(np.mean(m)):.1f}); study sizes differ too much for this "
+                "transformation (Schwarzer et al. 2019): prefer the GLMM or the logit scale"
+            )
+    if measure == "raw":
+        lo, hi = fit["ci"]
+        if lo < 0 or hi > 1 or (fit["pi"] is not None and (fit["pi"][0] < 0 or fit["pi"][1] > 1)):
+            warnings.append("raw-scale interval extends beyond [0, 1] and is shown clipped")
+
+    def bt(val):
+        return float(back_transform(val, measure=measure, n=back_n))
+
+    weights = fit["weights"] if model != "glmm" else np.full(x.size, np.nan)
+    studies = studies.assign(weight=weights)
+    pi = fit["pi"]
+    return PooledProportion(
+        model=model,
+        measure=measure,
+        tau2_method=tau2_method if model == "random" else None,
+        ci_method=ci_method,
+        confidence_level=level,
+        study_ci_method=study_ci_method,
+        correction=add,
+        correction_policy=correction_policy,
+        n_agq=None,
+        estimate=fit["estimate"],
+        se=fit["se"],
+        ci=ConfidenceInterval(*fit["ci"], level),
+        pi=None if pi is None else ConfidenceInterval(*pi, level),
+        proportion=bt(fit["estimate"]),
+        proportion_ci=ConfidenceInterval(bt(fit["ci"][0]), bt(fit["ci"][1]), level),
+        proportion_pi=None if pi is None else ConfidenceInterval(bt(pi[0]), bt(pi[1]), level),
+        back_transform=bt_text,
+        heterogeneity=fit["heterogeneity"],
+        studies=studies,
+        warnings=tuple(warnings),
+    )
+
+
+def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq):
+    k = x.size
+    warnings: list[str] = []
+    v = studies.variance.to_numpy()
+    y = studies.effect.to_numpy()
+    mu_fe, se_fe, ll_fe = common_logistic(x, m)
+    ll_sat = saturated_loglik(x, m)
+    q_lrt = max(0.0, 2.0 * (ll_sat - ll_fe)) if k > 1 and np.isfinite(ll_fe) else None
+    # Wald test of the saturated model: Cochran's Q over studies with 0 < x < n, whose
+    # ML logits and variances are finite; a 0% or 100% study has an infinite ML logit
+    # with infinite variance and contributes 0 (glm's diverging fit contributes ~1e-6).
+    inner = (x > 0) & (x < m)
+    q_wald = None
+    if k > 1:
+        if inner.sum() >= 2:
+            xi, mi = x[inner].astype(float), m[inner].astype(float)
+            q_wald = q_statistic(np.log(xi / (mi - xi)), 1.0 / xi + 1.0 / (mi - xi))
+        else:
+            q_wald = 0.0
+    df = k - 1
+    alpha = 1.0 - level
+    use_t = ci_method == "knapp-hartung" and k > 1
+    crit = float(stats.t.ppf(1 - alpha / 2, df)) if use_t else float(stats.norm.ppf(1 - alpha / 2))
+    bt_text = "inverse logit"
+    none_ci = ConfidenceInterval(None, None, level)
+    common = dict(
+        model="glmm", measure=measure, tau2_method=None, ci_method=ci_method,
+        confidence_level=level, study_ci_method=study_ci_method, correction=add,
+        correction_policy=policy, n_agq=n_agq, back_transform=bt_text,
+    )
+    studies = studies.assign(weight=np.full(k, np.nan))
+
+    def het(tau2):
+        i2 = i_squared(tau2, v) if (k > 1 and tau2 is not None) else None
+        h2 = h_squared(tau2, v) if (k > 1 and tau2 is not None) else None
+        return Heterogeneity(
+            k=k, q=q_wald, df=df, q_pvalue=_p_two_sided_chi2(q_wald, df) if q_wald is not None else None,
+            tau2=tau2, tau2_ci=None, i2=i2, i2_ci=None,
+            i2_q=i_squared_q(q_wald, df) if q_wald is not None else None, h2=h2,
+            q_lrt=q_lrt, q_lrt_pvalue=_p_two_sided_chi2(q_lrt, df) if q_lrt is not None else None,
+        )
+
+    if not np.isfinite(mu_fe):
+        p = 0.0 if mu_fe < 0 else 1.0
+        warnings.append(
+            f"every study has {'0%' if p == 0 else '100%'} events: the logistic models have no "
+            "finite maximum-likelihood estimate, so no pooled CI or prediction interval is "
+            "given; read the per-study exact intervals"
+        )
+        return PooledProportion(
+            **common, estimate=None, se=None, ci=none_ci, pi=None, proportion=p,
+            proportion_ci=none_ci, proportion_pi=None, heterogeneity=het(None), studies=studies,
+            warnings=tuple(warnings),
+        )
+    if k == 1:
+        warnings.append(
+            "only one study: the random-effects GLMM is not identifiable; the estimate is the "
+            "study's own logistic fit and tau^2, I^2 and the prediction interval are None"
+        )
+        mu, se, tau2 = mu_fe, se_fe, None
+    else:
+        fit = fit_glmm(x, m, n_agq=n_agq)
+        mu, se, tau2 = fit.mu, fit.se, fit.tau2
+        if not fit.converged:
+            warnings.append(f"GLMM optimiser did not report convergence: {fit.message}")
+        if fit.at_boundary:
+            warnings.append(
+                "the ML estimate of tau^2 is 0: the random-effects GLMM coincides with the "
+                "common-effect logistic model"
+            )
+    ci = (mu - crit * se, mu + crit * se)
+    pi = None if tau2 is None else (mu - crit * np.sqrt(se**2 + tau2), mu + crit * np.sqrt(se**2 + tau2))
+
+    def bt(val):
+        return float(back_transform(val, measure="logit"))
+
+    return PooledProportion(
+        **common,
+        estimate=mu,
+        se=se,
+        ci=ConfidenceInterval(*ci, level),
+        pi=None if pi is None else ConfidenceInterval(*pi, level),
+        proportion=bt(mu),
+        proportion_ci=ConfidenceInterval(bt(ci[0]), bt(ci[1]), level),
+        proportion_pi=None if pi is None else ConfidenceInterval(bt(pi[0]), bt(pi[1]), level),
+        heterogeneity=het(tau2),
+        studies=studies,
+        warnings=tuple(warnings),
+    )
+
+
+def leave_one_out(events, n, *, study_ids=None, **options) -> LeaveOneOut:
+    """Re-fit `pool_proportions` without each study in turn (any model, GLMM included).
+
+    Keyword options are passed to `pool_proportions`. Needs at least two studies.
+
+    Examples
+    --------
+    >>> loo = leave_one_out([16, 10, 4], [17, 12, 8], model="random")
+    >>> loo.rows.omitted.tolist()
+    ['1', '2', '3']
+    """
+    x, m = check_counts(events, n, study_ids=study_ids)
+    ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
+    if x.size < 2:
+        raise ValueError("leave-one-out needs at least two studies")
+    full = pool_proportions(x, m, study_ids=ids, **options)
+    rows = []
+    for i, sid in enumerate(ids):
+        keep = np.arange(x.size) != i
+        r = pool_proportions(x[keep], m[keep], study_ids=[s for j, s in enumerate(ids) if j != i], **options)
+        rows.append(
+            {
+                "omitted": sid,
+                "estimate": r.proportion,
+                "ci_low": r.proportion_ci.low,
+                "ci_high": r.proportion_ci.high,
+                "tau2": r.heterogeneity.tau2,
+                "i2": r.heterogeneity.i2,
+                "warnings": r.warnings,
+            }
+        )
+    return LeaveOneOut(full=full, rows=pd.DataFrame(rows))
+
+
+def pool_two_group(
+    events_1,
+    n_1,
+    events_0,
+    n_0,
+    *,
+    measure: TwoGroupMeasure = "log-risk-ratio",
+    model: Model = "random",
+    tau2_method: Tau2Method = "reml",
+    ci_method: CIMethod = "wald",
+    confidence_level: float = 0.95,
+    correction: float = 0.5,
+    correction_policy: CorrectionPolicy = "only0",
+    study_ids=None,
+) -> PooledEffect:
+    """Per-study and pooled IVIG-versus-control effects (inverse variance).
+
+    Group 1 is IVIG, group 0 the control. ``model`` is "random" or "common" (the GLMM
+    is for single proportions only). Per-study CIs are Wald on the analysis scale, as
+    metafor's ``escalc``/``forest``.
+
+    Examples
+    --------
+    >>> res = pool_two_group([8, 5], [10, 12], [3, 4], [9, 15], measure="risk-difference")
+    >>> round(res.to_dict()["display_estimate"], 3) > 0
+    True
+    """
+    if model == "glmm":
+        raise ValueError('pool_two_group: model must be "random" or "common"; got "glmm"')
+    check_choice("model", model, MODELS)
+    check_choice("tau2_method", tau2_method, TAU2_METHODS)
+    check_choice("ci_method", ci_method, CI_METHODS)
+    level = check_confidence_level(confidence_level)
+    ids = None if study_ids is None else [str(s) for s in study_ids]
+    es = two_group_effect_sizes(
+        events_1, n_1, events_0, n_0, measure=measure, correction=correction,
+        correction_policy=correction_policy, study_ids=ids,
+    )
+    y, v = es.effect.to_numpy(), es.variance.to_numpy()
+    fit = pool_effects_iv(y, v, model=model, tau2_method=tau2_method, ci_method=ci_method,
+                          confidence_level=level)
+    z = float(stats.norm.ppf(1 - (1 - level) / 2))
+    studies = es.assign(ci_low=y - z * np.sqrt(v), ci_high=y + z * np.sqrt(v), weight=fit["weights"])
+    warnings = []
+    if len(es) < 3:
+        warnings.append(
+            f"only {len(es)} comparative stud{'y' if len(es) == 1 else 'ies'}: the pooled "
+            "effect and tau^2 are very imprecise"
+        )
+    return PooledEffect(
+        measure=measure, model=model, tau2_method=tau2_method if model == "random" else None,
+        ci_method=ci_method, confidence_level=level, correction=float(correction),
+        correction_policy=correction_policy, estimate=fit["estimate"], se=fit["se"],
+        ci=ConfidenceInterval(*fit["ci"], level),
+        pi=None if fit["pi"] is None else ConfidenceInterval(*fit["pi"], level),
+        heterogeneity=fit["heterogeneity"], studies=studies, warnings=tuple(warnings),
+    )
+

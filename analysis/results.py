@@ -1,0 +1,483 @@
+"""Immutable, self-describing result objects.
+
+Results hold what was computed and how (method names, confidence level, corrections);
+they do no statistics beyond formatting. Each has three derived views: ``summary()``
+(fixed-width text whose footer names the methods), ``to_frame()`` (one row per study
+plus pooled rows) and ``to_dict()`` (JSON-safe; what ``make`` writes to
+``data/derived``). A value that does not exist for a model is ``None``, never invented.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._citations import cite
+
+__all__ = [
+    "ConfidenceInterval",
+    "ProportionEstimate",
+    "Heterogeneity",
+    "PooledProportion",
+    "PooledEffect",
+    "LeaveOneOut",
+]
+
+
+def _num(x: Any) -> Any:
+    """JSON-safe scalar: None for missing/non-finite, Python float/int otherwise."""
+    if x is None:
+        return None
+    if isinstance(x, bool | np.bool_):
+        return bool(x)
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        xf = float(x)
+        return xf if math.isfinite(xf) else None
+    return x
+
+
+def _frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _num(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "NA" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceInterval:
+    """A two-sided interval with its nominal coverage (``level``, e.g. 0.95)."""
+
+    low: float | None
+    high: float | None
+    level: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe view."""
+        return {"low": _num(self.low), "high": _num(self.high), "level": self.level}
+
+
+@dataclass(frozen=True, slots=True)
+class ProportionEstimate:
+    """One study's proportion ``events / n`` with a confidence interval."""
+
+    events: int
+    n: int
+    proportion: float
+    ci: ConfidenceInterval
+    method: str
+
+    def summary(self) -> str:
+        """One line: events/n, proportion and interval, and the CI method."""
+        return (
+            f"{self.events}/{self.n} = {self.proportion:.4f} "
+            f"[{self.ci.low:.4f}, {self.ci.high:.4f}] "
+            f"({self.ci.level:.0%} CI, {self.method}, {cite(self.method)})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe view."""
+        return {
+            "events": self.events,
+            "n": self.n,
+            "proportion": self.proportion,
+            "ci_low": self.ci.low,
+            "ci_high": self.ci.high,
+            "confidence_level": self.ci.level,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Heterogeneity:
+    """Between-study heterogeneity of one fit.
+
+    Definitions (stated because the anchors differ):
+
+    * ``q``: Cochran's Q with inverse-variance (common-effect) weights; for the GLMM,
+      the Wald-type test of the saturated model (metafor ``QE.Wld``).
+    * ``q_lrt``: GLMM only, likelihood-ratio test of the saturated versus the
+      common-effect logistic model (metafor ``QE.LRT``); None otherwise.
+    * ``i2`` (percent): as metafor computes it, ``100 * tau2 / (tau2 + v_typ)`` with the
+      typical within-study variance ``v_typ = (k - 1) / (sum w - sum w^2 / sum w)``; for
+      the common-effect model ``100 * (Q - df) / Q`` truncated at 0.
+    * ``i2_q`` (percent): Higgins & Thompson (2002), ``100 * (Q - df) / Q`` truncated at
+      0. It equals ``i2`` for DerSimonian-Laird.
+    * ``h2``: ``tau2 / v_typ + 1`` (``Q / df`` for the common-effect model).
+    """
+
+    k: int
+    q: float | None
+    df: int
+    q_pvalue: float | None
+    tau2: float | None
+    tau2_ci: ConfidenceInterval | None
+    i2: float | None
+    i2_ci: ConfidenceInterval | None
+    i2_q: float | None
+    h2: float | None
+    q_lrt: float | None = None
+    q_lrt_pvalue: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe view."""
+        return {
+            "k": self.k,
+            "q": _num(self.q),
+            "df": self.df,
+            "q_pvalue": _num(self.q_pvalue),
+            "q_lrt": _num(self.q_lrt),
+            "q_lrt_pvalue": _num(self.q_lrt_pvalue),
+            "tau2": _num(self.tau2),
+            "tau2_ci_low": None if self.tau2_ci is None else _num(self.tau2_ci.low),
+            "tau2_ci_high": None if self.tau2_ci is None else _num(self.tau2_ci.high),
+            "i2": _num(self.i2),
+            "i2_ci_low": None if self.i2_ci is None else _num(self.i2_ci.low),
+            "i2_ci_high": None if self.i2_ci is None else _num(self.i2_ci.high),
+            "i2_q": _num(self.i2_q),
+            "h2": _num(self.h2),
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PooledProportion:
+    """A pooled proportion from `analysis.pool_proportions`.
+
+    Estimates are held on the analysis scale (``estimate``, ``se``, ``ci``, ``pi``) and
+    back-transformed to the proportion scale (``proportion``, ``proportion_ci``,
+    ``proportion_pi``). ``studies`` holds one row per study: ``study_id``, ``events``,
+    ``n``, ``proportion``, ``ci_low``, ``ci_high`` (per-study interval by
+    ``study_ci_method``), ``effect``, ``variance`` (analysis scale, after any continuity
+    correction), ``corrected`` and ``weight`` (percent; NaN where undefined, as for the
+    GLMM).
+    """
+
+    model: str
+    measure: str
+    tau2_method: str | None
+    ci_method: str
+    confidence_level: float
+    study_ci_method: str
+    correction: float
+    correction_policy: str
+    n_agq: int | None
+    estimate: float | None
+    se: float | None
+    ci: ConfidenceInterval
+    pi: ConfidenceInterval | None
+    proportion: float | None
+    proportion_ci: ConfidenceInterval
+    proportion_pi: ConfidenceInterval | None
+    back_transform: str
+    heterogeneity: Heterogeneity
+    studies: pd.DataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def k(self) -> int:
+        """Number of studies."""
+        return int(len(self.studies))
+
+    def methods(self) -> dict[str, Any]:
+        """The options that made this result (what a methods paragraph needs)."""
+        return {
+            "model": self.model,
+            "measure": self.measure,
+            "tau2_method": self.tau2_method,
+            "ci_method": self.ci_method,
+            "confidence_level": self.confidence_level,
+            "study_ci_method": self.study_ci_method,
+            "correction": self.correction,
+            "correction_policy": self.correction_policy,
+            "n_agq": self.n_agq,
+            "back_transform": self.back_transform,
+        }
+
+    def label(self) -> str:
+        """Short human label of the method, e.g. 'GLMM (ML, AGHQ 7)' or 'RE logit REML'."""
+        if self.model == "glmm":
+            quad = "Laplace" if self.n_agq == 1 else f"AGHQ {self.n_agq}"
+            return f"GLMM logit (ML, {quad})"
+        if self.model == "common":
+            return f"Common effect, {self.measure}"
+        ci = ", HK" if self.ci_method == "knapp-hartung" else ""
+        tau = {"dersimonian-laird": "DL", "reml": "REML", "paule-mandel": "PM", "ml": "ML"}
+        return f"Random effects, {self.measure}, {tau[self.tau2_method]}{ci}"
+
+    def summary(self) -> str:
+        """Fixed-width text table: studies, pooled row, heterogeneity, methods footer."""
+        lvl = f"{self.confidence_level:.0%}"
+        lines = [f"Pooled proportion: {self.label()}  (k = {self.k})", ""]
+        header = f"{'study':<24}{'events':>7}{'n':>6}{'prop':>8}  {lvl + ' CI':<17}{'weight':>8}"
+        lines += [header, "-" * len(header)]
+        for row in self.studies.itertuples(index=False):
+            w = "n/a" if not np.isfinite(row.weight) else f"{row.weight:.1f}%"
+            lines.append(
+                f"{str(row.study_id)[:23]:<24}{row.events:>7d}{row.n:>6d}"
+                f"{row.proportion:>8.3f}  [{row.ci_low:.3f}, {row.ci_high:.3f}]  {w:>7}"
+            )
+        lines.append("-" * len(header))
+        p, c = self.proportion, self.proportion_ci
+        lines.append(
+            f"{'pooled':<24}{int(self.studies.events.sum()):>7d}{int(self.studies.n.sum()):>6d}"
+            f"{_fmt(p, 3):>8}  [{_fmt(c.low, 3)}, {_fmt(c.high, 3)}]"
+        )
+        if self.proportion_pi is not None:
+            pi = self.proportion_pi
+            lines.append(f"{'prediction interval':<45}[{_fmt(pi.low, 3)}, {_fmt(pi.high, 3)}]")
+        h = self.heterogeneity
+        lines.append("")
+        q_label = "Q (Wald)" if self.model == "glmm" else "Q"
+        lines.append(
+            f"Heterogeneity: tau^2 = {_fmt(h.tau2)}"
+            + (
+                f" [{_fmt(h.tau2_ci.low)}, {_fmt(h.tau2_ci.high)}]"
+                if h.tau2_ci is not None
+                else ""
+            )
+            + f"; I^2 = {_fmt(h.i2, 1)}%; I^2(Q) = {_fmt(h.i2_q, 1)}%; H^2 = {_fmt(h.h2, 2)}"
+        )
+        lines.append(f"{q_label}({h.df}) = {_fmt(h.q)}, p = {_fmt(h.q_pvalue)}")
+        if h.q_lrt is not None:
+            lines.append(f"Q (LRT)({h.df}) = {_fmt(h.q_lrt)}, p = {_fmt(h.q_lrt_pvalue)}")
+        lines.append("")
+        lines.append("Methods: " + "; ".join(self._method_notes()))
+        for w in self.warnings:
+            lines.append(f"Warning: {w}")
+        return "\n".join(lines)
+
+    def _method_notes(self) -> list[str]:
+        notes = []
+        if self.model == "glmm":
+            notes.append(
+                f"binomial-normal GLMM, ML, {'Laplace' if self.n_agq == 1 else 'adaptive Gauss-Hermite'}"
+                f" with {self.n_agq} node(s) ({cite('glmm')})"
+            )
+        else:
+            notes.append(f"{self.model}-effects inverse-variance on the {self.measure} scale")
+            if self.tau2_method is not None:
+                notes.append(f"tau^2 by {self.tau2_method} ({cite(self.tau2_method)})")
+        notes.append(f"{self.ci_method} CI ({cite(self.ci_method)})")
+        notes.append(f"study CIs {self.study_ci_method} ({cite(self.study_ci_method)})")
+        notes.append(f"back-transform: {self.back_transform}")
+        if self.correction_policy != "none" and self.correction > 0:
+            notes.append(f"continuity correction {self.correction:g} ({self.correction_policy})")
+        return notes
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study plus a pooled row (and a prediction row where defined)."""
+        df = self.studies.copy()
+        df.insert(0, "row", "study")
+        pooled = {
+            "row": "pooled",
+            "study_id": "pooled",
+            "events": int(self.studies.events.sum()),
+            "n": int(self.studies.n.sum()),
+            "proportion": self.proportion,
+            "ci_low": self.proportion_ci.low,
+            "ci_high": self.proportion_ci.high,
+            "effect": self.estimate,
+            "variance": None if self.se is None else self.se**2,
+            "weight": 100.0 if self.model != "glmm" else np.nan,
+        }
+        rows = [pooled]
+        if self.proportion_pi is not None:
+            rows.append(
+                {
+                    "row": "prediction",
+                    "study_id": "prediction interval",
+                    "proportion": self.proportion,
+                    "ci_low": self.proportion_pi.low,
+                    "ci_high": self.proportion_pi.high,
+                }
+            )
+        extra = pd.DataFrame(rows)
+        return pd.concat([df, extra], ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe view; the proportion-scale values are the flat top-level keys."""
+        h = self.heterogeneity.to_dict()
+        return {
+            "estimate": _num(self.proportion),
+            "ci_low": _num(self.proportion_ci.low),
+            "ci_high": _num(self.proportion_ci.high),
+            "pi_low": None if self.proportion_pi is None else _num(self.proportion_pi.low),
+            "pi_high": None if self.proportion_pi is None else _num(self.proportion_pi.high),
+            "tau2": h["tau2"],
+            "tau2_ci_low": h["tau2_ci_low"],
+            "tau2_ci_high": h["tau2_ci_high"],
+            "i2": h["i2"],
+            "i2_q": h["i2_q"],
+            "h2": h["h2"],
+            "q": h["q"],
+            "q_pvalue": h["q_pvalue"],
+            "q_lrt": h["q_lrt"],
+            "q_lrt_pvalue": h["q_lrt_pvalue"],
+            "k": self.k,
+            "label": self.label(),
+            "methods": self.methods(),
+            "analysis_scale": {
+                "estimate": _num(self.estimate),
+                "se": _num(self.se),
+                "ci_low": _num(self.ci.low),
+                "ci_high": _num(self.ci.high),
+                "pi_low": None if self.pi is None else _num(self.pi.low),
+                "pi_high": None if self.pi is None else _num(self.pi.high),
+            },
+            "heterogeneity": h,
+            "warnings": list(self.warnings),
+            "studies": _frame_records(
+                self.studies[
+                    ["study_id", "events", "n", "proportion", "ci_low", "ci_high", "weight"]
+                ]
+            ),
+        }
+
+    def __repr__(self) -> str:
+        p = _fmt(self.proportion)
+        c = self.proportion_ci
+        return (
+            f"PooledProportion({self.label()}, k={self.k}, "
+            f"proportion={p} [{_fmt(c.low)}, {_fmt(c.high)}])"
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PooledEffect:
+    """A pooled two-group effect (log odds ratio, log risk ratio or risk difference).
+
+    ``studies`` has ``study_id``, ``events_1``, ``n_1``, ``events_0``, ``n_0`` (1 =
+    IVIG, 0 = control), ``effect``, ``variance``, ``ci_low``, ``ci_high`` (Wald, analysis
+    scale), ``corrected`` and ``weight`` (percent). ``ratio*`` fields are the
+    exponentiated values for the log measures and None for the risk difference.
+    """
+
+    measure: str
+    model: str
+    tau2_method: str | None
+    ci_method: str
+    confidence_level: float
+    correction: float
+    correction_policy: str
+    estimate: float
+    se: float
+    ci: ConfidenceInterval
+    pi: ConfidenceInterval | None
+    heterogeneity: Heterogeneity
+    studies: pd.DataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+    def _display(self, x: float | None) -> float | None:
+        if x is None:
+            return None
+        return float(np.exp(x)) if self.measure != "risk-difference" else float(x)
+
+    def summary(self) -> str:
+        """Fixed-width text: per-study effects, pooled row, heterogeneity, methods."""
+        name = {"log-odds-ratio": "OR", "log-risk-ratio": "RR", "risk-difference": "RD"}[
+            self.measure
+        ]
+        lines = [f"Pooled {name} ({self.model}; k = {len(self.studies)})", ""]
+        for r in self.studies.itertuples(index=False):
+            lines.append(
+                f"{str(r.study_id):<22}{r.events_1:>4d}/{r.n_1:<4d}{r.events_0:>4d}/{r.n_0:<4d}"
+                f" {name} {_fmt(self._display(r.effect), 3)}"
+                f" [{_fmt(self._display(r.ci_low), 3)}, {_fmt(self._display(r.ci_high), 3)}]"
+            )
+        lines.append(
+            f"{'pooled':<32} {name} {_fmt(self._display(self.estimate), 3)}"
+            f" [{_fmt(self._display(self.ci.low), 3)}, {_fmt(self._display(self.ci.high), 3)}]"
+        )
+        h = self.heterogeneity
+        lines.append(f"tau^2 = {_fmt(h.tau2)}; I^2 = {_fmt(h.i2, 1)}%; Q({h.df}) = {_fmt(h.q)}")
+        for w in self.warnings:
+            lines.append(f"Warning: {w}")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study plus the pooled row."""
+        df = self.studies.copy()
+        pooled = pd.DataFrame(
+            [
+                {
+                    "study_id": "pooled",
+                    "effect": self.estimate,
+                    "variance": self.se**2,
+                    "ci_low": self.ci.low,
+                    "ci_high": self.ci.high,
+                    "weight": 100.0,
+                }
+            ]
+        )
+        return pd.concat([df, pooled], ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe view (analysis scale plus the display scale)."""
+        return {
+            "measure": self.measure,
+            "model": self.model,
+            "tau2_method": self.tau2_method,
+            "ci_method": self.ci_method,
+            "confidence_level": self.confidence_level,
+            "correction": self.correction,
+            "correction_policy": self.correction_policy,
+            "estimate": _num(self.estimate),
+            "se": _num(self.se),
+            "ci_low": _num(self.ci.low),
+            "ci_high": _num(self.ci.high),
+            "pi_low": None if self.pi is None else _num(self.pi.low),
+            "pi_high": None if self.pi is None else _num(self.pi.high),
+            "display_estimate": _num(self._display(self.estimate)),
+            "display_ci_low": _num(self._display(self.ci.low)),
+            "display_ci_high": _num(self._display(self.ci.high)),
+            "heterogeneity": self.heterogeneity.to_dict(),
+            "warnings": list(self.warnings),
+            "studies": _frame_records(self.studies),
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LeaveOneOut:
+    """Leave-one-out re-fits of a pooled proportion.
+
+    ``rows`` has one row per omitted study: ``omitted``, ``estimate``, ``ci_low``,
+    ``ci_high`` (proportion scale), ``tau2``, ``i2`` and ``warnings``.
+    """
+
+    full: PooledProportion
+    rows: pd.DataFrame
+
+    def summary(self) -> str:
+        """Fixed-width table of the re-fits under the full-data estimate."""
+        lines = [f"Leave-one-out: {self.full.label()}", ""]
+        lines.append(f"{'omitted':<24}{'estimate':>9}  {'CI':<17}{'tau^2':>8}{'I^2':>7}")
+        for r in self.rows.itertuples(index=False):
+            lines.append(
+                f"{str(r.omitted)[:23]:<24}{_fmt(r.estimate, 3):>9}  "
+                f"[{_fmt(r.ci_low, 3)}, {_fmt(r.ci_high, 3)}]{_fmt(r.tau2, 3):>8}"
+                f"{_fmt(r.i2, 1):>7}"
+            )
+        f = self.full
+        lines.append(
+            f"{'(none)':<24}{_fmt(f.proportion, 3):>9}  "
+            f"[{_fmt(f.proportion_ci.low, 3)}, {_fmt(f.proportion_ci.high, 3)}]"
+        )
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The re-fits, one row per omitted study."""
+        return self.rows.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe list of re-fits."""
+        rows = self.rows.drop(columns=["warnings"]).copy()
+        out = _frame_records(rows)
+        for rec, w in zip(out, self.rows["warnings"], strict=True):
+            rec["warnings"] = list(w)
+        return {"full": self.full.to_dict(), "leave_one_out": out}

@@ -1,0 +1,1 @@
+# pipeline targets (filled in by the report issue)
