@@ -62,8 +62,9 @@ def check_package(pkg) -> None:
         if has_e and has_n and r.events > r.n:
             raise InputError(f"events ({r.events}) exceed n ({r.n}) in {r.row_id}", file=f_out,
                              row=i, field="events")
-        if has_e and not has_n:
-            raise InputError(f"events given without n in {r.row_id}", file=f_out, row=i, field="n")
+        if has_e and not has_n and r.n_basis != "not_reported":
+            raise InputError(f"events given without n in {r.row_id} (set n_basis to not_reported "
+                             "if the source gives no denominator)", file=f_out, row=i, field="n")
         an = arm_n.get((r.study_id, r.arm_id))
         if has_n and _present(an) and r.n > an and r.basis == "reported":
             raise InputError(

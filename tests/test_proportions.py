@@ -1,0 +1,99 @@
+"""Per-study intervals: Newcombe (1998) Table I, boundary rules, and invariants."""
+
+import numpy as np
+import pytest
+from conftest import assert_close, published
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import proportion_ci, study_proportions
+from analysis._validation import STUDY_CI_METHODS
+
+# Newcombe (1998) Table I (Stat Med 17:857-872), methods 5 (exact) and 3 (score), as
+# reproduced in METHODS.md 3.6, printed to 4 decimals.
+NEWCOMBE = [
+    (81, 263, (0.2527, 0.3676), (0.2553, 0.3662)),
+    (15, 148, (0.0578, 0.1617), (0.0624, 0.1605)),
+    (0, 20, (0.0000, 0.1684), (0.0000, 0.1611)),
+    (1, 29, (0.0009, 0.1776), (0.0061, 0.1718)),
+]
+
+
+@pytest.mark.parametrize(("x", "n", "exact", "score"), NEWCOMBE)
+def test_newcombe_table_1(x, n, exact, score):
+    cp = proportion_ci(x, n, method="clopper-pearson")
+    wi = proportion_ci(x, n, method="wilson")
+    assert_close([cp.ci.low, cp.ci.high, wi.ci.low, wi.ci.high], [*exact, *score],
+                 **published(4), what=f"{x}/{n}")
+
+
+def test_scipy_binomtest_example_in_style_guide():
+    # scipy.stats.binomtest(7, 50).proportion_ci(): (0.0582, 0.2674), 4 decimals
+    est = proportion_ci(7, 50)
+    assert_close([est.ci.low, est.ci.high], [0.0582, 0.2674], **published(4), what="7/50")
+
+
+@pytest.mark.parametrize("method", STUDY_CI_METHODS)
+def test_boundaries_are_exact(method):
+    low0 = proportion_ci(0, 12, method=method).ci.low
+    high_n = proportion_ci(12, 12, method=method).ci.high
+    assert low0 == 0.0
+    assert high_n == 1.0
+
+
+def test_unknown_method_lists_the_choices():
+    with pytest.raises(ValueError, match='"clopper-pearson", "wilson"'):
+        proportion_ci(1, 2, method="beta")
+
+
+@pytest.mark.parametrize("level", [0, 1, 1.5, -0.1, "x"])
+def test_confidence_level_outside_unit_interval_is_rejected(level):
+    with pytest.raises(ValueError, match="confidence_level"):
+        proportion_ci(1, 2, confidence_level=level)
+
+
+@pytest.mark.parametrize(("x", "n", "field"), [(3, 2, "events"), (-1, 2, "events"),
+                                                 (1.5, 2, "events"), (0, 0, "n")])
+def test_bad_counts_name_the_field(x, n, field):
+    with pytest.raises(ValueError, match=f"field '{field}'"):
+        proportion_ci(x, n)
+
+
+counts = st.integers(min_value=1, max_value=400).flatmap(
+    lambda n: st.tuples(st.integers(min_value=0, max_value=n), st.just(n))
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(counts, st.sampled_from(STUDY_CI_METHODS), st.floats(min_value=0.5, max_value=0.995))
+def test_interval_contains_estimate_within_unit_interval(xn, method, level):
+    x, n = xn
+    est = proportion_ci(x, n, method=method, confidence_level=level)
+    assert 0.0 <= est.ci.low <= est.ci.high <= 1.0
+    if method != "agresti-coull":  # the AC interval is centred on the adjusted p
+        assert est.ci.low <= est.proportion + 1e-12
+        assert est.proportion - 1e-12 <= est.ci.high
+
+
+@settings(max_examples=150, deadline=None)
+@given(counts, st.sampled_from(STUDY_CI_METHODS))
+def test_interval_mirrors_under_relabelling(xn, method):
+    x, n = xn
+    a = proportion_ci(x, n, method=method).ci
+    b = proportion_ci(n - x, n, method=method).ci
+    np.testing.assert_allclose([a.low, a.high], [1 - b.high, 1 - b.low], rtol=0, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(counts, st.sampled_from(STUDY_CI_METHODS))
+def test_interval_widens_with_confidence_level(xn, method):
+    x, n = xn
+    narrow = proportion_ci(x, n, method=method, confidence_level=0.8).ci
+    wide = proportion_ci(x, n, method=method, confidence_level=0.99).ci
+    assert wide.low <= narrow.low + 1e-12
+    assert wide.high >= narrow.high - 1e-12
+
+
+def test_study_proportions_frame_columns():
+    df = study_proportions([1, 2], [3, 4], study_ids=["a", "b"])
+    assert list(df.columns) == ["study_id", "events", "n", "proportion", "ci_low", "ci_high"]
