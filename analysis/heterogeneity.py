@@ -98,14 +98,49 @@ def _positive_root(f, y, v) -> float:
     return float(optimize.brentq(f, 0.0, hi, args=(y, v), xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
+def _loglik_reml(t2, y, v):
+    w = 1.0 / (v + t2)
+    mu = _wls(y, w)
+    return -0.5 * (np.sum(np.log(v + t2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2))
+
+
+def _loglik_ml(t2, y, v):
+    w = 1.0 / (v + t2)
+    mu = _wls(y, w)
+    return -0.5 * (np.sum(np.log(v + t2)) + np.sum(w * (y - mu) ** 2))
+
+
+def _global_max(score, loglik, y, v) -> float:
+    """Global maximiser over tau^2 >= 0 of a likelihood whose score may have several roots.
+
+    The (restricted) likelihood of the random-effects model can be bimodal with very
+    unequal variances (e.g. two huge studies and three tiny ones), so the first sign
+    change of the score is not enough: every local maximum on a log-spaced grid is refined
+    with Brent's method and the one with the highest likelihood is returned (tau^2 = 0
+    included when the score is negative there).
+    """
+    scale = max(float(np.var(y)), float(np.max(v)), 1e-300)
+    grid = np.concatenate([[0.0], np.geomspace(1e-12 * scale, 1e4 * scale, 161)])
+    vals = np.array([score(t, y, v) for t in grid])
+    candidates = [0.0] if vals[0] <= 0.0 else []
+    for i in range(grid.size - 1):
+        if vals[i] > 0.0 >= vals[i + 1]:
+            candidates.append(float(optimize.brentq(score, grid[i], grid[i + 1], args=(y, v),
+                                                    xtol=1e-15, rtol=4 * np.finfo(float).eps,
+                                                    maxiter=500)))
+    if not candidates:  # score still positive at the grid's end: extend the bracket
+        return _positive_root(score, y, v)
+    return max(candidates, key=lambda t: loglik(t, y, v))
+
+
 def _tau2_reml(y, v) -> float:
-    """Restricted maximum likelihood (Viechtbauer 2005), tau^2 >= 0."""
-    return _positive_root(_score_reml, y, v)
+    """Restricted maximum likelihood (Viechtbauer 2005), tau^2 >= 0, global maximum."""
+    return _global_max(_score_reml, _loglik_reml, y, v)
 
 
 def _tau2_ml(y, v) -> float:
-    """Maximum likelihood (Viechtbauer 2005), tau^2 >= 0."""
-    return _positive_root(_score_ml, y, v)
+    """Maximum likelihood (Viechtbauer 2005), tau^2 >= 0, global maximum."""
+    return _global_max(_score_ml, _loglik_ml, y, v)
 
 
 def _tau2_paule_mandel(y, v) -> float:
