@@ -487,8 +487,8 @@ def fit_iv_batch(events, n, *, measure="logit", model="random", tau2_method="rem
     back_n = 1.0 / np.mean(1.0 / m, axis=1) if measure == "freeman-tukey" else None
     for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
         bt = back_transform(out[key], measure=measure, n=back_n)
-        out[key.replace("estimate", "proportion").replace("ci", "proportion_ci")
-            .replace("pi_", "proportion_pi_")] = np.where(np.isnan(out[key]), np.nan, bt)
+        name = "proportion" if key == "estimate" else f"proportion_{key}"
+        out[name] = np.where(np.isnan(out[key]), np.nan, bt)
     return out
 
 
@@ -511,7 +511,7 @@ def clopper_pearson_coverage(n: int, p: float, *, confidence_level: float = 0.95
 
 
 # ---------------------------------------------------------------------------- the study
-def _summary(covered_ci, covered_pi, width_ci, width_pi, err, ok, tau2_zero, n_ok_scale=1):
+def _summary(covered_ci, covered_pi, width_ci, width_pi, err, ok, tau2_zero):
     """Rows' statistics for one method; `ok` marks replicates with an interval."""
     total = ok.size
     n_ok = int(ok.sum())
@@ -522,7 +522,7 @@ def _summary(covered_ci, covered_pi, width_ci, width_pi, err, ok, tau2_zero, n_o
         c = float(np.mean(covered[ok])) if n_ok else float("nan")
         rows[interval] = {
             "coverage": c,
-            "mcse": float(np.sqrt(c * (1 - c) / (n_ok * n_ok_scale))) if n_ok else float("nan"),
+            "mcse": float(np.sqrt(c * (1 - c) / n_ok)) if n_ok else float("nan"),
             "median_width": float(np.median(width[ok])) if n_ok else float("nan"),
             "bias": float(np.median(err[ok])) if n_ok else float("nan"),
             "mean_bias": float(np.mean(err[ok])) if n_ok else float("nan"),
@@ -582,9 +582,8 @@ def _run_scenario(index, sizes, n, mu, tau2, replicates, seed, methods, level, n
     rows = []
     for method in methods:
         res = _evaluate(method, events, m, p_study, p_new, true_p, level, glmm_fit)
-        if method == "study-clopper-pearson":  # R * k independent study intervals
-            c = res["ci"]["coverage"]
-            res["ci"]["mcse"] = float(np.sqrt(c * (1 - c) / res["ci"]["replicates_ok"]))
+        if method == "study-clopper-pearson":  # R evidence bases, R * k study intervals
+            res["ci"]["replicates"] = int(replicates)
         for interval, stats_ in res.items():
             rows.append({"scenario": index, "sizes": sizes, "k": int(m.size),
                          "true_p": round(true_p, 12), "mu": float(mu), "tau2": float(tau2),
@@ -774,35 +773,38 @@ def recommend(frame: pd.DataFrame, *, sizes: str = "observed", nominal: float = 
     near = stats_[stats_.dev <= best_dev + 0.005]
     best = near.width.idxmin()
     b = stats_.loc[best]
-    k = int(ci.k.iloc[0])
+    worst = ci[ci.method == best].sort_values("coverage", kind="mergesort").iloc[0]
     text = (
-        f"For the observed study sizes (k = {k}), across {n_scen} scenarios of true "
-        f"proportion and tau^2 ({int(ci.replicates.iloc[0])} replicates each), the CI of "
-        f"{best} comes closest to nominal {nominal:.0%} coverage without being wider than "
-        f"needed: mean coverage {b.mean_cov:.3f} (range {b.min_cov:.3f}-{b.max_cov:.3f}), "
-        f"median width {b.width:.3f}"
+        f"For the observed study sizes (k = {int(ci.k.iloc[0])}), across {n_scen} scenarios "
+        f"of true proportion and tau^2 ({int(ci.replicates.iloc[0])} replicates each), the CI "
+        f"of {best} comes closest to nominal {nominal:.0%} coverage without being wider than "
+        f"needed: mean coverage {b.mean_cov:.3f} (range {b.min_cov:.3f}-{b.max_cov:.3f}, "
+        f"lowest at true p = {worst.true_p:.2f}, tau^2 = {worst.tau2:g}), median width "
+        f"{b.width:.3f}"
     )
-    text += f", failing to fit in {b.fail:.1%} of replicates. " if b.fail > 0 else ". "
+    text += f", no interval in {b.fail:.1%} of replicates. " if b.fail > 0 else ". "
     wider = near.drop(index=best)
     if not wider.empty:
         text += "Equally close but wider: " + "; ".join(
             f"{m} (mean coverage {r.mean_cov:.3f}, median width {r.width:.3f})"
             for m, r in wider.iterrows()) + ". "
-    under = stats_[stats_.min_cov < nominal - 0.025].sort_values("min_cov")
+    under = stats_[(stats_.min_cov < nominal - 0.025)].drop(index=best, errors="ignore")
     if under.empty:
-        text += "No method's coverage falls more than 2.5 points below nominal."
+        text += "No other method's coverage falls more than 2.5 points below nominal."
     else:
         parts = []
-        for m, r in under.iterrows():
-            worst = ci[(ci.method == m)].sort_values("coverage", kind="mergesort").iloc[0]
+        for m, r in under.sort_values("min_cov", kind="mergesort").iterrows():
+            low = ci[ci.method == m].sort_values("coverage", kind="mergesort").iloc[0]
             parts.append(f"{m} (mean {r.mean_cov:.3f}, as low as {r.min_cov:.3f} at true "
-                         f"p = {worst.true_p:.2f}, tau^2 = {worst.tau2:g})")
-        text += "Under-covering (more than 2.5 points below nominal somewhere): " + "; ".join(parts) + "."
+                         f"p = {low.true_p:.2f}, tau^2 = {low.tau2:g})")
+        text += ("Under-covering (more than 2.5 points below nominal in some scenario): "
+                 + "; ".join(parts) + ".")
     pi = sub[sub.interval == "pi"]
     if not pi.empty:
         pdev = pi.assign(dev=(pi.coverage - nominal).abs()).groupby("method", sort=False).agg(
-            dev=("dev", "mean"), mean_cov=("coverage", "mean"))
+            dev=("dev", "mean"), mean_cov=("coverage", "mean"), min_cov=("coverage", "min"))
         pb = pdev.dev.idxmin()
         text += (f" For a new study's proportion, the PI of {pb} is closest to nominal "
-                 f"(mean coverage {pdev.loc[pb, 'mean_cov']:.3f}).")
+                 f"(mean coverage {pdev.loc[pb, 'mean_cov']:.3f}, lowest "
+                 f"{pdev.loc[pb, 'min_cov']:.3f}).")
     return text

@@ -80,7 +80,8 @@ def _start_modes(x, n, mu, tau):
 def _loglik(mu, tau, x, n, const, rule):
     """AGHQ approximation of the marginal log-likelihood (sum over studies)."""
     t, logw = rule
-    if tau <= 0.0:
+    tau = abs(tau)  # the likelihood is symmetric in tau
+    if tau == 0.0:
         eta = np.full_like(x, mu)
         return float(np.sum(x * eta - n * np.logaddexp(0.0, eta)) + const)
     u, curv = _conditional_modes(x, n, mu, tau, _start_modes(x, n, mu, tau))
@@ -129,7 +130,7 @@ def fit_glmm(events, n, *, n_agq: int = 7, start: tuple[float, float] | None = N
     mu0, _, _ = common_logistic(x, m)
     if start is None:
         y = np.log((x + 0.5) / (m - x + 0.5))
-        tau0 = max(float(np.std(y)), 0.1)
+        tau0 = max(float(np.std(y)), 0.5)
         start = (mu0, tau0)
     counter = [0]
 
@@ -137,15 +138,17 @@ def fit_glmm(events, n, *, n_agq: int = 7, start: tuple[float, float] | None = N
         counter[0] += 1
         return -_loglik(theta[0], theta[1], x, m, const, rule)
 
+    # tau enters the likelihood only through tau * u with u ~ N(0, 1), so the likelihood
+    # is symmetric in tau and its slope is 0 at tau = 0: a bound at 0 lets a quasi-Newton
+    # method stop there although a positive maximum exists. Optimise over unrestricted
+    # tau and report |tau|; then compare with the boundary fit explicitly.
     res = optimize.minimize(
         negll,
         np.array(start, dtype=float),
         method="L-BFGS-B",
-        bounds=[(None, None), (0.0, None)],
         options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500, "maxls": 50},
     )
-    mu, tau = float(res.x[0]), float(res.x[1])
-    # The profile in tau can be flat near 0: compare with the boundary fit explicitly.
+    mu, tau = float(res.x[0]), abs(float(res.x[1]))
     ll_b = -negll(np.array([mu0, 0.0]))
     at_boundary = tau < 1e-6 or ll_b >= -res.fun - 1e-10
     if at_boundary:

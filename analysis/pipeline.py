@@ -1,6 +1,8 @@
 """Pipeline subcommands of ``python -m analysis`` (one per Makefile step).
 
-Each reads explicit inputs and writes exactly one output, atomically.
+Each reads explicit inputs and writes exactly one output, atomically, so a failed step
+leaves nothing half-written. ``figures`` writes a set of figure files and, last, the
+manifest that lists them; the manifest is the step's make target.
 """
 
 from __future__ import annotations
@@ -9,12 +11,23 @@ import json
 from pathlib import Path
 
 
+def _read_json(path):
+    from ._validation import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("no such file (run the earlier make step first)", file=str(path))
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
 def _cmd_check_data(args) -> int:
-    from .io import load_package
+    from .io import load_package, write_json
 
     pkg = load_package(args.inp)
-    counts = ", ".join(f"{name} {len(df)}" for name, df in pkg.tables.items())
-    print(f"{args.inp}: valid ({counts} rows)")
+    counts = {name: int(len(df)) for name, df in pkg.tables.items()}
+    print(f"{args.inp}: valid (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + " rows)")
+    if args.out:
+        write_json({"valid": True, "rows": counts, "hashes": pkg.hashes()}, args.out)
     return 0
 
 
@@ -27,9 +40,124 @@ def _cmd_update_hashes(args) -> int:
         f = path.parent / res["path"]
         if res["path"].startswith("raw/") and f.is_file():
             res["hash"] = "sha256:" + sha256_file(f)
-    text = json.dumps(desc, indent=2, ensure_ascii=False) + "\n"
-    write_text(text, path)
+    write_text(json.dumps(desc, indent=2, ensure_ascii=False) + "\n", path)
     print(f"{path}: hashes updated; record the reason for the raw change in data/README.md")
+    return 0
+
+
+def _cmd_analyze(args) -> int:
+    from .io import load_package, write_json
+    from .synthesis import build_results
+
+    pkg = load_package(args.inp)
+    write_json(build_results(pkg, package_hashes=pkg.hashes()), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def flat_results(results: dict) -> list[dict]:
+    """One row per pooled estimate (methods and scenarios of every outcome)."""
+    rows = []
+    for outcome in results["outcome_order"]:
+        res = results["outcomes"][outcome]
+        for kind in ("methods", "scenarios"):
+            for r in res.get(kind) or []:
+                rows.append({"outcome": outcome, "kind": kind[:-1], "label": r["label"],
+                             "k": r["k"], "events": r["events"], "n_patients": r["n_patients"],
+                             "estimate": r["estimate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                             "pi_low": r["pi_low"], "pi_high": r["pi_high"], "tau2": r["tau2"],
+                             "i2": r["i2"], "primary": r["primary"],
+                             "studies": ";".join(r["studies"]), "warnings": " | ".join(r["warnings"])})
+    return rows
+
+
+TABLES = {
+    "results": lambda res, aud: flat_results(res),
+    "evidence": lambda res, aud: res["evidence_table"],
+    "percent-checks": lambda res, aud: res["percent_checks"],
+    "comparative": lambda res, aud: res["comparative"]["studies"],
+    "claims-audit": lambda res, aud: [
+        {**a, "evidence": ";".join(a["evidence"]), "sources": ";".join(a["sources"])} for a in aud["claims"]
+    ],
+}
+
+
+def _cmd_export(args) -> int:
+    import pandas as pd
+
+    from .io import write_csv
+
+    res = _read_json(args.results)
+    aud = _read_json(args.audit) if args.audit else None
+    rows = TABLES[args.table](res, aud)
+    write_csv(pd.DataFrame(rows), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_audit(args) -> int:
+    from .audit import audit_claims, summarise
+    from .io import dumps_json, load_package, write_json
+
+    pkg = load_package(args.inp)
+    res = _read_json(args.results)
+    claims = audit_claims(pkg, res)
+    out = {"summary": summarise(claims), "claims": claims,
+           "rules": "analysis/audit.py (module docstring)"}
+    if args.out:
+        write_json(out, args.out)
+        print(f"wrote {args.out}")
+    if args.json:
+        print(dumps_json(out), end="")
+    elif not args.out or args.print:
+        print(format_audit(claims))
+    return 0
+
+
+def format_audit(claims) -> str:
+    """The audit as a fixed-width terminal table."""
+    import textwrap
+
+    lines = [f"{'claim':<6}{'verdict':<18}{'claimed':<20}what the answer says / what the data show", "-" * 100]
+    for a in claims:
+        said = textwrap.wrap(a["claim"], 56) or [""]
+        why = textwrap.wrap("-> " + a["reason"], 56)
+        first = f"{a['claim_id']:<6}{a['verdict']:<18}{a['claimed'][:19]:<20}"
+        body = said + why
+        lines.append(first + body[0])
+        lines += [" " * 44 + b for b in body[1:]]
+    counts = {}
+    for a in claims:
+        counts[a["verdict"]] = counts.get(a["verdict"], 0) + 1
+    lines.append("-" * 100)
+    lines.append("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return "\n".join(lines)
+
+
+def _cmd_figures(args) -> int:
+    from .figures import write_figures
+
+    write_figures(_read_json(args.results), _read_json(args.audit), Path(args.outdir), args.manifest,
+                  calibration=_read_json(args.calibration) if args.calibration else None)
+    print(f"wrote {args.manifest}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import render_report
+
+    render_report(results=_read_json(args.results), audit=_read_json(args.audit),
+                  manifest=_read_json(args.manifest), template=Path(args.template),
+                  bibliography=Path(args.bib), out=Path(args.out),
+                  calibration=_read_json(args.calibration) if args.calibration else None)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_cite(args) -> int:
+    from .citation import format_citations
+
+    print(format_citations(Path(args.bib), Path(args.cff), style=args.style))
     return 0
 
 
@@ -37,8 +165,53 @@ def add_commands(sub) -> None:
     """Register the pipeline subcommands on an argparse subparsers object."""
     p = sub.add_parser("check-data", help="validate the data package (schema, hashes, rules)")
     p.add_argument("--in", dest="inp", default="data/datapackage.json")
+    p.add_argument("--out", default=None, help="optional JSON stamp of the validated package")
     p.set_defaults(func=_cmd_check_data)
 
     p = sub.add_parser("update-hashes", help="record the sha256 of every raw file (curators only)")
     p.add_argument("--in", dest="inp", default="data/datapackage.json")
     p.set_defaults(func=_cmd_update_hashes)
+
+    p = sub.add_parser("analyze", help="run every analysis into one results JSON")
+    p.add_argument("--in", dest="inp", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("export", help="write one table of the results as CSV")
+    p.add_argument("table", choices=sorted(TABLES))
+    p.add_argument("--results", required=True)
+    p.add_argument("--audit", default=None)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("audit", help="audit the AI answer's claims; prints the table")
+    p.add_argument("--in", dest="inp", default="data/datapackage.json")
+    p.add_argument("--results", required=True)
+    p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--print", action="store_true", help="print the table also when --out is given")
+    p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("figures", help="draw every figure (SVG, PNG, PDF) and write the manifest")
+    p.add_argument("--results", required=True)
+    p.add_argument("--audit", required=True)
+    p.add_argument("--calibration", default=None)
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--manifest", required=True)
+    p.set_defaults(func=_cmd_figures)
+
+    p = sub.add_parser("report", help="render the self-contained HTML report")
+    p.add_argument("--results", required=True)
+    p.add_argument("--audit", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--calibration", default=None)
+    p.add_argument("--template", default="report/template.html")
+    p.add_argument("--bib", default="report/references.bib")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("cite", help="print how to cite the package and every included study")
+    p.add_argument("--bib", default="report/references.bib")
+    p.add_argument("--cff", default="CITATION.cff")
+    p.add_argument("--style", choices=("text", "bibtex", "both"), default="both")
+    p.set_defaults(func=_cmd_cite)

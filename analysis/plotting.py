@@ -16,6 +16,7 @@ Colours are the Okabe & Ito (2008) colour-blind-safe palette, defined once below
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,9 +25,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.path import Path
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle
 from matplotlib.textpath import TextPath
-from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform_factory
 
 from ._validation import check_choice
 
@@ -77,7 +79,7 @@ MURAD_ITEMS = {
     "q2": ("ascertainment", "Q2 exposure ascertained"),
     "q3": ("ascertainment", "Q3 outcome ascertained"),
     "q4": ("causality", "Q4 other causes ruled out"),
-    "q5": ("causality", "Q5 challenge/ rechallenge"),
+    "q5": ("causality", "Q5 challenge/rechallenge"),
     "q6": ("causality", "Q6 dose-response"),
     "q7": ("causality", "Q7 follow-up long enough"),
     "q8": ("reporting", "Q8 enough detail"),
@@ -121,20 +123,30 @@ def _text_width(s: str, size: float, weight: str = "normal") -> float:
     return widest / 72.0 * 1.04
 
 
-def _wrap(s: str, width_in: float, size: float, weight: str = "normal") -> list[str]:
-    """Greedy word wrap of ``s`` into lines no wider than ``width_in`` inches."""
+def _wrap(s: str, width_in: float, size: float, weight: str = "normal", *,
+          break_words: bool = True) -> list[str]:
+    """Greedy word wrap of ``s`` into lines no wider than ``width_in`` inches.
+
+    Lines break at spaces and after "-" or "/". A piece still wider than the line is
+    broken with a hyphen unless ``break_words`` is False (it then overhangs).
+    """
     lines: list[str] = []
     for para in str(s).split("\n"):
+        pieces: list[tuple[str, str]] = []  # (separator before, text)
+        for i, word in enumerate(para.split(" ")):
+            parts = re.findall(r"[^-/]*[-/]|[^-/]+", word) or [""]
+            pieces += [(" " if (i and j == 0) else "", part) for j, part in enumerate(parts)]
         cur = ""
-        for word in para.split(" "):
-            trial = f"{cur} {word}" if cur else word
+        for sep, piece in pieces:
+            trial = f"{cur}{sep}{piece}" if cur else piece
             if _text_width(trial, size, weight) <= width_in or not cur:
                 cur = trial
             else:
                 lines.append(cur)
-                cur = word
-            while _text_width(cur, size, weight) > width_in and len(cur) > 1:
-                cut = len(cur) - 1  # a single word wider than the box: break it
+                cur = piece
+            while (break_words and _text_width(cur, size, weight) > width_in
+                   and len(cur) > 1):
+                cut = len(cur) - 1  # a single piece wider than the box: break it
                 while cut > 1 and _text_width(cur[:cut] + "-", size, weight) > width_in:
                     cut -= 1
                 lines.append(cur[:cut] + "-")
@@ -301,31 +313,39 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
         width = ax.figure.get_figwidth()
     left_w = left_width(show_design)
     block = w_study + (gap + w_design if show_design else 0)
-    pooled_label = f"Pooled ({pooled.get('label')})" if pooled.get("label") else "Pooled"
-    plines = _wrap(pooled_label, max(block, 0.3 * width - margin), fsb, "bold")
-    if len(plines) == 1 or max(_text_width(x, fsb, "bold") for x in plines) > block:
-        extra = max(_text_width(x, fsb, "bold") for x in plines) - block
-        if extra > 0:  # widen the study column so the pooled label fits
-            w_study += extra
-            left_w += extra
-            block += extra
+    label = pooled.get("label")
+    one_line = f"Pooled ({label})" if label else "Pooled"
+    if _text_width(one_line, fsb, "bold") <= block:
+        plines = [one_line]
+    else:  # bold "Pooled", then the model label in regular weight, wrapped to the column
+        plines = ["Pooled"] + _wrap(str(label), max(block, 0.3 * width - margin), fs)
+    extra = max([_text_width(plines[0], fsb, "bold")] + [_text_width(x, fs) for x in plines[1:]])
+    if extra - block > 0:  # widen the study column so the pooled label fits
+        w_study += extra - block
+        left_w += extra - block
+        block = extra
 
     # rows (data units, y grows downwards): header 0, studies 1..k, pooled, PI
     k = len(studies)
     y_st = np.arange(1, k + 1, dtype=float)
-    rows_per_line = 1.0  # refined below once the row height is known
     y_cursor = k + 0.6
     n_foot = 1 if slide else 2
     title_h = (_line_h(st["title"]) + 0.12) if title else 0.12
     axis_h = _line_h(st["small"]) + _line_h(st["base"]) + 0.2
     foot_h = n_foot * _line_h(st["small"]) + 0.15
-    span_guess = y_cursor + len(plines) + (1.0 if has_pi else 0.0) + 0.9
+
+    def rows_needed(row_in: float) -> tuple[float, float]:
+        p_h = max(1.0, len(plines) * _line_h(fsb) / row_in + 0.3)
+        return p_h, y_cursor + p_h + (1.0 if has_pi else 0.0) + 0.5
+
     if slide:
-        row = _fits_rows(span_guess, st["height"] - title_h - axis_h - foot_h, fs, "forest_plot")
+        avail = st["height"] - title_h - axis_h - foot_h
+        row = _fits_rows(rows_needed(0.4)[1] + 0.5, avail, fs, "forest_plot")
+        row = _fits_rows(rows_needed(row)[1] + 0.5, avail, fs, "forest_plot")
     else:
         row = max(st["row"], _line_h(fs) * 1.25)
     rows_per_line = _line_h(fsb) / row
-    pooled_h = max(1.0, len(plines) * rows_per_line + 0.3)
+    pooled_h = rows_needed(row)[0]
     y_pool = y_cursor + pooled_h / 2
     y_pi = y_cursor + pooled_h + 0.5
     y_max = (y_pi if has_pi else y_pool + pooled_h / 2 - 0.5) + 0.5
@@ -334,12 +354,9 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
         height = st.get("height") or (title_h + (y_max + 0.5) * row + axis_h + foot_h)
         fig = Figure(figsize=(width, height))
         panel = max(width - left_w - right_w, 1.0)
-        ax = fig.add_axes(((left_w) / width, (axis_h + foot_h) / height, panel / width,
-                           ((y_max + 0.5) * row) / height))
-        if slide:  # centre the block vertically on the fixed canvas
-            used = (y_max + 0.5) * row
-            ax.set_position((left_w / width, (axis_h + foot_h) / height, panel / width,
-                             used / height))
+        used = (y_max + 0.5) * row
+        ax = fig.add_axes((left_w / width, (height - title_h - used) / height, panel / width,
+                           used / height))
     else:
         fig = ax.figure
     pos = ax.get_position()
@@ -371,8 +388,6 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
         heads.insert(1, (x_design, "Design", "left", False))
     for x, s, ha, right in heads:
         put(x, 0, s, right=right, bold=True, ha=ha)
-    ax.text(0.5, 0, "Proportion (%)", transform=tr, ha="center", va="center",
-            fontsize=fsb, fontweight="bold")
     rule = Line2D([x_study / ax_w, 1 + x_w / ax_w], [0.5, 0.5], transform=tr,
                   color=PALETTE["dark"], lw=st["lw"] * 0.6, clip_on=False)
     ax.add_line(rule)
@@ -399,7 +414,8 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
                color=PALETTE["blue"], edgecolors="none", zorder=3, clip_on=False,
                gid="study-points")
 
-    put(x_study, y_pool, "\n".join(plines), bold=True, linespacing=1.1)
+    for j, line in enumerate(plines):
+        put(x_study, y_pool + (j - (len(plines) - 1) / 2) * rows_per_line, line, bold=j == 0)
     put(x_ev, y_pool, str(tot_e), ha="right", bold=True)
     put(x_n, y_pool, str(tot_n), ha="right", bold=True)
     put(x_ci, y_pool, pooled_ci, right=True, ha="right", bold=True)
@@ -431,11 +447,11 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
         m = pooled.get("methods") or {}
         note = []
         if m.get("study_ci_method"):
-            note.append(f"study CIs: {m['study_ci_method']}")
+            note.append(f"Study CIs: {m['study_ci_method']}")
         if not has_w:
-            note.append("weights not defined for this model (n/a)")
+            note.append("study weights are not defined for this model (n/a)")
         if note:
-            lines.append("; ".join(note).capitalize())
+            lines.append("; ".join(note)[:1].upper() + "; ".join(note)[1:])
     for j, line in enumerate(lines[:n_foot]):
         ax.annotate(line, xy=(x_study / ax_w, 0), xycoords="axes fraction",
                     xytext=(0, -(axis_h * 72 + j * _line_h(st["small"]) * 72)),
@@ -459,8 +475,12 @@ def _interval_rows(ax, st, ys, est, lo, hi, *, colours, markers, sizes, zorder=3
                 clip_on=False)
 
 
-def _right_labels(ax, st, ys, texts):
+def _right_labels(ax, st, ys, texts, header=None):
     twin = ax.twinx()
+    if header:
+        twin.annotate(header, xy=(1, 1), xycoords="axes fraction", xytext=(3.5, 2),
+                      textcoords="offset points", ha="left", va="bottom",
+                      fontsize=st["small"], fontweight="bold")
     twin.set_ylim(ax.get_ylim())
     twin.set_yticks(ys, texts)
     twin.tick_params(length=0, labelsize=st["small"])
@@ -518,7 +538,8 @@ def sensitivity_plot(rows: pd.DataFrame, *, title: str = "", style: str = "repor
         y += 0.3
     n_rows = y - 0.3
     slide = style == "slide"
-    if ax is None:
+    own = ax is None
+    if own:
         if slide:
             _fits_rows(n_rows, st["height"] - 2.4, st["small"], "sensitivity_plot")
         fig = _new_figure(st, 1.6 + n_rows * st["row"] + (_line_h(st["title"]) if title else 0))
@@ -555,7 +576,7 @@ def sensitivity_plot(rows: pd.DataFrame, *, title: str = "", style: str = "repor
     ax.tick_params(axis="y", length=0)
     right = [f"{_pct(r.estimate):.0f}% ({_pct(r.ci_low):.0f}\u2013{_pct(r.ci_high):.0f}), "
              f"k = {int(r.k)}" for _, r in entries]
-    _right_labels(ax, st, [e[0] for e in entries], right)
+    _right_labels(ax, st, [e[0] for e in entries], right, header="% (95% CI)")
     handles = [Line2D([], [], color=PALETTE["dark"], lw=st["lw"], marker="o",
                       mfc=PALETTE["blue"], mec=PALETTE["blue"], ms=st["ms"] * 0.8,
                       label="estimate, 95% CI"),
@@ -565,8 +586,16 @@ def sensitivity_plot(rows: pd.DataFrame, *, title: str = "", style: str = "repor
                       ms=st["ms"], label="primary analysis")]
     _legend_below(fig, ax, handles, st, ncols=3)
     if title:
-        ax.set_title(title, loc="left", fontsize=st["title"], fontweight="bold", pad=18)
+        _title(fig, ax, title, st, own=own)
     return fig
+
+
+def _title(fig, ax, title: str, st: dict, *, own: bool, pad: float = 6.0) -> None:
+    """Figure title at the top left; above the axes when drawing on a caller's axes."""
+    if own:
+        fig.suptitle(title, x=0.01, ha="left", fontsize=st["title"], fontweight="bold")
+    else:
+        ax.set_title(title, loc="left", fontsize=st["title"], fontweight="bold", pad=pad)
 
 
 def _legend_below(fig, ax, handles, st, *, ncols: int, title: str | None = None):
@@ -610,7 +639,8 @@ def leave_one_out_plot(rows: pd.DataFrame, *, full: dict, labels: dict | None = 
     labels = labels or {}
     k = len(rows)
     n_rows = k + 1.4
-    if ax is None:
+    own = ax is None
+    if own:
         if style == "slide":
             _fits_rows(n_rows, st["height"] - 2.0, st["small"], "leave_one_out_plot")
         fig = _new_figure(st, 1.3 + n_rows * st["row"] + (_line_h(st["title"]) if title else 0))
@@ -618,7 +648,7 @@ def leave_one_out_plot(rows: pd.DataFrame, *, full: dict, labels: dict | None = 
     else:
         fig = ax.figure
     ys = list(np.arange(k, dtype=float)) + [k + 0.4]
-    ax.set_ylim(k + 0.9, -0.6)
+    ax.set_ylim(k + 1.0, -0.6)
     lo, hi, est = _pct(full["ci_low"]), _pct(full["ci_high"]), _pct(full["estimate"])
     ax.axvspan(lo, hi, color=PALETTE["pale_vermillion"], zorder=0, lw=0, gid="full-ci-band")
     ax.axvline(est, color=PALETTE["vermillion"], lw=st["lw"] * 0.7, ls=":", zorder=1)
@@ -637,10 +667,10 @@ def leave_one_out_plot(rows: pd.DataFrame, *, full: dict, labels: dict | None = 
     ax.tick_params(axis="y", length=0)
     right = [_ci_text(r.estimate, r.ci_low, r.ci_high) for r in rows.itertuples(index=False)]
     right.append(_ci_text(full["estimate"], full["ci_low"], full["ci_high"]))
-    twin = _right_labels(ax, st, ys, right)
+    twin = _right_labels(ax, st, ys, right, header="% (95% CI)")
     twin.get_yticklabels()[-1].set_fontweight("bold")
     if title:
-        ax.set_title(title, loc="left", fontsize=st["title"], fontweight="bold")
+        _title(fig, ax, title, st, own=own)
     return fig
 
 
@@ -737,7 +767,7 @@ def viral_load_plot(loads: pd.DataFrame, *, labels: dict | None = None, title: s
                     10 ** math.ceil(math.log10(vals.max()) + 0.3))
         t = df["time_months"].to_numpy(float)
         pad = max(1.0, 0.04 * (t.max() - t.min()))
-        ax.set_xlim(max(0.0, t.min() - pad) if t.min() >= 0 else t.min() - pad, t.max() + pad)
+        ax.set_xlim(t.min() - pad, t.max() + pad)
     ax.set_ylabel("BK viral load (copies/mL)", fontsize=st["base"])
     ax.set_xlabel("Time (months)", fontsize=st["base"])
     _tidy_axes(ax, st, left=True)
@@ -751,7 +781,7 @@ def viral_load_plot(loads: pd.DataFrame, *, labels: dict | None = None, title: s
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1),
                   fontsize=st["small"], frameon=False)
     if title:
-        ax.set_title(title, loc="left", fontsize=st["title"], fontweight="bold")
+        _title(fig, ax, title, st, own=own)
     return fig
 
 
@@ -799,25 +829,37 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
     slide = style == "slide"
     fs = st["small"]
     own = ax is None
+    ylab = [str(labels.get(s, s)) for s in studies]
+    if own and not slide:
+        st["width"] = 9.0  # eight item columns need the room
+    width = st["width"] if own else ax.figure.get_figwidth()
+    label_w = max(_text_width(x, st["base"]) for x in ylab) + 0.3
+    col_in = max((width - label_w - 0.4) / len(items), 0.4)
+    if slide:  # fewer annotations: item numbers only, under the domain headers
+        item_labels = [MURAD_ITEMS[i][1].split(" ")[0] for i in items]
+    else:
+        item_labels = ["\n".join(_wrap(MURAD_ITEMS[i][1], col_in * 0.92, fs,
+                                        break_words=False)) for i in items]
+    n_lines = max(lab.count("\n") + 1 for lab in item_labels)
+    head_off = 4 + n_lines * fs * 1.25 + 6  # points above the axes for the domain rules
+    head_in = (head_off + fs * 1.6 + 6) / 72
+    legend_in = _line_h(fs) + 0.35
+    title_in = _line_h(st["title"]) + 0.1 if title else 0.0
     if own:
         if slide:
-            row_h = _fits_rows(n, st["height"] - 3.6, fs, "rob_traffic_light")
+            row_h = _fits_rows(n, st["height"] - head_in - legend_in - title_in - 0.35, fs,
+                               "rob_traffic_light")
         else:
-            row_h = 0.36
-        fig = _new_figure(st, 2.4 + n * row_h + (_line_h(st["title"]) if title else 0))
+            row_h = 0.3
+        fig = _new_figure(st, head_in + legend_in + title_in + 0.3 + n * row_h)
         ax = fig.add_subplot()
     else:
         fig = ax.figure
+        row_h = ax.get_position().height * fig.get_figheight() / max(n, 1)
     ax.set_xlim(-0.5, len(items) - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
-    fig_w = fig.get_figwidth()
-    ylab = [str(labels.get(s, s)) for s in studies]
-    label_w = max(_text_width(x, st["base"]) for x in ylab) + 0.3
-    col_in = max((fig_w - label_w - 0.4) / len(items), 0.4)
-    row_in = ax.get_position().height * fig.get_figheight() / max(n, 1) if not own else (
-        (fig.get_figheight() - 2.4 - (_line_h(st["title"]) if title else 0)) / max(n, 1))
-    diam = min(col_in, row_in) * 72 * 0.72
-    diam = max(diam, fs * 1.6) if slide else diam
+    pill_h = max(min(row_h * 0.8, col_in * 0.55) * 72, fs * 1.15)
+    pill = Path.unit_circle().transformed(Affine2D().scale(1.45, 1.0))
     lookup = {(r.study_id, r.item): r.answer for r in appraisal.itertuples(index=False)}
     for answer, (colour, sym, tcol, _) in ANSWER_STYLE.items():
         pts = [(items.index(it), studies.index(sid)) for (sid, it), a in lookup.items()
@@ -825,15 +867,14 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
         if not pts:
             continue
         xs, ys = zip(*pts, strict=True)
-        ax.scatter(xs, ys, s=diam**2, color=colour, edgecolors="white", linewidths=0.8,
-                   zorder=2, gid=f"rob-{answer}")
-        sym_fs = fs * (0.8 if sym == "NA" else 1.05)
+        ax.scatter(xs, ys, s=(pill_h * 1.45) ** 2, marker=pill, color=colour,
+                   edgecolors="white", linewidths=0.8, zorder=2, gid=f"rob-{answer}")
+        sym_fs = fs if slide else fs * (0.85 if sym == "NA" else 1.0)
         for x, y in pts:
             ax.text(x, y, sym, ha="center", va="center_baseline", fontsize=sym_fs,
                     fontweight="bold", color=tcol, zorder=3)
     ax.set_yticks(range(n), ylab, fontsize=st["base"])
     ax.tick_params(axis="y", length=0, labelsize=st["base"])
-    item_labels = ["\n".join(_wrap(MURAD_ITEMS[i][1], col_in * 0.95, fs)) for i in items]
     ax.xaxis.tick_top()
     ax.set_xticks(range(len(items)), item_labels)
     ax.tick_params(axis="x", length=0, labelsize=fs, pad=4)
@@ -841,11 +882,12 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
         sp.set_visible(False)
     for y in np.arange(n - 1) + 0.5:
         ax.axhline(y, color=PALETTE["light"], lw=0.8, zorder=0)
-    n_lines = max(lab.count("\n") + 1 for lab in item_labels)
-    head_off = 4 + n_lines * fs * 1.25 + 6
     spans = [("Selection", 0, 0), ("Ascertainment", 1, 2), ("Causality", 3, 6),
              ("Reporting", 7, 7)]
     tr = blended_transform_factory(ax.transData, ax.transAxes)
+    short = {"Selection": "Select.", "Ascertainment": "Ascert.", "Reporting": "Report."}
+    if any(_text_width(name, fs, "bold") > (b - a + 0.9) * col_in for name, a, b in spans):
+        spans = [(short.get(name, name), a, b) for name, a, b in spans]
     for name, a, b in spans:
         ax.annotate(name, xy=((a + b) / 2, 1), xycoords=tr, xytext=(0, head_off + 4),
                     textcoords="offset points", ha="center", va="bottom", fontsize=fs,
@@ -853,7 +895,7 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
     for name, a, b in spans:
         ax.plot([a - 0.42, b + 0.42], [1, 1], transform=tr + _offset(fig, 0, head_off),
                 color=PALETTE["dark"], lw=st["lw"] * 0.8, clip_on=False, gid="domain-rule")
-    handles = [Line2D([], [], ls="none", marker="o", ms=fs * 0.9, color=c,
+    handles = [Line2D([], [], ls="none", marker=pill, ms=fs * 1.2, color=c,
                       label=f"{sym}  {text}") for c, sym, _, text in ANSWER_STYLE.values()]
     if own:
         fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False,
@@ -862,11 +904,541 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncols=4,
                   frameon=False, fontsize=fs)
     if title:
-        ax.set_title(title, loc="left", fontsize=st["title"], fontweight="bold",
-                     pad=head_off + fs * 1.6 + 8)
+        _title(fig, ax, title, st, own=own, pad=head_off + fs * 1.6 + 8)
     return fig
 
 
 def _offset(fig, dx_pt: float, dy_pt: float) -> ScaledTranslation:
     """A translation by (dx, dy) points, for placing artists next to an axes."""
     return ScaledTranslation(dx_pt / 72.0, dy_pt / 72.0, fig.dpi_scale_trans)
+
+
+# ------------------------------------------------------------------------ PRISMA
+
+_PRISMA_KEYS = ("identified", "duplicates", "screened", "excluded_screening", "sought",
+                "not_retrieved", "assessed", "excluded_full_text", "studies_included",
+                "reports_included")
+
+
+def _nn(v: Any) -> str:
+    """"(n = v)" with non-breaking spaces, so wrapping never splits it."""
+    return f"(n\u00a0=\u00a0{v})"
+
+
+def _prisma_boxes(counts: dict, compact: int) -> list[tuple[list[str], list[str]]]:
+    """The text of each row (main box lines, side box lines); ``compact`` 0-2.
+
+    A line starting with an em space is an indented list item (wrapped with a hanging
+    indent by the caller).
+    """
+    c = counts
+    src = dict(c.get("by_source") or {})
+    reasons = {str(k).replace("_", " "): v for k, v in (c.get("exclusion_reasons") or {}).items()}
+    ident = [f"Records identified {_nn(c['identified'])}"]
+    if src:
+        parts = [f"{k} {_nn(v)}" for k, v in src.items()]
+        ident += (["from: " + "; ".join(parts)] if compact else
+                  ["from:"] + [f"\u2003{p}" for p in parts])
+    excl = [f"Reports excluded {_nn(c['excluded_full_text'])}:"]
+    if reasons:
+        items = list(reasons.items())
+        if compact >= 2 and len(items) > 4:  # keep the largest reasons, sum the rest
+            items = sorted(items, key=lambda kv: -kv[1])
+            rest = items[3:]
+            items = items[:3] + [(f"{len(rest)} other reasons", sum(v for _, v in rest))]
+        parts = [f"{k} {_nn(v)}" for k, v in items]
+        excl += (["; ".join(parts)] if compact else [f"\u2003{p}" for p in parts])
+    included = [f"Studies included in review {_nn(c['studies_included'])}",
+                f"Reports of included studies {_nn(c['reports_included'])}"]
+    included += [str(x) for x in c.get("included_notes", [])]
+    return [
+        (ident, ([] if compact else ["Records removed before screening:"])
+         + [f"Duplicate records removed {_nn(c['duplicates'])}"]),
+        ([f"Records screened {_nn(c['screened'])}"],
+         [f"Records excluded {_nn(c['excluded_screening'])}"]),
+        ([f"Reports sought for retrieval {_nn(c['sought'])}"],
+         [f"Reports not retrieved {_nn(c['not_retrieved'])}"]),
+        ([f"Reports assessed for eligibility {_nn(c['assessed'])}"], excl),
+        (included, []),
+    ]
+
+
+def prisma_flow(counts: dict, *, style: str = "report", ax=None) -> Figure:
+    """PRISMA 2020 flow diagram for a new review that searched databases only.
+
+    Follows the Page et al. (2021) template: a header box, stage labels on the left
+    (Identification, Screening, Included), the main column of boxes joined by arrows and,
+    to the right, the records or reports removed at each step with their reasons. Long
+    text is wrapped to the box width and each box grows to fit its text. On a slide the
+    per-source and per-reason lines are run together (and only the three largest reasons
+    kept, the rest summed) if that is what it takes to fit the canvas.
+
+    Parameters
+    ----------
+    counts : dict
+        ``identified``, ``duplicates``, ``screened``, ``excluded_screening``, ``sought``,
+        ``not_retrieved``, ``assessed``, ``excluded_full_text``, ``studies_included``,
+        ``reports_included``; optional ``by_source`` (name -> n), ``exclusion_reasons``
+        (reason -> n; underscores are shown as spaces) and ``included_notes`` (extra
+        lines for the Included box).
+    style : {"report", "slide"}
+        Page or 16:9 slide sizing.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; its width sets the layout and it should be tall enough for the
+        diagram (the figure size is not changed).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+
+    Raises
+    ------
+    ValueError
+        If a required count is missing, or (slide) the diagram cannot fit at 18 pt.
+    """
+    st = _style(style)
+    miss = [k for k in _PRISMA_KEYS if k not in counts]
+    if miss:
+        raise ValueError(f"prisma_flow: counts is missing {', '.join(miss)}")
+    slide = style == "slide"
+    fs = st["small"] if slide else st["base"]
+    lh = _line_h(fs)
+    pad = 0.09
+    width = st["width"] if ax is None else ax.get_position().width * ax.figure.get_figwidth()
+    band_x, band_w = 0.1, (0.36 if not slide else 0.6)
+    main_x = band_x + band_w + (0.2 if not slide else 0.3)
+    arrow_gap = 0.45 if not slide else 0.6
+    main_w = (width - main_x - arrow_gap - 0.1) * 0.47
+    side_x = main_x + main_w + arrow_gap
+    side_w = width - side_x - 0.1
+    vgap = 0.3 if not slide else 0.24
+    head_h = lh + 2 * pad
+
+    indent = _text_width("\u2003", fs) + 0.02
+    stages = (("Identification", 0, 0), ("Screening", 1, 3), ("Included", 4, 4))
+    label_h = {name: _text_width(name, fs, "bold") + 0.2 for name, _, _ in stages}
+
+    def wrap_box(lines, w):
+        out = []
+        for line in lines:
+            if line.startswith("\u2003"):  # list item: hanging indent
+                out += ["\u2003" + x for x in _wrap(line[1:], w - 2.5 * pad - indent, fs)]
+            else:
+                out += _wrap(line, w - 2.5 * pad, fs)
+        return out
+
+    def layout(compact):
+        rows = []
+        for main, side in _prisma_boxes(counts, compact):
+            m, s = wrap_box(main, main_w), wrap_box(side, side_w)
+            hm = max(len(m), 1) * lh + 2 * pad
+            hs = len(s) * lh + 2 * pad if s else 0.0
+            rows.append([m, s, hm, hs, max(hm, hs)])
+        # single-row stages must be tall enough for their rotated label (Identification's
+        # band also runs alongside the header box)
+        rows[0][4] = max(rows[0][4], label_h["Identification"] - head_h - vgap)
+        rows[4][4] = max(rows[4][4], label_h["Included"])
+        total = 0.1 + head_h + vgap + sum(r[4] for r in rows) + vgap * (len(rows) - 1) + 0.1
+        return rows, total
+
+    for compact in (0, 1, 2) if slide else (0,):
+        rows, total = layout(compact)
+        if not slide or total <= st["height"]:
+            break
+    else:
+        raise ValueError("prisma_flow: the diagram does not fit a 16:9 slide at 18 pt; "
+                         'use style="report"')
+    if ax is None:
+        fig = Figure(figsize=(width, st.get("height") or total))
+        ax = fig.add_axes((0, 0, 1, 1))
+        height = fig.get_figheight()
+    else:
+        fig = ax.figure
+        height = ax.get_position().height * fig.get_figheight()
+    ax.set_xlim(0, width)
+    ax.set_ylim(max(height, total), 0)
+    ax.set_axis_off()
+    y = ((height - total) / 2 if height > total else 0.0) + 0.1
+    head_top = y
+    arrow = dict(arrowstyle="-|>", mutation_scale=fs * 1.2, lw=st["lw"] * 0.8,
+                 color=PALETTE["dark"], shrinkA=0, shrinkB=0)
+
+    def box(x, yy, w, h, lines, *, face="white", gid="box"):
+        ax.add_patch(FancyBboxPatch((x, yy), w, h, boxstyle="round,pad=0,rounding_size=0.06",
+                                    facecolor=face, edgecolor=PALETTE["dark"],
+                                    lw=st["lw"] * 0.7, gid=gid))
+        for j, line in enumerate(lines):
+            ax.text(x + pad, yy + pad + (j + 0.5) * lh, line, ha="left", va="center",
+                    fontsize=fs, gid="box-text")
+
+    box(main_x, y, side_x + side_w - main_x, head_h, [], face=PALETTE["pale_blue"], gid="header")
+    ax.text((main_x + side_x + side_w) / 2, y + head_h / 2,
+            "Identification of studies via databases and registers", ha="center",
+            va="center", fontsize=fs, fontweight="bold")
+    y += head_h + vgap
+    tops, bottoms, prev_bottom = [], [], None
+    for i, (m, s, hm, hs, h) in enumerate(rows):
+        mid = y + h / 2
+        box(main_x, mid - hm / 2, main_w, hm, m, gid=f"main-{i}")
+        if s:
+            box(side_x, mid - hs / 2, side_w, hs, s, gid=f"side-{i}")
+            ax.add_patch(FancyArrowPatch((main_x + main_w, mid), (side_x, mid), **arrow))
+        if prev_bottom is not None:
+            ax.add_patch(FancyArrowPatch((main_x + main_w / 2, prev_bottom),
+                                         (main_x + main_w / 2, mid - hm / 2), **arrow))
+        prev_bottom = mid + hm / 2
+        tops.append(y)
+        bottoms.append(y + h)
+        y += h + vgap
+    tops[0] = head_top
+    for name, a, b in stages:
+        ax.add_patch(FancyBboxPatch((band_x, tops[a]), band_w, bottoms[b] - tops[a],
+                                    boxstyle="round,pad=0,rounding_size=0.06",
+                                    facecolor=PALETTE["sky"], edgecolor="none", gid="stage"))
+        ax.text(band_x + band_w / 2, (tops[a] + bottoms[b]) / 2, name, rotation=90,
+                ha="center", va="center", fontsize=fs, fontweight="bold", color="black")
+    return fig
+
+
+# ------------------------------------------------------------------ evidence map
+
+
+def _design_colour(design: str, seen: list[str]) -> str:
+    if design in DESIGN_COLOURS:
+        return PALETTE[DESIGN_COLOURS[design]]
+    spare = [c for c in SERIES_COLOURS if c not in DESIGN_COLOURS.values()] or ["grey"]
+    return PALETTE[spare[seen.index(design) % len(spare)]]
+
+
+def evidence_map(studies: pd.DataFrame, *, style: str = "report", ax=None) -> Figure:
+    """Evidence map: which study reports which outcome, its design and its size.
+
+    A bubble chart with outcomes on the x axis and studies on the y axis (sorted by
+    design, then in the order given); bubble area is proportional to the number of
+    patients (a small diamond when n is not reported), colour shows the design, and
+    hollow markers flag studies known only from the appraised answer or not found.
+    Studies whose role is not "treatment" carry it in brackets after their label.
+
+    Parameters
+    ----------
+    studies : pandas.DataFrame
+        Columns ``study_id``, ``label``, ``design``, ``n`` (may be NaN), ``outcomes``
+        (";"-separated outcome names), ``verification`` and ``role``.
+    style : {"report", "slide"}
+        Page or 16:9 slide sizing.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the legend is placed to its right).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+    """
+    st = _style(style)
+    _require(studies, ["study_id", "label", "design", "n", "outcomes", "verification",
+                       "role"], "evidence_map")
+    df = studies.reset_index(drop=True).copy()
+    rank = {d: i for i, d in enumerate(DESIGN_ORDER)}
+    df["_r"] = [rank.get(str(d), len(rank)) for d in df["design"]]
+    df = df.sort_values(["_r"], kind="mergesort").reset_index(drop=True)
+    outs_per = [[o.strip() for o in str(v).split(";") if o.strip()]
+                if not _missing(v) else [] for v in df["outcomes"]]
+    seen = list(dict.fromkeys(o for os_ in outs_per for o in os_))
+    outcomes = [o for o in OUTCOME_ORDER if o in seen] + [o for o in seen
+                                                         if o not in OUTCOME_ORDER]
+    nstud = len(df)
+    slide = style == "slide"
+    own = ax is None
+    if own:
+        if slide:
+            _fits_rows(nstud, st["height"] - 2.6, st["small"], "evidence_map")
+        fig = _new_figure(st, 1.9 + 0.42 * nstud)
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    nvals = pd.to_numeric(df["n"], errors="coerce")
+    nmax = float(nvals.max()) if nvals.notna().any() else 1.0
+    amax = (st["row"] * 72 * 1.25) ** 2 if not slide else (0.5 * 72) ** 2
+
+    def area(n):
+        return max(amax * n / nmax, st["ms"] ** 2 * 0.35)
+
+    designs = list(dict.fromkeys(str(d) for d in df["design"]))
+    for i, r in enumerate(df.itertuples(index=False)):
+        colour = _design_colour(str(r.design), designs)
+        hollow = str(r.verification) in UNVERIFIED
+        n = nvals.iloc[i]
+        for o in outs_per[i]:
+            x = outcomes.index(o)
+            ax.scatter([x], [i], s=[st["ms"] ** 2 * 1.2 if pd.isna(n) else area(float(n))],
+                       marker="D" if pd.isna(n) else "o",
+                       facecolors="none" if hollow else colour, edgecolors=colour,
+                       linewidths=st["lw"] * (1.2 if hollow else 0.5), alpha=0.9, zorder=3,
+                       gid="bubble")
+    ylab = []
+    for r in df.itertuples(index=False):
+        role = "" if _missing(r.role) or str(r.role) == "treatment" else f" [{r.role}]"
+        ylab.append(f"{r.label}{role}")
+    ax.set_yticks(range(nstud), ylab)
+    ax.set_ylim(nstud - 0.5, -0.5)
+    col_in = (st["width"] - 4.5) / max(len(outcomes), 1)
+    ax.set_xticks(range(len(outcomes)),
+                  ["\n".join(_wrap(o.replace("_", " "), max(col_in, 0.6), st["small"]))
+                   for o in outcomes])
+    ax.set_xlim(-0.6, len(outcomes) - 0.4)
+    ax.grid(True, color=PALETTE["light"], lw=0.7)
+    ax.set_axisbelow(True)
+    _tidy_axes(ax, st, left=True)
+    ax.tick_params(length=0)
+    ax.set_xlabel("Outcome reported", fontsize=st["base"])
+
+    def head(text):
+        return Line2D([], [], ls="none", label=text)
+
+    handles = [head("Design")]
+    handles += [Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,
+                       color=_design_colour(d, designs), label=d.replace("_", " "))
+                for d in designs]
+    handles.append(head("Patients (n)"))
+    refs = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if v <= nmax]
+    refs = refs[:: max(1, math.ceil(len(refs) / 3))][-3:] if refs else []
+    if refs and refs[-1] != nmax and nmax > refs[-1] * 1.6:
+        refs = refs[1:] + [int(nmax)] if len(refs) == 3 else refs + [int(nmax)]
+    for v in refs:
+        handles.append(Line2D([], [], ls="none", marker="o", ms=math.sqrt(area(v)),
+                              mfc=PALETTE["grey"], mec=PALETTE["grey"], label=f"{v}"))
+    if nvals.isna().any():
+        handles.append(Line2D([], [], ls="none", marker="D", ms=st["ms"] * 1.1,
+                              color=PALETTE["grey"], label="not reported"))
+    handles.append(head("Source"))
+    handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,
+                          color=PALETTE["dark"], label="found and read"))
+    handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3, mfc="none",
+                          mec=PALETTE["dark"], mew=st["lw"], label="answer only / not found"))
+    leg = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                    frameon=False, fontsize=st["small"], labelspacing=0.9 if not slide else 0.5,
+                    borderaxespad=0, handletextpad=0.6)
+    for text, h in zip(leg.get_texts(), handles, strict=True):
+        if not h.get_marker() or h.get_marker() == "None":
+            text.set_fontweight("bold")
+    return fig
+
+
+# ------------------------------------------------------------------ claims audit
+
+VERDICTS = ("supported", "partly_supported", "discrepant", "unverifiable")
+
+
+def claims_audit_plot(audit: pd.DataFrame, *, style: str = "report", ax=None) -> Figure:
+    """The claims audit at a glance: verdict counts and one chip per claim.
+
+    Top: one horizontal stacked bar of the verdict counts (supported, partly supported,
+    discrepant, unverifiable) with the counts printed. Below: one row per claim, its
+    coloured verdict chip, id and short text. On a slide only the bar and the first ten
+    discrepant or partly supported claims are shown (discrepant first, then in claim
+    order).
+
+    Parameters
+    ----------
+    audit : pandas.DataFrame
+        Columns ``claim_id``, ``short`` (60 characters or fewer; longer text is cut with
+        an ellipsis) and ``verdict`` (one of the four verdicts above).
+    style : {"report", "slide"}
+        Page or 16:9 slide sizing.
+    ax : sequence of two matplotlib.axes.Axes, optional
+        ``(bar_ax, list_ax)`` to draw on.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+    """
+    st = _style(style)
+    _require(audit, ["claim_id", "short", "verdict"], "claims_audit_plot")
+    bad = set(audit["verdict"]) - set(VERDICTS)
+    if bad:
+        raise ValueError(f"claims_audit_plot: unknown verdict(s) {sorted(bad)}; valid: "
+                         + ", ".join(VERDICTS))
+    slide = style == "slide"
+    fs = st["small"]
+    counts = {v: int((audit["verdict"] == v).sum()) for v in VERDICTS}
+    if slide:
+        order = {"discrepant": 0, "partly_supported": 1}
+        shown = audit[audit["verdict"].isin(list(order))].copy()
+        shown["_o"] = shown["verdict"].map(order)
+        shown = shown.sort_values(["_o", "claim_id"], kind="mergesort")
+        n_flag = len(shown)
+        shown = shown.head(10)
+    else:
+        shown = audit
+    n = len(shown)
+    row = _line_h(fs) * (1.35 if not slide else 1.15)
+    bar_h = 0.55 if not slide else 0.8
+    head_h = (_line_h(st["title"]) + 0.15)
+    if ax is None:
+        width = st["width"]
+        height = st.get("height") or (0.2 + head_h + bar_h + 0.95 + head_h + n * row + 0.15)
+        fig = Figure(figsize=(width, height))
+        top = height - 0.15 - head_h
+        bar_ax = fig.add_axes((0.03, (top - bar_h) / height, 0.94, bar_h / height))
+        list_top = top - bar_h - 0.95
+        list_h = n * row if not slide else min(n * row, list_top - head_h - 0.2)
+        list_ax = fig.add_axes((0.03, (list_top - head_h - list_h) / height, 0.94,
+                                list_h / height))
+    else:
+        bar_ax, list_ax = ax
+        fig = bar_ax.figure
+    total = sum(counts.values())
+    left = 0
+    for v in VERDICTS:
+        c = counts[v]
+        if c == 0:
+            continue
+        bar_ax.barh([0], [c], left=left, color=VERDICT_COLOURS[v], edgecolor="white",
+                    height=0.8, gid=f"bar-{v}")
+        dark_txt = v in ("partly_supported", "unverifiable")
+        if c / max(total, 1) * 0.94 * fig.get_figwidth() > _text_width(str(c), fs) + 0.1:
+            bar_ax.text(left + c / 2, 0, str(c), ha="center", va="center", fontsize=fs,
+                        fontweight="bold", color="black" if dark_txt else "white")
+        left += c
+    bar_ax.set_xlim(0, max(total, 1))
+    bar_ax.set_ylim(-0.5, 0.5)
+    bar_ax.set_axis_off()
+    bar_ax.set_title(f"Claims audit: {total} claims", loc="left", fontsize=st["title"],
+                     fontweight="bold", pad=6)
+    handles = [Rectangle((0, 0), 1, 1, color=VERDICT_COLOURS[v],
+                         label=f"{v.replace('_', ' ')} ({counts[v]})") for v in VERDICTS]
+    bar_ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.05), ncols=4,
+                  frameon=False, fontsize=fs, handlelength=1.2, borderaxespad=0)
+
+    list_w = list_ax.get_position().width * fig.get_figwidth()
+    list_ax.set_xlim(0, list_w)
+    list_ax.set_ylim(max(n, 1) - 0.5, -0.5)
+    list_ax.set_axis_off()
+    chip_w = max(_text_width(v.replace("_", " "), fs) for v in VERDICTS) + 0.2
+    id_w = max([_text_width(str(c), fs, "bold") for c in shown["claim_id"]] + [0]) + 0.15
+    text_w = list_w - chip_w - id_w - 0.2
+    head = ("Discrepant and partly supported claims"
+            + (f" (first 10 of {n_flag})" if slide and n_flag > 10 else "")
+            if slide else "Claims and verdicts")
+    list_ax.set_title(head, loc="left", fontsize=st["base"] if not slide else fs,
+                      fontweight="bold", pad=6)
+    for i, r in enumerate(shown.itertuples(index=False)):
+        v = str(r.verdict)
+        list_ax.add_patch(FancyBboxPatch((0.02, i - 0.36), chip_w - 0.04, 0.72,
+                                         boxstyle="round,pad=0,rounding_size=0.08",
+                                         mutation_aspect=1 / (row * 1.0),
+                                         facecolor=VERDICT_COLOURS[v], edgecolor="none",
+                                         gid="chip"))
+        dark_txt = v in ("partly_supported", "unverifiable")
+        list_ax.text(chip_w / 2, i, v.replace("_", " "), ha="center", va="center",
+                     fontsize=fs, color="black" if dark_txt else "white")
+        list_ax.text(chip_w + 0.1, i, str(r.claim_id), ha="left", va="center", fontsize=fs,
+                     fontweight="bold")
+        text = str(r.short)
+        while _text_width(text, fs) > text_w and len(text) > 2:
+            text = text[:-2].rstrip() + "\u2026"
+        list_ax.text(chip_w + 0.1 + id_w, i, text, ha="left", va="center", fontsize=fs,
+                     gid="claim-text")
+    return fig
+
+
+# ------------------------------------------------------------------- calibration
+
+_SCENARIO_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<")
+
+
+def calibration_plot(rows: pd.DataFrame, *, nominal: float = 0.95, style: str = "report",
+                     ax=None) -> Figure:
+    """Coverage of confidence and prediction intervals by method, from a simulation.
+
+    One panel per interval type (confidence, then prediction), side by side. Each method
+    is a row; each scenario a marker shape and colour, dodged vertically, with bars of
+    +/- 1.96 Monte Carlo standard errors; a dashed vertical line marks the nominal
+    coverage. ``median_width`` is not drawn.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Columns ``method``, ``scenario``, ``interval`` ("ci" or "pi"), ``coverage`` and
+        ``mcse`` (0-1) and ``median_width``.
+    nominal : float
+        Nominal coverage (0-1), drawn as the reference line.
+    style : {"report", "slide"}
+        Page or 16:9 slide sizing.
+    ax : matplotlib.axes.Axes or sequence of Axes, optional
+        One Axes per interval type present, in the order ci, pi.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+    """
+    st = _style(style)
+    _require(rows, ["method", "scenario", "interval", "coverage", "mcse"], "calibration_plot")
+    bad = set(rows["interval"]) - {"ci", "pi"}
+    if bad:
+        raise ValueError(f"calibration_plot: interval must be 'ci' or 'pi'; got {sorted(bad)}")
+    kinds = [k for k in ("ci", "pi") if (rows["interval"] == k).any()]
+    methods = list(dict.fromkeys(rows["method"]))
+    scenarios = list(dict.fromkeys(rows["scenario"]))
+    if ax is None:
+        if style == "slide":
+            _fits_rows(len(methods), st["height"] - 2.6, st["small"], "calibration_plot")
+        fig = _new_figure(st, 1.9 + 0.34 * len(methods) * max(1, len(scenarios) / 3))
+        axes = list(fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0])
+    else:
+        axes = [ax] if not isinstance(ax, Sequence) else list(ax)
+        if len(axes) != len(kinds):
+            raise ValueError(f"calibration_plot: need {len(kinds)} axes, one per interval "
+                             f"type {kinds}")
+        fig = axes[0].figure
+    nsc = len(scenarios)
+    offs = np.linspace(-0.28, 0.28, nsc) if nsc > 1 else np.zeros(1)
+    lows = [100 * nominal]
+    for a, kind in zip(axes, kinds, strict=True):
+        sub = rows[rows["interval"] == kind]
+        a.axvline(100 * nominal, color=PALETTE["grey"], ls="--", lw=st["lw"] * 0.8,
+                  zorder=1, gid="nominal")
+        for j, sc in enumerate(scenarios):
+            s = sub[sub["scenario"] == sc]
+            if s.empty:
+                continue
+            y = np.array([methods.index(m) for m in s["method"]]) + offs[j]
+            cov = 100 * s["coverage"].to_numpy(float)
+            err = 196 * s["mcse"].to_numpy(float)
+            lows.append(float(np.nanmin(cov - err)))
+            a.errorbar(cov, y, xerr=err, fmt=_SCENARIO_MARKERS[j % len(_SCENARIO_MARKERS)],
+                       color=PALETTE[SERIES_COLOURS[j % len(SERIES_COLOURS)]],
+                       ms=st["ms"] * 0.9, lw=st["lw"] * 0.8, capsize=0, zorder=3,
+                       label=str(sc), gid=f"scenario-{j}")
+        a.set_title({"ci": "Confidence interval", "pi": "Prediction interval"}[kind],
+                    fontsize=st["base"], fontweight="bold", loc="left")
+        a.set_xlabel("Coverage (%)", fontsize=st["base"])
+        _tidy_axes(a, st, left=True)
+        a.grid(True, axis="x", color=PALETTE["light"], lw=0.6)
+        a.set_axisbelow(True)
+        a.tick_params(axis="y", length=0)
+        for y in np.arange(len(methods) - 1) + 0.5:
+            a.axhline(y, color=PALETTE["light"], lw=0.8, zorder=0)
+    lo = max(0.0, 5 * math.floor(min(lows) / 5) - 2)
+    for a in axes:
+        a.set_xlim(lo, 101)
+    axes[0].set_yticks(range(len(methods)), [str(m) for m in methods])
+    axes[0].set_ylim(len(methods) - 0.5, -0.5)
+    axes[0].annotate(f"nominal {100 * nominal:g}%", xy=(100 * nominal, 1),
+                     xycoords=("data", "axes fraction"), xytext=(-3, 2),
+                     textcoords="offset points", ha="right", va="bottom",
+                     fontsize=st["small"], color=PALETTE["dark"])
+    handles = [Line2D([], [], ls="none", marker=_SCENARIO_MARKERS[j % len(_SCENARIO_MARKERS)],
+                      ms=st["ms"], color=PALETTE[SERIES_COLOURS[j % len(SERIES_COLOURS)]],
+                      label=str(sc)) for j, sc in enumerate(scenarios)]
+    if fig.get_layout_engine() is not None:
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(nsc, 4),
+                   frameon=False, fontsize=st["small"], title="Scenario",
+                   title_fontsize=st["small"])
+    else:
+        axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1),
+                        frameon=False, fontsize=st["small"])
+    return fig

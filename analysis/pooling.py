@@ -53,6 +53,9 @@ __all__ = ["pool_proportions", "pool_two_group", "leave_one_out", "pool_effects_
 # proportion points, or by more than this fraction of the latter (METHODS.md 3.7).
 _FT_ABS_TOL = 0.005
 _FT_REL_TOL = 0.10
+# A GLMM tau^2 above this (tau > 4 logits: a between-study SD spanning 2% to 98% around
+# 50%) only arises when most studies are at 0% or 100% (quasi-separation).
+_TAU2_IMPLAUSIBLE = 16.0
 
 
 def _p_two_sided_chi2(q: float, df: int) -> float | None:
@@ -396,6 +399,12 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
         mu, se, tau2 = fit.mu, fit.se, fit.tau2
         if not fit.converged:
             warnings.append(f"GLMM optimiser did not report convergence: {fit.message}")
+        if tau2 > _TAU2_IMPLAUSIBLE:
+            warnings.append(
+                f"tau^2 = {tau2:.3g} on the logit scale is implausibly large: most studies sit at 0% "
+                "or 100%, so the between-study variance is barely identifiable and the pooled CI "
+                "and prediction interval are not informative"
+            )
         if fit.at_boundary:
             warnings.append(
                 "the ML estimate of tau^2 is 0: the random-effects GLMM coincides with the "
