@@ -3,7 +3,7 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
-MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules --jobs=2 --output-sync=target
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -13,6 +13,10 @@ PKG    := $(wildcard analysis/*.py) pyproject.toml
 export SOURCE_DATE_EPOCH := 1767225600
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
+# many small numpy problems in parallel make jobs: one BLAS thread each is faster
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
 
 .PHONY: all report test check-data references bench notebooks notebook slides calibration audit cite lint clean distclean help
 .DEFAULT_GOAL := report
@@ -43,7 +47,7 @@ lint: $(STAMP)                                      ## ruff, no fixes
 	$(VENV)/bin/ruff check analysis tests
 
 clean:                                              ## Remove built artefacts (never data/raw)
-	rm -rf data/derived/*.json data/derived/*.csv figures/*.png figures/*.svg figures/*.pdf figures/*.txt report/report.html slides/*.pdf slides/*.png slides/*.svg
+	rm -rf data/derived/*.json data/derived/*.csv figures/manifest.json figures/calibration_manifest.json figures/*.png figures/*.svg figures/*.pdf figures/*.txt report/report.html slides/*.pdf slides/*.png slides/*.svg
 
 distclean: clean                                    ## Also remove the environment
 	rm -rf $(VENV)

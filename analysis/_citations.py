@@ -41,6 +41,8 @@ CITATIONS: dict[str, tuple[str, str]] = {
     "grade": ("Guyatt et al. (2011)", "guyatt2011"),
     "prisma2020": ("Page et al. (2021)", "page2021"),
     "metafor": ("Viechtbauer (2010)", "viechtbauer2010"),
+    "lme4": ("Bates et al. (2015)", "bates2015"),
+    "freeman-tukey-pitfall": ("Schwarzer et al. (2019)", "schwarzer2019"),
 }
 
 

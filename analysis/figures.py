@@ -31,7 +31,7 @@ def _mpl():
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "bkvn-ivig-evidence"
-    matplotlib.rcParams["svg.fonttype"] = "path"
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable
     matplotlib.rcParams["pdf.compression"] = 6
     return matplotlib
 
@@ -70,8 +70,8 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
     specs = []
     for outcome in results["outcome_order"]:
         res = results["outcomes"][outcome]
-        if not res.get("primary"):
-            continue
+        if not res.get("primary") or res["primary"]["ci_low"] is None:
+            continue  # no finite pooled estimate (e.g. no events anywhere): the table says so
         lab = res["label"]
         title = f"{lab}: IVIG-treated patients"
         specs.append((f"forest_{outcome}", title,
@@ -167,15 +167,23 @@ def _evidence_map_rows(results: dict) -> list[dict]:
     return rows
 
 
-def write_figures(results: dict, audit: dict, outdir: Path, manifest: str | Path, *,
-                  calibration: dict | None = None) -> None:
-    """Draw every figure as SVG and PNG (forest plots also PDF) and write the manifest."""
+def write_figures(results: dict, audit: dict | None, outdir: Path, manifest: str | Path, *,
+                  calibration: dict | None = None, only: str = "main") -> None:
+    """Draw every figure as SVG and PNG (forest plots also PDF) and write the manifest.
+
+    ``only="main"`` draws every figure but the calibration one; ``only="calibration"``
+    draws just that one (it has its own manifest, so the two sets build in parallel).
+    """
     from .io import sha256_file
 
     _mpl()
     outdir.mkdir(parents=True, exist_ok=True)
     entries = []
-    for name, title, caption, draw in figure_specs(results, audit, calibration):
+    if only == "calibration":
+        specs = [s for s in figure_specs(results, {"claims": []}, calibration) if s[0] == "calibration"]
+    else:
+        specs = figure_specs(results, audit, None)
+    for name, title, caption, draw in specs:
         fig = draw()
         formats = ("svg", "png", "pdf") if name.startswith("forest_") else ("svg", "png")
         files = []

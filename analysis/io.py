@@ -328,6 +328,7 @@ def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; built artefacts are meant to be shared
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):

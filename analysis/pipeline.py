@@ -8,6 +8,7 @@ manifest that lists them; the manifest is the step's make target.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 
@@ -82,16 +83,27 @@ TABLES = {
 }
 
 
-def _cmd_export(args) -> int:
+TABLES["calibration"] = lambda res, aud, cal=None: cal["rows"] if cal else []
+
+
+def _cmd_tables(args) -> int:
+    """Write every CSV table, then (last) the manifest that lists them with their sha256."""
     import pandas as pd
 
-    from .io import write_csv
+    from .io import dumps_json, sha256_file, write_csv, write_text
 
     res = _read_json(args.results)
-    aud = _read_json(args.audit) if args.audit else None
-    rows = TABLES[args.table](res, aud)
-    write_csv(pd.DataFrame(rows), args.out)
-    print(f"wrote {args.out}")
+    aud = _read_json(args.audit)
+    cal = _read_json(args.calibration)
+    outdir = Path(args.outdir)
+    files = {}
+    for name, build in sorted(TABLES.items()):
+        rows = build(res, aud, cal) if name == "calibration" else build(res, aud)
+        path = outdir / f"{name.replace('-', '_')}.csv"
+        write_csv(pd.DataFrame(rows), path)
+        files[path.name] = sha256_file(path)
+    write_text(dumps_json({"tables": files, "from": [args.results, args.audit, args.calibration]}), args.manifest)
+    print(f"wrote {args.manifest}")
     return 0
 
 
@@ -137,7 +149,8 @@ def format_audit(claims) -> str:
 def _cmd_figures(args) -> int:
     from .figures import write_figures
 
-    write_figures(_read_json(args.results), _read_json(args.audit), Path(args.outdir), args.manifest,
+    write_figures(_read_json(args.results), _read_json(args.audit) if args.audit else None,
+                  Path(args.outdir), args.manifest, only=args.only,
                   calibration=_read_json(args.calibration) if args.calibration else None)
     print(f"wrote {args.manifest}")
     return 0
@@ -146,9 +159,12 @@ def _cmd_figures(args) -> int:
 def _cmd_report(args) -> int:
     from .report import render_report
 
+    manifest = _read_json(args.manifest)
+    for extra in args.extra_manifest or []:
+        manifest["figures"] += _read_json(extra)["figures"]
     render_report(results=_read_json(args.results), audit=_read_json(args.audit),
-                  manifest=_read_json(args.manifest), template=Path(args.template),
-                  bibliography=Path(args.bib), out=Path(args.out),
+                  manifest=manifest, template=Path(args.template),
+                  bibliography=Path(args.bib), out=Path(args.out), figdir=Path(args.manifest).parent,
                   calibration=_read_json(args.calibration) if args.calibration else None)
     print(f"wrote {args.out}")
     return 0
@@ -158,6 +174,37 @@ def _cmd_cite(args) -> int:
     from .citation import format_citations
 
     print(format_citations(Path(args.bib), Path(args.cff), style=args.style))
+    return 0
+
+
+def _cmd_bibtex(args) -> int:
+    from .citation import update_bib
+    from .io import load_package, write_text
+
+    pkg = load_package(args.inp)
+    write_text(update_bib(Path(args.bib), pkg["studies"]), args.bib)
+    print(f"{args.bib}: study entries regenerated from {args.inp}")
+    return 0
+
+
+def _cmd_calibrate(args) -> int:
+    from .calibration import default_grid, recommend, run_calibration
+    from .io import write_json
+
+    res = _read_json(args.results)
+    observed = [d["n"] for d in res["outcomes"]["viremia_clearance"]["dataset"]]
+    grid = default_grid(observed)
+    if args.replicates:
+        grid["replicates"] = args.replicates
+    frame = run_calibration(**grid, seed=args.seed, executor=args.executor, scheduler=args.scheduler)
+    design = (f"Simulated from the binomial-normal model with the observed clearance study sizes "
+              f"({', '.join(map(str, observed))}) and two alternative designs, true proportions "
+              f"{', '.join(f'{1 / (1 + math.exp(-m)):.2f}' for m in grid['mu_grid'])} and tau^2 "
+              f"{', '.join(f'{t:g}' for t in grid['tau2_grid'])} (logit scale), "
+              f"{grid['replicates']} replicates per scenario, seed {args.seed}.")
+    write_json({"design": design, "observed_n": observed, "recommendation": recommend(frame),
+                "rows": frame.to_dict(orient="records")}, args.out)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -177,12 +224,13 @@ def add_commands(sub) -> None:
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_analyze)
 
-    p = sub.add_parser("export", help="write one table of the results as CSV")
-    p.add_argument("table", choices=sorted(TABLES))
+    p = sub.add_parser("tables", help="write every results table as CSV, then their manifest")
     p.add_argument("--results", required=True)
-    p.add_argument("--audit", default=None)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=_cmd_export)
+    p.add_argument("--audit", required=True)
+    p.add_argument("--calibration", required=True)
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--manifest", required=True)
+    p.set_defaults(func=_cmd_tables)
 
     p = sub.add_parser("audit", help="audit the AI answer's claims; prints the table")
     p.add_argument("--in", dest="inp", default="data/datapackage.json")
@@ -194,8 +242,9 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("figures", help="draw every figure (SVG, PNG, PDF) and write the manifest")
     p.add_argument("--results", required=True)
-    p.add_argument("--audit", required=True)
+    p.add_argument("--audit", default=None)
     p.add_argument("--calibration", default=None)
+    p.add_argument("--only", choices=("main", "calibration"), default="main")
     p.add_argument("--outdir", required=True)
     p.add_argument("--manifest", required=True)
     p.set_defaults(func=_cmd_figures)
@@ -204,11 +253,26 @@ def add_commands(sub) -> None:
     p.add_argument("--results", required=True)
     p.add_argument("--audit", required=True)
     p.add_argument("--manifest", required=True)
+    p.add_argument("--extra-manifest", action="append", help="another figure manifest (repeatable)")
     p.add_argument("--calibration", default=None)
     p.add_argument("--template", default="report/template.html")
     p.add_argument("--bib", default="report/references.bib")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("bibtex", help="regenerate the study entries of report/references.bib (curators)")
+    p.add_argument("--in", dest="inp", default="data/datapackage.json")
+    p.add_argument("--bib", default="report/references.bib")
+    p.set_defaults(func=_cmd_bibtex)
+
+    p = sub.add_parser("calibrate", help="simulate the coverage of every interval for this design")
+    p.add_argument("--results", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--replicates", type=int, default=None, help="per scenario (default: the grid's)")
+    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--executor", choices=("local", "dask"), default="local")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("cite", help="print how to cite the package and every included study")
     p.add_argument("--bib", default="report/references.bib")

@@ -25,8 +25,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.path import Path
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle
+from matplotlib.path import Path
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform_factory
 
@@ -88,20 +88,21 @@ DESIGN_ORDER = ("rct", "prospective_cohort", "retrospective_cohort", "case_serie
                 "case_report", "conference_abstract", "guideline")
 DESIGN_COLOURS = {"rct": "black", "prospective_cohort": "purple",
                   "retrospective_cohort": "blue", "case_series": "green",
-                  "case_report": "orange", "conference_abstract": "sky",
+                  "case_report": "orange", "conference_abstract": "vermillion",
                   "guideline": "grey"}
 OUTCOME_ORDER = ("viremia_clearance", "viral_load_reduction", "histologic_resolution",
                  "graft_survival", "graft_loss", "rejection", "patient_survival",
                  "adverse_event")
 UNVERIFIED = {"claimed_by_answer_only", "not_found"}
 
+# (width, height) in inches; a report figure's height grows with its rows (None)
 FIGURE_SIZES = {"report": (8.5, None), "slide": (13.333, 7.5)}
 _STYLES: dict[str, dict[str, float]] = {
     # base: body text; small: dense tables and legends; lw/thick: lines; row: inches
-    "report": dict(width=8.5, base=9.5, small=9.0, title=10.5, lw=1.3, thick=2.4, ms=6.0,
-                   row=0.27),
-    "slide": dict(width=13.333, height=7.5, base=20.0, small=18.0, title=24.0, lw=3.0,
-                  thick=6.0, ms=13.0, row=0.0),
+    "report": {"width": 8.5, "base": 9.5, "small": 9.0, "title": 10.5, "lw": 1.3, "thick": 2.4, "ms": 6.0,
+                   "row": 0.27},
+    "slide": {"width": 13.333, "height": 7.5, "base": 20.0, "small": 18.0, "title": 24.0, "lw": 3.0,
+                  "thick": 6.0, "ms": 13.0, "row": 0.0},
 }
 STYLES = tuple(_STYLES)
 
@@ -160,9 +161,9 @@ def _line_h(size: float) -> float:
     return size * 1.3 / 72.0
 
 
-def _new_figure(st: dict, height: float | None = None, *, constrained: bool = True) -> Figure:
-    h = st.get("height") or height
-    return Figure(figsize=(st["width"], h), layout="constrained" if constrained else None)
+def _new_figure(st: dict, height: float | None = None) -> Figure:
+    """A constrained-layout figure: the slide canvas, or the report width x ``height``."""
+    return Figure(figsize=(st["width"], st.get("height") or height), layout="constrained")
 
 
 def _fits_rows(n_rows: float, avail_in: float, size: float, what: str) -> float:
@@ -308,7 +309,7 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
         if slide and width - left_width(show_design) - right_w < min_panel:
             show_design = False  # fewer columns so the panel keeps a readable width
         if not slide:
-            width = min(max(width, left_width(show_design) + right_w + min_panel), 11.0)
+            width = min(max(width, left_width(show_design) + right_w + min_panel), 9.5)
     else:
         width = ax.figure.get_figwidth()
     left_w = left_width(show_design)
@@ -584,7 +585,7 @@ def sensitivity_plot(rows: pd.DataFrame, *, title: str = "", style: str = "repor
                       label="95% prediction interval"),
                Line2D([], [], color=PALETTE["vermillion"], marker="D", ls="none",
                       ms=st["ms"], label="primary analysis")]
-    _legend_below(fig, ax, handles, st, ncols=3)
+    _legend_below(fig, ax, handles, st, ncols=3, own=own)
     if title:
         _title(fig, ax, title, st, own=own)
     return fig
@@ -598,10 +599,11 @@ def _title(fig, ax, title: str, st: dict, *, own: bool, pad: float = 6.0) -> Non
         ax.set_title(title, loc="left", fontsize=st["title"], fontweight="bold", pad=pad)
 
 
-def _legend_below(fig, ax, handles, st, *, ncols: int, title: str | None = None):
-    kw = dict(handles=handles, fontsize=st["small"], frameon=False, ncols=ncols,
-              title=title, title_fontsize=st["small"], handlelength=1.8, columnspacing=1.4)
-    if fig.get_layout_engine() is not None and len(fig.axes) <= 2 and ax in fig.axes[:1]:
+def _legend_below(fig, ax, handles, st, *, ncols: int, own: bool):
+    """A frameless legend under the axes (outside the data, so it never covers it)."""
+    kw = {"handles": handles, "fontsize": st["small"], "frameon": False, "ncols": ncols,
+          "handlelength": 1.8, "columnspacing": 1.4}
+    if own:
         return fig.legend(loc="outside lower center", **kw)
     return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), **kw)
 
@@ -869,7 +871,7 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
         xs, ys = zip(*pts, strict=True)
         ax.scatter(xs, ys, s=(pill_h * 1.45) ** 2, marker=pill, color=colour,
                    edgecolors="white", linewidths=0.8, zorder=2, gid=f"rob-{answer}")
-        sym_fs = fs if slide else fs * (0.85 if sym == "NA" else 1.0)
+        sym_fs = fs
         for x, y in pts:
             ax.text(x, y, sym, ha="center", va="center_baseline", fontsize=sym_fs,
                     fontweight="bold", color=tcol, zorder=3)
@@ -892,7 +894,6 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
         ax.annotate(name, xy=((a + b) / 2, 1), xycoords=tr, xytext=(0, head_off + 4),
                     textcoords="offset points", ha="center", va="bottom", fontsize=fs,
                     fontweight="bold", annotation_clip=False)
-    for name, a, b in spans:
         ax.plot([a - 0.42, b + 0.42], [1, 1], transform=tr + _offset(fig, 0, head_off),
                 color=PALETTE["dark"], lw=st["lw"] * 0.8, clip_on=False, gid="domain-rule")
     handles = [Line2D([], [], ls="none", marker=pill, ms=fs * 1.2, color=c,
@@ -1061,8 +1062,8 @@ def prisma_flow(counts: dict, *, style: str = "report", ax=None) -> Figure:
     ax.set_axis_off()
     y = ((height - total) / 2 if height > total else 0.0) + 0.1
     head_top = y
-    arrow = dict(arrowstyle="-|>", mutation_scale=fs * 1.2, lw=st["lw"] * 0.8,
-                 color=PALETTE["dark"], shrinkA=0, shrinkB=0)
+    arrow = {"arrowstyle": "-|>", "mutation_scale": fs * 1.2, "lw": st["lw"] * 0.8,
+                 "color": PALETTE["dark"], "shrinkA": 0, "shrinkB": 0}
 
     def box(x, yy, w, h, lines, *, face="white", gid="box"):
         ax.add_patch(FancyBboxPatch((x, yy), w, h, boxstyle="round,pad=0,rounding_size=0.06",
@@ -1182,10 +1183,8 @@ def evidence_map(studies: pd.DataFrame, *, style: str = "report", ax=None) -> Fi
         ylab.append(f"{r.label}{role}")
     ax.set_yticks(range(nstud), ylab)
     ax.set_ylim(nstud - 0.5, -0.5)
-    col_in = (st["width"] - 4.5) / max(len(outcomes), 1)
-    ax.set_xticks(range(len(outcomes)),
-                  ["\n".join(_wrap(o.replace("_", " "), max(col_in, 0.6), st["small"]))
-                   for o in outcomes])
+    ax.set_xticks(range(len(outcomes)), [o.replace("_", " ") for o in outcomes],
+                  rotation=35, ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.6, len(outcomes) - 0.4)
     ax.grid(True, color=PALETTE["light"], lw=0.7)
     ax.set_axisbelow(True)
@@ -1200,28 +1199,29 @@ def evidence_map(studies: pd.DataFrame, *, style: str = "report", ax=None) -> Fi
     handles += [Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,
                        color=_design_colour(d, designs), label=d.replace("_", " "))
                 for d in designs]
-    handles.append(head("Patients (n)"))
-    refs = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if v <= nmax]
-    refs = refs[:: max(1, math.ceil(len(refs) / 3))][-3:] if refs else []
-    if refs and refs[-1] != nmax and nmax > refs[-1] * 1.6:
-        refs = refs[1:] + [int(nmax)] if len(refs) == 3 else refs + [int(nmax)]
-    for v in refs:
-        handles.append(Line2D([], [], ls="none", marker="o", ms=math.sqrt(area(v)),
-                              mfc=PALETTE["grey"], mec=PALETTE["grey"], label=f"{v}"))
-    if nvals.isna().any():
-        handles.append(Line2D([], [], ls="none", marker="D", ms=st["ms"] * 1.1,
-                              color=PALETTE["grey"], label="not reported"))
     handles.append(head("Source"))
     handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,
                           color=PALETTE["dark"], label="found and read"))
     handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3, mfc="none",
                           mec=PALETTE["dark"], mew=st["lw"], label="answer only / not found"))
     leg = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                    frameon=False, fontsize=st["small"], labelspacing=0.9 if not slide else 0.5,
-                    borderaxespad=0, handletextpad=0.6)
+                    frameon=False, fontsize=st["small"], borderaxespad=0, handletextpad=0.6)
     for text, h in zip(leg.get_texts(), handles, strict=True):
-        if not h.get_marker() or h.get_marker() == "None":
+        if h.get_marker() in (None, "None", ""):
             text.set_fontweight("bold")
+    ax.add_artist(leg)
+    refs = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if v <= nmax]
+    refs = sorted({refs[0], refs[len(refs) // 2], refs[-1]}) if refs else []
+    sizes = [Line2D([], [], ls="none", marker="o", ms=math.sqrt(area(v)),
+                    mfc=PALETTE["grey"], mec=PALETTE["grey"], label=f"{v}") for v in refs]
+    if nvals.isna().any():
+        sizes.append(Line2D([], [], ls="none", marker="D", ms=st["ms"] * 1.1,
+                            color=PALETTE["grey"], label="not\nreported"))
+    ax.legend(handles=sizes, loc="lower left", bbox_to_anchor=(1.02, 0.0), frameon=False,
+              fontsize=st["small"], title="Patients (n)", title_fontsize=st["small"],
+              alignment="left", ncols=max(len(sizes), 1), borderaxespad=0,
+              handletextpad=0.3, columnspacing=0.9, handleheight=1.5)
+    ax.get_legend().get_title().set_fontweight("bold")
     return fig
 
 
@@ -1273,19 +1273,20 @@ def claims_audit_plot(audit: pd.DataFrame, *, style: str = "report", ax=None) ->
     else:
         shown = audit
     n = len(shown)
-    row = _line_h(fs) * (1.35 if not slide else 1.15)
-    bar_h = 0.55 if not slide else 0.8
-    head_h = (_line_h(st["title"]) + 0.15)
+    bar_h = 0.5 if not slide else 0.75
+    head_h = _line_h(st["title"]) + 0.12
+    head2_h = _line_h(st["base"] if not slide else fs) + 0.12
+    above = 0.15 + head_h + bar_h + _line_h(fs) + 0.3 + head2_h
     if ax is None:
         width = st["width"]
-        height = st.get("height") or (0.2 + head_h + bar_h + 0.95 + head_h + n * row + 0.15)
+        row = min((st["height"] - above - 0.2) / max(n, 1), 0.55) if slide else _line_h(fs) * 1.35
+        height = st.get("height") or (above + n * row + 0.15)
         fig = Figure(figsize=(width, height))
         top = height - 0.15 - head_h
         bar_ax = fig.add_axes((0.03, (top - bar_h) / height, 0.94, bar_h / height))
-        list_top = top - bar_h - 0.95
-        list_h = n * row if not slide else min(n * row, list_top - head_h - 0.2)
-        list_ax = fig.add_axes((0.03, (list_top - head_h - list_h) / height, 0.94,
-                                list_h / height))
+        list_top = height - above
+        list_ax = fig.add_axes((0.03, (list_top - max(n, 1) * row) / height, 0.94,
+                                max(n, 1) * row / height))
     else:
         bar_ax, list_ax = ax
         fig = bar_ax.figure
@@ -1328,7 +1329,6 @@ def claims_audit_plot(audit: pd.DataFrame, *, style: str = "report", ax=None) ->
         v = str(r.verdict)
         list_ax.add_patch(FancyBboxPatch((0.02, i - 0.36), chip_w - 0.04, 0.72,
                                          boxstyle="round,pad=0,rounding_size=0.08",
-                                         mutation_aspect=1 / (row * 1.0),
                                          facecolor=VERDICT_COLOURS[v], edgecolor="none",
                                          gid="chip"))
         dark_txt = v in ("partly_supported", "unverifiable")
@@ -1389,7 +1389,7 @@ def calibration_plot(rows: pd.DataFrame, *, nominal: float = 0.95, style: str = 
         fig = _new_figure(st, 1.9 + 0.34 * len(methods) * max(1, len(scenarios) / 3))
         axes = list(fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0])
     else:
-        axes = [ax] if not isinstance(ax, Sequence) else list(ax)
+        axes = list(np.ravel(np.asarray(ax, dtype=object)))
         if len(axes) != len(kinds):
             raise ValueError(f"calibration_plot: need {len(kinds)} axes, one per interval "
                              f"type {kinds}")
@@ -1427,17 +1427,14 @@ def calibration_plot(rows: pd.DataFrame, *, nominal: float = 0.95, style: str = 
         a.set_xlim(lo, 101)
     axes[0].set_yticks(range(len(methods)), [str(m) for m in methods])
     axes[0].set_ylim(len(methods) - 0.5, -0.5)
-    axes[0].annotate(f"nominal {100 * nominal:g}%", xy=(100 * nominal, 1),
-                     xycoords=("data", "axes fraction"), xytext=(-3, 2),
-                     textcoords="offset points", ha="right", va="bottom",
-                     fontsize=st["small"], color=PALETTE["dark"])
     handles = [Line2D([], [], ls="none", marker=_SCENARIO_MARKERS[j % len(_SCENARIO_MARKERS)],
                       ms=st["ms"], color=PALETTE[SERIES_COLOURS[j % len(SERIES_COLOURS)]],
                       label=str(sc)) for j, sc in enumerate(scenarios)]
+    handles.append(Line2D([], [], color=PALETTE["grey"], ls="--", lw=st["lw"] * 0.8,
+                          label=f"nominal {100 * nominal:g}%"))
     if fig.get_layout_engine() is not None:
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(nsc, 4),
-                   frameon=False, fontsize=st["small"], title="Scenario",
-                   title_fontsize=st["small"])
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(nsc + 1, 4),
+                   frameon=False, fontsize=st["small"])
     else:
         axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1),
                         frameon=False, fontsize=st["small"])
