@@ -289,8 +289,8 @@ def _check_foreign_keys(desc: dict, tables: dict[str, pd.DataFrame]) -> None:
 def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = True) -> DataPackage:
     """Load every tabular resource of a data package through its schema and validate it.
 
-    Runs, in order: the sha256 of every raw file (optional), each table's schema, the
-    foreign keys, and `check_package`'s cross-table rules. The first problem raises an
+    Runs, in order: each table's schema, the foreign keys, `check_package`'s cross-table
+    rules, and the sha256 of every raw file (optional). The first problem raises an
     `InputError` naming the file, row and field.
     """
     dp = Path(descriptor_path)
@@ -301,11 +301,6 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc})", file=str(descriptor_path)) from None
     root = dp.parent
-    if check_hashes:
-        bad = verify_hashes(dp)
-        if bad:
-            raise InputError(bad[0] + " (a raw file changed: record why in data/README.md and "
-                             "update its hash)", file=str(descriptor_path))
     tables = {}
     for res in desc["resources"]:
         if "schema" in res and not res.get("compendium:generatedBy"):
@@ -315,6 +310,12 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
     from ._package_rules import check_package  # local import: rules live beside the loader
 
     check_package(pkg)
+    # hashes last, so a curator editing a table sees its schema errors first
+    if check_hashes:
+        bad = verify_hashes(dp)
+        if bad:
+            raise InputError(bad[0] + " (a raw file changed: record why in data/README.md, then run "
+                             "`python -m analysis update-hashes`)", file=str(descriptor_path))
     return pkg
 
 

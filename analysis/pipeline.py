@@ -102,7 +102,7 @@ def _cmd_tables(args) -> int:
         path = outdir / f"{name.replace('-', '_')}.csv"
         write_csv(pd.DataFrame(rows), path)
         files[path.name] = sha256_file(path)
-    write_text(dumps_json({"tables": files, "from": [args.results, args.audit, args.calibration]}), args.manifest)
+    write_text(dumps_json({"tables": files, "from": sorted(Path(p).name for p in (args.results, args.audit, args.calibration))}), args.manifest)
     print(f"wrote {args.manifest}")
     return 0
 

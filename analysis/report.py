@@ -81,15 +81,16 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(),
+def _table(headers: list[str] | None, rows: list[list[str]], numeric: set[int] = frozenset(),
            row_classes: list[str] | None = None) -> str:
-    head = "".join(f'<th class="{"n" if i in numeric else ""}">{h}</th>' for i, h in enumerate(headers))
+    head = "".join(f'<th class="{"n" if i in numeric else ""}">{h}</th>' for i, h in enumerate(headers or []))
     body = []
     for j, r in enumerate(rows):
         cls = f' class="{row_classes[j]}"' if row_classes and row_classes[j] else ""
         body.append(f"<tr{cls}>" + "".join(f'<td class="{"n" if i in numeric else ""}">{c}</td>'
                                            for i, c in enumerate(r)) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if headers else ""
+    return f"<table>{thead}<tbody>{''.join(body)}</tbody></table>"
 
 
 def _cite(keys: list[str], order: list[str]) -> str:
@@ -115,32 +116,69 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
     def pooled_sentence(o: str) -> str:
         res = outs[o]
         if not res.get("primary"):
-            return f"no study reports counts for {res['label'].lower()}."
+            return f"not estimable (no study reports counts for {res['label'].lower()})"
         p = f"outcomes.{o}.primary"
+        c = f"outcomes.{o}.crude"
+        if res["primary"]["ci_low"] is None:
+            return (f"{R(c + '.events', 'int')} of {R(c + '.n', 'int')} patients in {R(p + '.k', 'int')} studies "
+                    f"(exact 95% CI of the summed counts {R.ci(c + '.ci_low', c + '.ci_high')}, which ignores "
+                    "between-study differences)")
         pi = (f"; 95% prediction interval {R.ci(p + '.pi_low', p + '.pi_high')}"
               if res["primary"]["pi_low"] is not None else "")
-        return (f"{R(p + '.estimate')} (95% CI {R.ci(p + '.ci_low', p + '.ci_high')}{pi}) from "
-                f"{R(p + '.k', 'int')} studies and {sum(d['n'] for d in res['dataset'])} patients")
+        return (f"{R(p + '.estimate')} (95% CI {R.ci(p + '.ci_low', p + '.ci_high')}{pi}; "
+                f"{R(p + '.k', 'int')} studies, {R(c + '.n', 'int')} patients)")
+
+    def comparison_sentence() -> str:
+        parts = []
+        for i, c in enumerate(results["comparative"]["studies"]):
+            if c["role"] != "treatment" or c["outcome"] not in ("viremia_clearance", "graft_loss"):
+                continue
+            b = f"comparative.studies.{i}"
+            what = "cleared viremia" if c["outcome"] == "viremia_clearance" else "lost the graft"
+            design = "RCT" if c["design"] == "rct" else c["design"].replace("_", " ")
+            who = f"{_e(labels.get(c['study_id'], c['study_id']))} ({_e(design)})"
+            if c.get("events_1") is not None:
+                rr = (f", RR {R(b + '.rr', 'ratio')} ({R(b + '.rr_ci_low', 'ratio')} to {R(b + '.rr_ci_high', 'ratio')})"
+                      if c.get("rr") is not None else "")
+                parts.append(f"in {who}, {c['events_1']}/{c['n_1']} with IVIG versus {c['events_0']}/{c['n_0']} "
+                             f"without {what}{rr}")
+            elif c.get("percent_1") is not None and c.get("percent_0") is not None:
+                parts.append(f"in {who}, {R(b + '.percent_1', 'num')}% with IVIG versus "
+                             f"{R(b + '.percent_0', 'num')}% without {what} (printed percentages; counts not "
+                             "reported)")
+        return "; ".join(parts) if parts else "none were found"
+
+    def not_found_refs() -> str:
+        nf = sorted((r["answer_ref"], r["year"]) for r in results["evidence_table"]
+                    if r["verification"] == "not_found" and r["answer_ref"] and r["role"] != "guideline")
+        return ", ".join(f"{ref} ({year})" for ref, year in nf)
+
+    def unverified_percents() -> str:
+        vals = []
+        for i, a in enumerate(audit["claims"]):
+            if a["quantity"] == "percent" and a["verdict"] == "unverifiable":
+                vals.append(f"{A(f'claims.{i}.claimed_value', 'num')}%")
+        return ", ".join(vals)
 
     summ = audit["summary"]
     n_claims = sum(summ.values())
     bottom = (
-        f"<p>Across every study found, {pooled_sentence('viremia_clearance')} cleared BK viremia after IVIG, "
-        f"and graft survival was {pooled_sentence('graft_survival')}. Certainty of evidence is "
+        f"<p>Across every study found, the pooled proportion of IVIG-treated patients who cleared BK viremia "
+        f"was {pooled_sentence('viremia_clearance')}; pooled graft survival was "
+        f"{pooled_sentence('graft_survival')}, an interval so wide that it says almost nothing. Certainty of evidence is "
         f"<strong>{_e(cl['grade']['certainty'] if cl.get('grade') else 'not rated')}</strong> for clearance and "
         f"<strong>{_e(gs['grade']['certainty'] if gs.get('grade') else 'not rated')}</strong> for graft survival: "
         "uncontrolled case series and abstracts, mostly not restricted to the refractory, biopsy-proven "
-        "scenario asked about, with co-interventions. The only comparisons with untreated patients "
-        "(one retrospective cohort, one pilot trial) do not show a clear benefit on clearance.</p>"
+        "scenario asked about, with co-interventions. Comparisons with patients not given IVIG: "
+        + comparison_sentence() + ".</p>"
         f"<p>Of the AI answer's {n_claims} checkable claims, {A('summary.supported', 'int')} are supported, "
         f"{A('summary.partly_supported', 'int')} partly supported, {A('summary.discrepant', 'int')} discrepant "
-        f"and {A('summary.unverifiable', 'int')} could not be verified, chiefly because two of its five "
-        "studies (the 2015 series of 30 and the 2006 series of 8) and the 2014 harm report were not found in "
-        "any available source; its headline numbers (90% clearance, 96.7% and 88% graft survival) therefore "
-        "remain unverified. IVIG in this scenario is a low-certainty salvage option, not an evidence-based "
-        "one.</p>"
+        f"and {A('summary.unverifiable', 'int')} could not be verified, chiefly because the studies it cites "
+        f"as references {not_found_refs()} were not found in any available source; so its headline percentages "
+        f"({unverified_percents()}) remain unverified. IVIG in this scenario is a low-certainty salvage option, "
+        "not an evidence-based one.</p>"
     )
-    pico = _table(["", ""], [
+    pico = _table(None, [
         ["Population", "Kidney-transplant recipients with biopsy-proven BK-virus nephropathy progressing "
                        "despite maximal reduction of antimetabolites and calcineurin inhibitors"],
         ["Intervention", "Intravenous immunoglobulin (any dose), when low-dose cidofovir or foscarnet are "
@@ -156,9 +194,10 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
             designs[r["design"]] = designs.get(r["design"], 0) + 1
     glance = (f"<p>{len([r for r in ev if r['role'] != 'guideline'])} study reports and "
               f"{len([r for r in ev if r['role'] == 'guideline'])} guidelines: "
-              + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(designs.items()))
+              + ", ".join(f"{v} {k.replace('_', ' ') if k != 'rct' else 'RCT'}" for k, v in sorted(designs.items()))
               + ". Not found in any available source: "
-              + ", ".join(f"{labels[r['study_id']]} (answer ref {r['answer_ref']})" for r in ev
+              + ", ".join(f"answer ref {r['answer_ref']} ({r['year']})" for r in
+                          sorted(ev, key=lambda r: r["answer_ref"] or 0)
                           if r["verification"] == "not_found" and r["answer_ref"])
               + ".</p>" + _svg(manifest, figdir, "evidence_map"))
     # ---- prisma
@@ -194,7 +233,7 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
             continue
         het = res["primary"]
         blocks.append(
-            f"<p>Pooled proportion (GLMM): {pooled_sentence(o)}. Between-study variance "
+            f"<p>Pooled proportion (primary GLMM): {pooled_sentence(o)}. Between-study variance "
             f"&tau;&sup2; = {R(p + '.tau2', 'tau2')} (logit scale); I&sup2; = {R(p + '.i2', 'i2')} as metafor "
             f"defines it (from &tau;&sup2;), {R(p + '.i2_q', 'i2')} from the Wald Q "
             f"(Q = {R(p + '.q', 'tau2')} on {het['heterogeneity']['df']} df).</p>")
@@ -374,7 +413,7 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
              ["analysis", __version__], ["python", platform.python_version()], ["numpy", numpy.__version__],
              ["scipy", scipy.__version__], ["pandas", pandas.__version__], ["matplotlib", matplotlib.__version__]]
     crows += [[_e(path), _e(h)] for path, h in sorted(results["data_hashes"].items())]
-    colophon = _table(["", ""], crows).replace("<table>", '<table class="colophon">')
+    colophon = _table(None, crows).replace("<table>", '<table class="colophon">')
     unused = sorted(set(refs) - {k for _, k in CITATIONS.values()})
     if unused:
         raise ValueError(f"report cites keys not in analysis/_citations.py: {unused}")

@@ -22,6 +22,7 @@ from . import __version__
 from .audit_rules import check_percent
 from .grade import grade_outcome
 from .pooling import leave_one_out, pool_proportions, pool_two_group
+from .proportions import proportion_ci
 
 # The two outcomes of the question, then every other outcome pooled when >= 2 studies
 # report counts for it.
@@ -84,6 +85,9 @@ def study_label(row) -> str:
     author = row.get("first_author")
     year = row.get("year")
     y = str(int(year)) if _present(year) else "n.d."
+    ref = row.get("answer_ref")
+    if row.get("verification") == "not_found" and _present(ref):
+        return f"Answer ref {int(ref)} ({y}, not found)"
     if _present(author) and not sid.startswith("anon"):
         return f"{author} {y}"
     names = {"accp2012": "ACCP abstract", "anonpeds2012": "Pediatric series",
@@ -247,6 +251,11 @@ def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[
         return result
     primary = _fit(base, **PRIMARY_OPTIONS)
     result["k"] = int(len(base))
+    # The exact interval of the summed counts ignores heterogeneity; it is what can be said
+    # when the logistic models have no finite estimate (every study at 0% or at 100%).
+    crude = proportion_ci(int(base.events.sum()), int(base.n.sum()))
+    result["crude"] = {"events": crude.events, "n": crude.n, "proportion": crude.proportion,
+                       "ci_low": crude.ci.low, "ci_high": crude.ci.high, "method": crude.method}
     result["dataset"] = [{k: (v if not isinstance(v, np.integer) else int(v)) for k, v in rec.items()}
                          for rec in base.drop(columns=["first_author"]).to_dict(orient="records")]
     result["primary"] = primary.to_dict()
@@ -296,14 +305,16 @@ def comparative(pkg) -> dict[str, Any]:
             if oi.empty or oc.empty:
                 continue
             ri, rc = oi.iloc[0], oc.iloc[0]
+            printed = {"percent_1": float(ri.percent_reported) if _present(ri.percent_reported) else None,
+                       "percent_0": float(rc.percent_reported) if _present(rc.percent_reported) else None}
             if not all(_present(v) for v in (ri.events, ri.n, rc.events, rc.n)):
                 rows.append({"study_id": sid, "outcome": outcome, "role": st.loc[sid, "role"],
                              "design": st.loc[sid, "design"], "note": "a count or denominator is not reported",
-                             "events_1": None, "n_1": None, "events_0": None, "n_0": None})
+                             "events_1": None, "n_1": None, "events_0": None, "n_0": None, **printed})
                 continue
             rec = {"study_id": sid, "outcome": outcome, "role": st.loc[sid, "role"],
                    "design": st.loc[sid, "design"], "events_1": int(ri.events), "n_1": int(ri.n),
-                   "events_0": int(rc.events), "n_0": int(rc.n), "note": ""}
+                   "events_0": int(rc.events), "n_0": int(rc.n), "note": "", **printed}
             for measure, key in (("log-risk-ratio", "rr"), ("risk-difference", "rd")):
                 if measure == "log-risk-ratio" and ri.events == 0 and rc.events == 0:
                     rec.update({f"{key}": None, f"{key}_ci_low": None, f"{key}_ci_high": None})
@@ -446,9 +457,7 @@ def prisma_counts(pkg) -> dict[str, Any]:
 def rob_table(pkg) -> list[dict[str, Any]]:
     """The Murad et al. (2018) appraisal, item level, with study labels."""
     st = pkg["studies"].set_index("study_id")
-    return [{"study_id": r.study_id, "label": study_label({"study_id": r.study_id,
-                                                         "first_author": st.loc[r.study_id, "first_author"],
-                                                         "year": st.loc[r.study_id, "year"]}),
+    return [{"study_id": r.study_id, "label": study_label({"study_id": r.study_id, **st.loc[r.study_id].to_dict()}),
              "item": r.item, "domain": r.domain, "answer": r.answer, "reason": r.reason}
             for r in pkg["appraisal"].itertuples(index=False)]
 

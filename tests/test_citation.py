@@ -1,0 +1,43 @@
+"""One BibTeX file: method keys, study entries in sync with the data, and `cite` output."""
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+from analysis._citations import CITATIONS
+from analysis._validation import CI_METHODS, MEASURES, MODELS, STUDY_CI_METHODS, TAU2_METHODS
+from analysis.citation import parse_bibtex, update_bib
+from analysis.io import load_package
+
+BIB = ROOT / "report" / "references.bib"
+
+
+def test_every_method_name_has_a_citation_in_the_bib():
+    entries = parse_bibtex(BIB.read_text(encoding="utf-8"))
+    for vocab in (CI_METHODS, MEASURES, MODELS, STUDY_CI_METHODS, TAU2_METHODS):
+        for name in vocab:
+            assert name in CITATIONS, name
+    for short, key in CITATIONS.values():
+        assert key in entries, f"{short}: {key} missing from references.bib"
+        assert entries[key].get("doi"), f"{key} has no DOI"
+
+
+def test_study_entries_are_in_sync_with_the_data_package():
+    pkg = load_package(ROOT / "data" / "datapackage.json")
+    text = BIB.read_text(encoding="utf-8")
+    assert update_bib(BIB, pkg["studies"]) == text, "run `python -m analysis bibtex` and commit"
+    entries = parse_bibtex(text)
+    for r in pkg["studies"].itertuples(index=False):
+        assert r.study_id in entries
+        if isinstance(r.pmid, str) and r.pmid:
+            assert entries[r.study_id]["pmid"] == r.pmid
+
+
+def test_cite_prints_the_package_and_every_study():
+    r = subprocess.run([sys.executable, "-m", "analysis", "cite", "--style", "text"], capture_output=True,
+                       text=True, cwd=ROOT, check=True)
+    assert "How to cite this package" in r.stdout
+    assert "[kable2017]" in r.stdout
+    assert "doi:10.1097/TXD.0000000000000641" in r.stdout
+    assert "[stijnen2010]" in r.stdout
