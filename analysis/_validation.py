@@ -103,17 +103,30 @@ def check_counts(events, n, *, study_ids=None, allow_empty: bool = False):
         if sid in seen:
             raise InputError(f"duplicate study_id {sid!r}", row=sid, field="study_id")
         seen.add(sid)
-    out_e = np.empty(ev.size, dtype=np.int64)
-    out_n = np.empty(ev.size, dtype=np.int64)
-    for i, (e, m) in enumerate(zip(ev, nn, strict=True)):
-        for field, value, target in (("events", e, out_e), ("n", m, out_n)):
-            target[i] = _as_count(value, row=ids[i], field=field)
-        if out_n[i] < 1:
-            raise InputError(f"n must be at least 1; got {out_n[i]}", row=ids[i], field="n")
-        if out_e[i] > out_n[i]:
-            raise InputError(
-                f"events ({out_e[i]}) exceed n ({out_n[i]})", row=ids[i], field="events"
-            )
+    # fast path: numeric arrays of whole, non-negative numbers with 1 <= n and events <= n;
+    # anything else falls through to the element loop, which names the first bad cell
+    try:
+        fe = np.asarray(ev, dtype=float)
+        fn = np.asarray(nn, dtype=float)
+        ok = (np.isfinite(fe).all() and np.isfinite(fn).all() and (fe == np.floor(fe)).all()
+              and (fn == np.floor(fn)).all() and (fe >= 0).all() and (fn >= 1).all() and (fe <= fn).all()
+              and not any(isinstance(v, bool | np.bool_) for v in ev[:1]))
+    except (TypeError, ValueError):
+        ok = False
+    if ok:
+        out_e, out_n = fe.astype(np.int64), fn.astype(np.int64)
+    else:
+        out_e = np.empty(ev.size, dtype=np.int64)
+        out_n = np.empty(ev.size, dtype=np.int64)
+        for i, (e, m) in enumerate(zip(ev, nn, strict=True)):
+            for field, value, target in (("events", e, out_e), ("n", m, out_n)):
+                target[i] = _as_count(value, row=ids[i], field=field)
+            if out_n[i] < 1:
+                raise InputError(f"n must be at least 1; got {out_n[i]}", row=ids[i], field="n")
+            if out_e[i] > out_n[i]:
+                raise InputError(
+                    f"events ({out_e[i]}) exceed n ({out_n[i]})", row=ids[i], field="events"
+                )
     out_e.setflags(write=False)
     out_n.setflags(write=False)
     return out_e, out_n

@@ -26,8 +26,10 @@ __all__ = [
 ]
 
 
-def _wls(effect: np.ndarray, weights: np.ndarray) -> float:
-    return float(np.sum(weights * effect) / np.sum(weights))
+def _wls(effect: np.ndarray, weights: np.ndarray):
+    """Weighted mean over the last axis (a float for 1-d input, an array for a grid)."""
+    return np.sum(weights * effect, axis=-1, keepdims=True) / np.sum(weights, axis=-1, keepdims=True) \
+        if np.ndim(weights) > 1 else float(np.sum(weights * effect) / np.sum(weights))
 
 
 def q_statistic(effect, variance, tau2: float = 0.0) -> float:
@@ -69,15 +71,17 @@ def _tau2_dersimonian_laird(y, v) -> float:
 
 def _score_reml(t2, y, v):
     # d logL_R / d tau2 * 2 = sum w^2 (y - mu)^2 - tr(P), tr(P) = sum w - sum w^2 / sum w
+    # (t2 may be a column of grid values: sums run over the last axis)
     w = 1.0 / (v + t2)
     mu = _wls(y, w)
-    return np.sum(w**2 * (y - mu) ** 2) - (np.sum(w) - np.sum(w**2) / np.sum(w))
+    sw = np.sum(w, axis=-1)
+    return np.sum(w**2 * (y - mu) ** 2, axis=-1) - (sw - np.sum(w**2, axis=-1) / sw)
 
 
 def _score_ml(t2, y, v):
     w = 1.0 / (v + t2)
     mu = _wls(y, w)
-    return np.sum(w**2 * (y - mu) ** 2) - np.sum(w)
+    return np.sum(w**2 * (y - mu) ** 2, axis=-1) - np.sum(w, axis=-1)
 
 
 def _excess_q_pm(t2, y, v):
@@ -121,7 +125,7 @@ def _global_max(score, loglik, y, v) -> float:
     """
     scale = max(float(np.var(y)), float(np.max(v)), 1e-300)
     grid = np.concatenate([[0.0], np.geomspace(1e-12 * scale, 1e4 * scale, 161)])
-    vals = np.array([score(t, y, v) for t in grid])
+    vals = score(grid[:, None], y[None, :], v[None, :])  # vectorised over the grid
     candidates = [0.0] if vals[0] <= 0.0 else []
     for i in range(grid.size - 1):
         if vals[i] > 0.0 >= vals[i + 1]:
