@@ -38,7 +38,7 @@ from .audit_rules import check_percent, percent_matches_count, printed_decimals,
 VERDICTS = ("supported", "partly_supported", "discrepant", "unverifiable")
 VERIFIED = ("full_text", "abstract", "conference_abstract", "secondary_source")
 
-__all__ = ["audit_claims", "VERDICTS", "summarise"]
+__all__ = ["VERDICTS", "audit_claims", "summarise"]
 
 
 def _present(v) -> bool:
@@ -191,10 +191,10 @@ def _verdict_numeric(c, ix: _Index, done: dict[str, dict]) -> tuple[str, str, li
                 if _present(text):
                     numbers.update(float(x) for x in re.findall(r"\d+(?:\.\d+)?", str(text)))
             evidence.append(f"arm:{s}/{a}")
-        for rid, r in outs:
+        for _rid, r in outs:
             if _present(r.timepoint_months):
                 numbers.add(float(r.timepoint_months))
-        for rid, r in vls:
+        for _rid, r in vls:
             if _present(r.time_months):
                 numbers.add(float(r.time_months))
         claimed = [value] + ([float(c.claimed_value_high)] if _present(c.claimed_value_high) else [])

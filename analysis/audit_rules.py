@@ -10,8 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["printed_decimals", "percent_matches_count", "compatible_counts", "PercentCheck",
-           "check_percent", "values_match"]
+__all__ = [
+    "PercentCheck",
+    "check_percent",
+    "compatible_counts",
+    "percent_matches_count",
+    "printed_decimals",
+    "values_match",
+]
 
 
 def printed_decimals(value: float) -> int:

@@ -58,15 +58,15 @@ def _cmd_pool(args) -> int:
     measure = args.measure
     if args.model == "glmm" and measure != "logit":
         raise ValueError('--model glmm is fitted on the logit scale: use --measure logit')
-    opts = dict(
-        measure=measure,
-        model=args.model,
-        tau2_method=args.tau2_method,
-        ci_method=args.ci_method,
-        study_ci_method=args.study_ci,
-        confidence_level=args.confidence_level,
-        n_agq=args.n_agq,
-    )
+    opts = {
+        "measure": measure,
+        "model": args.model,
+        "tau2_method": args.tau2_method,
+        "ci_method": args.ci_method,
+        "study_ci_method": args.study_ci,
+        "confidence_level": args.confidence_level,
+        "n_agq": args.n_agq,
+    }
     ids = df.study_id.tolist()
     res = pool_proportions(df.events, df.n, study_ids=ids, **opts)
     loo = leave_one_out(df.events, df.n, study_ids=ids, **opts) if args.leave_one_out else None

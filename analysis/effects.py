@@ -26,7 +26,7 @@ from ._validation import (
 )
 from .proportions import transform_proportion
 
-__all__ = ["effect_sizes", "two_group_effect_sizes", "default_correction"]
+__all__ = ["default_correction", "effect_sizes", "two_group_effect_sizes"]
 
 
 def default_correction(measure: str) -> float:

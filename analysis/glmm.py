@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-__all__ = ["GLMMFit", "fit_glmm", "common_logistic"]
+__all__ = ["GLMMFit", "common_logistic", "fit_glmm"]
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -171,7 +171,7 @@ def fit_glmm(events, n, *, n_agq: int = 7, start: tuple[float, float] | None = N
 
 def _se_mu(mu, tau, x, m, const, rule, at_boundary) -> float:
     """SE of mu from the finite-difference Hessian of -loglik (lme4's use.hessian)."""
-    f = lambda a, b: -_loglik(a, b, x, m, const, rule)  # noqa: E731
+    f = lambda a, b: -_loglik(a, b, x, m, const, rule)
     hm = 1e-4 * max(1.0, abs(mu))
     f0 = f(mu, tau)
     d2mu = (f(mu + hm, tau) - 2 * f0 + f(mu - hm, tau)) / hm**2

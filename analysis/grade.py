@@ -37,7 +37,7 @@ CI_WIDTH_SERIOUS = 0.30
 OIS_PATIENTS = 100
 SMALL_SHARE = 0.5
 
-__all__ = ["grade_outcome", "LEVELS"]
+__all__ = ["LEVELS", "grade_outcome"]
 
 
 def _share(df: pd.DataFrame, mask) -> float:

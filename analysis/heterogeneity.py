@@ -16,13 +16,13 @@ from scipy import optimize, stats
 from ._validation import TAU2_METHODS, Tau2Method, check_choice, check_confidence_level
 
 __all__ = [
+    "h_squared",
+    "i_squared",
+    "i_squared_q",
     "q_statistic",
     "tau2",
     "tau2_ci_qprofile",
     "typical_variance",
-    "i_squared",
-    "i_squared_q",
-    "h_squared",
 ]
 
 
@@ -224,7 +224,7 @@ def tau2_ci_qprofile(effect, variance, *, confidence_level: float = 0.95):
     crit_lo = stats.chi2.ppf(alpha / 2.0, k - 1)
 
     def solve(crit):
-        f = lambda t2, yy, vv: q_statistic(yy, vv, t2) - crit  # noqa: E731
+        f = lambda t2, yy, vv: q_statistic(yy, vv, t2) - crit
         return _positive_root(f, y, v)
 
     return solve(crit_hi), solve(crit_lo)

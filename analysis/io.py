@@ -26,14 +26,14 @@ import pandas as pd
 from ._validation import InputError
 
 __all__ = [
-    "read_counts_csv",
-    "load_package",
     "DataPackage",
+    "load_package",
+    "read_counts_csv",
+    "sha256_file",
     "verify_hashes",
+    "write_csv",
     "write_json",
     "write_text",
-    "write_csv",
-    "sha256_file",
 ]
 
 

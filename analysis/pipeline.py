@@ -25,7 +25,7 @@ def _cmd_check_data(args) -> int:
     from .io import load_package, write_json
 
     pkg = load_package(args.inp)
-    counts = {name: int(len(df)) for name, df in pkg.tables.items()}
+    counts = {name: len(df) for name, df in pkg.tables.items()}
     print(f"{args.inp}: valid (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + " rows)")
     if args.out:
         write_json({"valid": True, "rows": counts, "hashes": pkg.hashes()}, args.out)

@@ -46,7 +46,7 @@ from .results import (
     PooledProportion,
 )
 
-__all__ = ["pool_proportions", "pool_two_group", "leave_one_out", "pool_effects_iv"]
+__all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions", "pool_two_group"]
 
 # Freeman-Tukey back-transformation warning: the pooled value back-transformed with the
 # harmonic-mean n and with the arithmetic-mean n differ by more than this many
@@ -89,10 +89,7 @@ def pool_effects_iv(
     k = y.size
     q = q_statistic(y, v) if k > 1 else float("nan")
     df = k - 1
-    if model == "common":
-        t2 = 0.0
-    else:
-        t2 = estimate_tau2(y, v, method=tau2_method)
+    t2 = 0.0 if model == "common" else estimate_tau2(y, v, method=tau2_method)
     w = 1.0 / (v + t2)
     mu = float(np.sum(w * y) / np.sum(w))
     se = float(np.sqrt(1.0 / np.sum(w)))
@@ -338,7 +335,6 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
     k = x.size
     warnings: list[str] = []
     v = studies.variance.to_numpy()
-    y = studies.effect.to_numpy()
     mu_fe, se_fe, ll_fe = common_logistic(x, m)
     ll_sat = saturated_loglik(x, m)
     q_lrt = max(0.0, 2.0 * (ll_sat - ll_fe)) if k > 1 and np.isfinite(ll_fe) else None
@@ -359,11 +355,11 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
     crit = float(stats.t.ppf(1 - alpha / 2, df)) if use_t else float(stats.norm.ppf(1 - alpha / 2))
     bt_text = "inverse logit"
     none_ci = ConfidenceInterval(None, None, level)
-    common = dict(
-        model="glmm", measure=measure, tau2_method=None, ci_method=ci_method,
-        confidence_level=level, study_ci_method=study_ci_method, correction=add,
-        correction_policy=policy, n_agq=n_agq, back_transform=bt_text,
-    )
+    common = {
+        "model": "glmm", "measure": measure, "tau2_method": None, "ci_method": ci_method,
+        "confidence_level": level, "study_ci_method": study_ci_method, "correction": add,
+        "correction_policy": policy, "n_agq": n_agq, "back_transform": bt_text,
+    }
     studies = studies.assign(weight=np.full(k, np.nan))
 
     def het(tau2):

@@ -22,11 +22,11 @@ from ._validation import (
 from .results import ConfidenceInterval, ProportionEstimate
 
 __all__ = [
+    "back_transform",
+    "ft_harmonic_mean_n",
     "proportion_ci",
     "study_proportions",
     "transform_proportion",
-    "back_transform",
-    "ft_harmonic_mean_n",
 ]
 
 

@@ -319,7 +319,7 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
                       numeric={1, 2}))
     # ---- audit
     arows = []
-    for i, a in enumerate(audit["claims"]):
+    for a in audit["claims"]:
         arows.append([_e(a["claim_id"]), _e(a["claim"]), _e(a["claimed"]) or "—",
                       _e(a["reason"]) + (f"<br><span class='small'>Uncited evidence: {_e(a['uncited_evidence'])}</span>"
                                          if a["uncited_evidence"] else ""),
@@ -343,7 +343,7 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
     # ---- checks
     chk = results["percent_checks"]
     krows = []
-    for i, c in enumerate(chk):
+    for c in chk:
         krows.append([_e(c["row_id"]), _e(c["basis"]), f"{c['percent_reported']:g}%",
                       _e(f"{c['events']}/{c['n']}" if c["events"] is not None and c["n"] is not None else "—"),
                       "yes" if c["consistent"] else "<strong>no</strong>", _e(c["reason"])])

@@ -20,11 +20,11 @@ from ._citations import cite
 
 __all__ = [
     "ConfidenceInterval",
-    "ProportionEstimate",
     "Heterogeneity",
-    "PooledProportion",
-    "PooledEffect",
     "LeaveOneOut",
+    "PooledEffect",
+    "PooledProportion",
+    "ProportionEstimate",
 ]
 
 
@@ -182,7 +182,7 @@ class PooledProportion:
     @property
     def k(self) -> int:
         """Number of studies."""
-        return int(len(self.studies))
+        return len(self.studies)
 
     def methods(self) -> dict[str, Any]:
         """The options that made this result (what a methods paragraph needs)."""
@@ -386,7 +386,7 @@ class PooledEffect:
         lines = [f"Pooled {name} ({self.model}; k = {len(self.studies)})", ""]
         for r in self.studies.itertuples(index=False):
             lines.append(
-                f"{str(r.study_id):<22}{r.events_1:>4d}/{r.n_1:<4d}{r.events_0:>4d}/{r.n_0:<4d}"
+                f"{r.study_id!s:<22}{r.events_1:>4d}/{r.n_1:<4d}{r.events_0:>4d}/{r.n_0:<4d}"
                 f" {name} {_fmt(self._display(r.effect), 3)}"
                 f" [{_fmt(self._display(r.ci_low), 3)}, {_fmt(self._display(r.ci_high), 3)}]"
             )

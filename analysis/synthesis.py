@@ -250,7 +250,7 @@ def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[
                                if not df.empty] if not claimed.empty else []
         return result
     primary = _fit(base, **PRIMARY_OPTIONS)
-    result["k"] = int(len(base))
+    result["k"] = len(base)
     # The exact interval of the summed counts ignores heterogeneity; it is what can be said
     # when the logistic models have no finite estimate (every study at 0% or at 100%).
     crude = proportion_ci(int(base.events.sum()), int(base.n.sum()))
@@ -344,7 +344,7 @@ def comparative(pkg) -> dict[str, Any]:
     if pooled:
         caveat = caveat.replace("No outcome has two comparative studies of the same role, so nothing is pooled.",
                                 "Pooled only within the same outcome and role.")
-    return {"studies": [{k: v for k, v in r.items()} for r in rows], "pooled": pooled, "caveat": caveat}
+    return {"studies": [dict(r.items()) for r in rows], "pooled": pooled, "caveat": caveat}
 
 
 def evidence_table(pkg) -> list[dict[str, Any]]:
@@ -408,12 +408,12 @@ def prisma_counts(pkg) -> dict[str, Any]:
         return f"url:{url}"
 
     sc = sc.assign(key=[key(r) for r in sc.itertuples(index=False)])
-    identified = int(len(sc))
+    identified = len(sc)
     unique = sc.groupby("key")
     decisions = unique.decision.agg(lambda d: "included" if (d == "included").any()
                                     else ("excluded" if (d == "excluded").any() else "duplicate"))
     reasons = unique.reason.agg(lambda r: next((x for x in r if _present(x)), "other"))
-    n_unique = int(len(decisions))
+    n_unique = len(decisions)
     excluded = decisions[decisions == "excluded"]
     only_dup = decisions[decisions == "duplicate"]
     reason_counts: dict[str, int] = {}
@@ -428,17 +428,17 @@ def prisma_counts(pkg) -> dict[str, Any]:
                       if k in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other"))
     full_text_reasons = {k: v for k, v in reason_counts.items()
                          if k not in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other")}
-    included_ids = sorted({s for s in sc[sc.decision == "included"].study_id.dropna()})
+    included_ids = sorted(set(sc[sc.decision == "included"].study_id.dropna()))
     st = pkg["studies"].set_index("study_id")
     treat = [s for s in included_ids if s in st.index and st.loc[s, "role"] == "treatment"]
     groups = overlap_groups(pkg["studies"])
     sought = n_unique - len(only_dup) - screen_excl
     return {
-        "queries": int(len(sl)),
+        "queries": len(sl),
         "by_source": {c: int(v) for c, v in sl.corpus.value_counts().sort_index().items()},
         "identified": identified,
-        "duplicates": identified - n_unique + int(len(only_dup)),
-        "screened": n_unique - int(len(only_dup)),
+        "duplicates": identified - n_unique + len(only_dup),
+        "screened": n_unique - len(only_dup),
         "excluded_screening": int(screen_excl),
         "sought": int(sought),
         "not_retrieved": int(not_retrieved),

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import pool_proportions  # noqa: E402
+from analysis import pool_proportions
 
 
 def timeit(fn, repeats: int) -> float:

@@ -21,7 +21,7 @@ def shipped():
 def with_claim(pkg, **claim):
     """A copy of the package tables with one extra claim (and optional table edits)."""
     tables = {k: v.copy() for k, v in pkg.tables.items()}
-    base = {c: None for c in tables["claims"].columns}
+    base = dict.fromkeys(tables["claims"].columns)
     base.update({"claim_id": "c99", "section": "test", "claim": "constructed claim", "cited_refs": "",
                  "claim_type": "numeric"})
     base.update(claim)
@@ -85,7 +85,7 @@ def test_range_combines_its_ends(shipped):
         ("c02", "percent", 40, None, "he_nd", "he_nd-ivig-viremia_clearance-3m"),
         ("c03", "range_percent", 40, 77.3, "he_nd;kable2017", ""),
     ):
-        r = {c: None for c in cols}
+        r = dict.fromkeys(cols)
         r.update(claim_id=cid, section="t", claim="x", claim_type="numeric", quantity=q, claimed_value=lo,
                  claimed_value_high=hi, study_ids=sid, outcome_rows=link or None)
         rows.append(r)
