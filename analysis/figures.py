@@ -147,7 +147,9 @@ def _prisma_counts(results: dict) -> dict:
     for o in ("viremia_clearance", "graft_survival"):
         r = results["outcomes"].get(o)
         if r and r.get("k"):
-            by_outcome.append(f"pooled for {r['label'].lower()}: {r['k']}")
+            by_outcome.append(f"pooled for {r['label'][0].lower() + r['label'][1:] if not r['label'].startswith('BK') else r['label']}: {r['k']}")
+    if p.get("guidelines_included"):
+        by_outcome.append(f"guidelines consulted (not studies): {p['guidelines_included']}")
     p["included_notes"] = by_outcome
     return p
 
@@ -163,7 +165,7 @@ def _evidence_map_rows(results: dict) -> list[dict]:
             continue
         rows.append({"study_id": r["study_id"], "label": r["label"], "design": r["design"],
                      "n": r["n_ivig"], "outcomes": ";".join(sorted(out_by_study.get(r["study_id"], set())))
-                     or "none pooled", "verification": r["verification"], "role": r["role"]})
+                     or "no pooled outcome", "verification": r["verification"], "role": r["role"]})
     return rows
 
 

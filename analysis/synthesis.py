@@ -428,14 +428,22 @@ def prisma_counts(pkg) -> dict[str, Any]:
                       if k in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other"))
     full_text_reasons = {k: v for k, v in reason_counts.items()
                          if k not in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other")}
-    included_ids = sorted(set(sc[sc.decision == "included"].study_id.dropna()))
     st = pkg["studies"].set_index("study_id")
-    treat = [s for s in included_ids if s in st.index and st.loc[s, "role"] == "treatment"]
+    included_ids = sorted({s for s in sc[sc.decision == "included"].study_id.dropna()
+                           if s in st.index and st.loc[s, "role"] != "guideline"})
+    treat = [s for s in included_ids if st.loc[s, "role"] == "treatment"]
     groups = overlap_groups(pkg["studies"])
     sought = n_unique - len(only_dup) - screen_excl
+    corpus_names = {"pages": "stored PubMed, PMC and journal pages", "docs": "documentation pages",
+                    "issues": "issue threads", "code": "code repositories"}
+    corpus_of = dict(zip(sl.query_id, sl.corpus, strict=True))
+    by_source: dict[str, int] = {}
+    for q in sc.query_id:
+        name = corpus_names.get(corpus_of.get(q, ""), corpus_of.get(q, "other"))
+        by_source[name] = by_source.get(name, 0) + 1
     return {
-        "queries": len(sl),
-        "by_source": {c: int(v) for c, v in sl.corpus.value_counts().sort_index().items()},
+        "queries": int(len(sl)),
+        "by_source": dict(sorted(by_source.items())),
         "identified": identified,
         "duplicates": identified - n_unique + len(only_dup),
         "screened": n_unique - len(only_dup),
@@ -446,7 +454,9 @@ def prisma_counts(pkg) -> dict[str, Any]:
         "excluded_full_text": int(sum(full_text_reasons.values())),
         "exclusion_reasons": dict(sorted(full_text_reasons.items())),
         "reports_included": len(included_ids),
-        "studies_included": len({groups[s] for s in included_ids if s in groups}),
+        "studies_included": len({groups[s] for s in included_ids}),
+        "guidelines_included": len({s for s in sc[sc.decision == "included"].study_id.dropna()
+                                    if s in st.index and st.loc[s, "role"] == "guideline"}),
         "treatment_reports": len(treat),
         "note": ("Reports were judged on the stored abstract or page (full texts were not "
                  "available to the search tool), so 'assessed for eligibility' means the "
