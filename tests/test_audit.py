@@ -68,8 +68,8 @@ def test_percent_claim_contradicted_by_the_count(shipped):
 
 def test_claim_whose_source_was_not_found_is_unverifiable_not_supported(shipped):
     pkg, res = shipped
-    t = with_claim(pkg, quantity="percent", claimed_value=90, unit="%", study_ids="vu2015;accp2012",
-                   outcome_rows="vu2015-ivig-viremia_clearance-end-claimed;accp2012-ivig-viremia_clearance-end")
+    t = with_claim(pkg, quantity="percent", claimed_value=90, unit="%", study_ids="anonseries2015;accp2012",
+                   outcome_rows="anonseries2015-ivig-viremia_clearance-end-claimed;accp2012-ivig-viremia_clearance-end")
     v = verdict_of(t, res)
     assert v["verdict"] == "unverifiable"
     assert "accp2012: 33/43" in v["reason"]

@@ -31,7 +31,7 @@ SLIDE = (13.333, 7.5)
 
 IDS = ["anyaegbu2014", "kable2017", "sener2006", "vu2015", "peds2012", "case2024"]
 LABELS = {"anyaegbu2014": "Anyaegbu 2014", "kable2017": "Kable 2017",
-          "sener2006": "Sener 2006", "vu2015": "Vu 2015", "peds2012": "Peds series 2012",
+          "sener2006": "Series 2006", "vu2015": "Series 2015", "peds2012": "Peds series 2012",
           "case2024": "Case report 2024"}
 DESIGNS = {"anyaegbu2014": "case series", "kable2017": "retro. cohort",
            "sener2006": "case series", "vu2015": "case series", "peds2012": "case series",
@@ -136,7 +136,7 @@ def evidence_studies():
         {"study_id": "kable2017", "label": "Kable 2017", "design": "retrospective_cohort", "n": 50,
              "outcomes": "viremia_clearance;graft_loss", "verification": "full_text",
              "role": "treatment"},
-        {"study_id": "vu2015", "label": "Vu 2015", "design": "case_series", "n": 30,
+        {"study_id": "vu2015", "label": "Series 2015", "design": "case_series", "n": 30,
              "outcomes": "viremia_clearance;graft_survival",
              "verification": "claimed_by_answer_only", "role": "treatment"},
         {"study_id": "case2024", "label": "Case report 2024", "design": "case_report", "n": 1,
@@ -537,7 +537,7 @@ def test_rob_traffic_light_one_symbol_per_judgement():
     assert texts.count("?") == counts["unclear"]
     assert texts.count("NA") == counts["not_applicable"]
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "Vu 2015", "Case report 2024", "Peds series 2012"]
+        "Series 2015", "Case report 2024", "Peds series 2012"]
     items = [t.get_text().split("\n")[0] for t in ax.get_xticklabels()]
     assert [i.split(" ")[0] for i in items] == [f"Q{j}" for j in range(1, 9)]
     for head in ("Selection", "Ascertainment", "Causality", "Reporting"):
@@ -603,7 +603,7 @@ def test_evidence_map_one_bubble_per_study_outcome_with_area_by_n():
     assert len(bubbles) == sum(len(o.split(";")) for o in data.outcomes)
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     # sorted by design (cohort, series, reports), then in the order given
-    assert ticks == ["Kable 2017", "Vu 2015", "Peds series 2012", "Case report 2024",
+    assert ticks == ["Kable 2017", "Series 2015", "Peds series 2012", "Case report 2024",
                      "Harm case 2014 [harm]"]
     x_labels = [t.get_text() for t in ax.get_xticklabels()]
     assert x_labels[0] == "viremia clearance"
