@@ -497,7 +497,7 @@ def test_viral_load_plot_log_axis_bounds_and_skipped_rows():
     case = next(ln for ln in by_gid(fig, "series") if 52 in list(ln.get_xdata()))
     assert list(case.get_xdata()) == [3, 22, 52]  # sorted by time
     texts = strings(fig)
-    assert "Vu 2015 (mean)" in texts
+    assert "Series 2015 (mean)" in texts
     assert "Case report 2024, patient p1" in texts
     assert "LLOQ 500 copies/mL" in texts
     assert by_gid(fig, "lloq")
