@@ -103,12 +103,15 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
         vl = vl.assign(time_months=pd.to_numeric(vl.time_months), copies_per_ml=pd.to_numeric(vl.copies_per_ml))
         vl["patient_id"] = vl.patient_id.fillna("")
         specs.append(("viral_loads", "BK viral loads over time",
-                      "Reported plasma BK viral loads (log10 scale) by study and patient; triangles mark "
-                      "bounds ('>' up, '<' down); dashed lines are means or medians. Values the answer "
-                      "claims without a source are not shown.",
+                      "Reported BK viral loads (log10 scale) by study and patient; triangles mark bounds "
+                      "('>' up, '<' down); dashed lines are means or medians. Time is as each study reports "
+                      "it: the 2024 case report counts months after transplantation, the cohort "
+                      "summaries months after IVIG. Values the answer claims without "
+                      "a source are not shown.",
                       lambda: plotting.viral_load_plot(
                           vl[~vl.row_id.str.endswith("claimed")], labels=labels,
-                          title="BK viral load after IVIG", style=style)))
+                          title="BK viral load over time (time origin as each study reports it)",
+                          style=style)))
     rob = pd.DataFrame(results["risk_of_bias"])
     st = {r["study_id"]: r for r in results["evidence_table"]}
     rob = rob[[st[s]["role"] != "guideline" for s in rob.study_id]]
