@@ -54,18 +54,19 @@ SLIDE_SCENARIOS = {
     "Without conference abstracts": "Without conference abstracts",
     "Without single-patient case reports": "Without single-patient case reports",
     "Biopsy-proven BKVN only": "Biopsy-proven BKVN only",
-    "Overlap choice:": "Overlap: {rest}",
+    "Overlap choice:": "Overlap: the cohort's other report",
 }
 # Citation keys (report/references.bib) named in each slide's footer.
 FOOTER_KEYS = {
     "title": [], "evidence": ["page2021"], "forest_viremia_clearance": ["stijnen2010", "clopper1934"],
     "forest_graft_survival": ["stijnen2010", "clopper1934"],
-    "sensitivity": ["stijnen2010", "viechtbauer2010", "freeman1950"],
+    "sensitivity": ["stijnen2010", "viechtbauer2010"],
     "claims_audit": [], "grade": ["guyatt2011", "murad2018"], "bottom_line": ["guyatt2011"],
     "references": [],
 }
-METHOD_REFERENCES = ("stijnen2010", "viechtbauer2010", "clopper1934", "murad2018", "guyatt2011",
-                     "page2021")
+# Methods cited on the references slide, with what each is cited for.
+METHOD_REFERENCES = {"stijnen2010": "GLMM", "clopper1934": "Exact CIs", "viechtbauer2010": "metafor",
+                     "murad2018": "Risk of bias", "guyatt2011": "GRADE", "page2021": "PRISMA 2020"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -152,42 +153,41 @@ def _chrome(fig, number: int, total: int, title: str, subtitle: str, footer: str
     """Title, subtitle, rule and footer of a slide."""
     from matplotlib.lines import Line2D
 
-    _text(fig, MARGIN, SLIDE_H - 0.3, title, TITLE_PT, fontweight="bold", va="top", color=ACCENT)
+    _text(fig, MARGIN, SLIDE_H - 0.3, title, TITLE_PT, fontweight="bold", va="top", color=ACCENT,
+          gid="chrome")
     if subtitle:
-        _text(fig, MARGIN, SLIDE_H - 0.88, subtitle, SUBTITLE_PT, va="top", color=MUTED)
+        _text(fig, MARGIN, SLIDE_H - 0.88, subtitle, SUBTITLE_PT, va="top", color=MUTED, gid="chrome")
     y_rule = SLIDE_H - TOP_BAND + 0.08
     fig.add_artist(Line2D([MARGIN / SLIDE_W, 1 - MARGIN / SLIDE_W], [y_rule / SLIDE_H] * 2,
                           color=ACCENT, lw=2.0))
     fig.add_artist(Line2D([MARGIN / SLIDE_W, 1 - MARGIN / SLIDE_W], [(FOOT_BAND - 0.12) / SLIDE_H] * 2,
                           color=RULE, lw=1.0))
-    _text(fig, MARGIN, 0.24, footer, FOOTER_PT, va="center", color=MUTED)
+    _text(fig, MARGIN, 0.24, footer, FOOTER_PT, va="center", color=MUTED, gid="chrome")
     _text(fig, SLIDE_W - MARGIN, 0.24, f"{number} / {total}", FOOTER_PT, va="center", ha="right",
-          color=MUTED)
+          color=MUTED, gid="chrome")
 
 
-def _check_inside(fig, name: str) -> None:
-    """Raise if a text runs off the slide (what a presenter would otherwise find live)."""
+def _check_layout(fig, name: str) -> None:
+    """Raise if a text runs off the slide, or if a body text enters the title or footer band
+    (what a presenter would otherwise discover in front of the room)."""
     from matplotlib.text import Text
 
     renderer = _renderer(fig)
+    fig.draw_without_rendering()  # positions of axis labels and legends are set at draw time
+    dpi = fig.dpi
     w, h = fig.bbox.width, fig.bbox.height
+    lo, hi = (FOOT_BAND - 0.12) * dpi, (SLIDE_H - TOP_BAND + 0.08) * dpi
+    hidden = {id(t) for ax in fig.axes if not ax.axison  # axes drawn without axis: never shown
+              for axis in (ax.xaxis, ax.yaxis)
+              for t in [*axis.get_ticklabels(which="both"), axis.label, axis.offsetText]}
     for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip():
+        if not t.get_visible() or not t.get_text().strip() or id(t) in hidden:
             continue
         bb = t.get_window_extent(renderer=renderer)
         if bb.x0 < -1 or bb.y0 < -1 or bb.x1 > w + 1 or bb.y1 > h + 1:
             raise ValueError(f"slide {name}: text {t.get_text()[:40]!r} runs off the slide")
-
-
-def _fit_axes(fig, top_in: float, bottom_in: float) -> None:
-    """Move a figure's axes down by ``top_in`` and up by ``bottom_in`` (heights shrink),
-    keeping every margin the plotting function chose, so title and footer have room."""
-    fh = fig.get_figheight()
-    for ax in fig.axes:
-        pos = ax.get_position()
-        y0 = pos.y0 * fh + bottom_in
-        y1 = pos.y1 * fh - top_in
-        ax.set_position((pos.x0, y0 / fh, pos.width, (y1 - y0) / fh))
+        if t.get_gid() != "chrome" and (bb.y0 < lo - 1 or bb.y1 > hi + 1):
+            raise ValueError(f"slide {name}: text {t.get_text()[:40]!r} enters the title or footer")
 
 
 def _embed_report_figure(slide, fig_report) -> None:
@@ -213,8 +213,15 @@ def _embed_report_figure(slide, fig_report) -> None:
 # --------------------------------------------------------------------------- slides
 
 
+def _hline(fig, y_in: float, colour: str = RULE, lw: float = 1.0) -> None:
+    from matplotlib.lines import Line2D
+
+    fig.add_artist(Line2D([MARGIN / SLIDE_W, 1 - MARGIN / SLIDE_W], [y_in / SLIDE_H] * 2, color=colour,
+                          lw=lw))
+
+
 def _slide_title(fig, results: dict, audit: dict) -> None:
-    y = SLIDE_H - 1.8
+    y = SLIDE_H - TOP_BAND - 0.3
     rows = [
         ("Population", "Kidney-transplant recipients with biopsy-proven BK-virus nephropathy that "
                        "progresses despite maximal reduction of immunosuppression"),
@@ -223,103 +230,125 @@ def _slide_title(fig, results: dict, audit: dict) -> None:
         ("Comparison", "No IVIG (immunosuppression reduction alone)"),
         ("Outcomes", "Clearance of BK viremia; graft survival"),
     ]
-    _text(fig, MARGIN, y + 0.25, "The question (PICO)", BODY_PT, fontweight="bold", va="bottom")
+    _text(fig, MARGIN, y, "The question (PICO)", BODY_PT, fontweight="bold", va="top")
+    y -= _line(BODY_PT) + 0.25
     label_w = max(_text_width(fig, r[0], TEXT_PT, "bold") for r in rows) + 0.35
     text_w = SLIDE_W - 2 * MARGIN - label_w
-    y -= 0.2
     for lab, txt in rows:
         lines = _wrap(fig, txt, text_w, TEXT_PT)
         _text(fig, MARGIN, y, lab, TEXT_PT, fontweight="bold", va="top")
         _text(fig, MARGIN + label_w, y, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
-        y -= len(lines) * _line(TEXT_PT, 1.2) + 0.2
+        y -= len(lines) * _line(TEXT_PT, 1.2) + 0.18
     n_claims = sum(audit["summary"].values())
     k = results["outcomes"]["viremia_clearance"]["k"]
-    y -= 0.15
+    y -= 0.2
     what = (f"An AI-written clinical answer says \u201cyes, as salvage\u201d. We pooled the {k} "
             f"studies that report clearance counts and checked its {n_claims} claims.")
     _text(fig, MARGIN, y, "\n".join(_wrap(fig, what, SLIDE_W - 2 * MARGIN, TEXT_PT)), TEXT_PT,
           va="top", color=MUTED, linespacing=1.2)
 
 
+DESIGN_NAMES = {"rct": ("randomised trial", "randomised trials"),
+                "prospective_cohort": ("prospective cohort", "prospective cohorts"),
+                "retrospective_cohort": ("retrospective cohort", "retrospective cohorts"),
+                "case_series": ("case series", "case series"),
+                "case_report": ("case report", "case reports"),
+                "conference_abstract": ("conference abstract", "conference abstracts")}
+
+
+def _evidence_counts(results: dict) -> tuple[list[dict], dict[str, int]]:
+    """Reports found and read (not guidelines) and their count by design, in design order."""
+    found = [r for r in results["evidence_table"]
+             if r["role"] != "guideline" and r["verification"] != "not_found"]
+    counts: dict[str, int] = {}
+    for d in [d for d in DESIGN_NAMES if any(r["design"] == d for r in found)] + sorted(
+            {r["design"] for r in found} - set(DESIGN_NAMES)):
+        counts[d] = sum(r["design"] == d for r in found)
+    return found, counts
+
+
 def _slide_evidence(fig, results: dict, audit: dict) -> None:
     ev = results["evidence_table"]
-    found = [r for r in ev if r["role"] != "guideline" and r["verification"] != "not_found"]
+    found, counts = _evidence_counts(results)
     missing = sorted((r for r in ev if r["verification"] == "not_found" and r["answer_ref"]),
                      key=lambda r: r["answer_ref"])
     guidelines = [r for r in ev if r["role"] == "guideline" and r["verification"] != "not_found"]
-    order = ["rct", "prospective_cohort", "retrospective_cohort", "case_series", "case_report",
-             "conference_abstract"]
-    counts: dict[str, int] = {}
-    for r in found:
-        counts[r["design"]] = counts.get(r["design"], 0) + 1
-    names = {"rct": "randomised trial", "prospective_cohort": "prospective cohort",
-             "retrospective_cohort": "retrospective cohorts", "case_series": "case series",
-             "case_report": "case reports", "conference_abstract": "conference abstracts"}
-    top = SLIDE_H - TOP_BAND - 0.35
-    col_w = (SLIDE_W - 2 * MARGIN - 0.6) / 2
-    # left column: what was found
+    top = SLIDE_H - TOP_BAND - 0.3
+    gap = 0.7
+    col_w = (SLIDE_W - 2 * MARGIN - gap) / 2
+    step = _line(BODY_PT, 1.4)
+    # left column: what was found and what was pooled
     x = MARGIN
-    _text(fig, x, top, f"{len(found)} study reports found and read", BODY_PT, fontweight="bold",
-          va="top")
-    y = top - 0.62
-    for d in sorted(counts, key=lambda d: (order.index(d) if d in order else 99, d)):
-        _text(fig, x + 0.9, y, str(counts[d]), BODY_PT, fontweight="bold", va="top", ha="right",
-              color=ACCENT)
-        _text(fig, x + 1.1, y, names.get(d, d.replace("_", " ")), BODY_PT, va="top")
-        y -= _line(BODY_PT, 1.45)
+    _text(fig, x, top, f"{len(found)} study reports found and read", BODY_PT, fontweight="bold", va="top")
+    y = top - step - 0.1
+    for d, c in counts.items():
+        name = DESIGN_NAMES.get(d, (d.replace("_", " "),) * 2)[c != 1]
+        _text(fig, x + 0.7, y, str(c), BODY_PT, fontweight="bold", va="top", ha="right", color=ACCENT)
+        _text(fig, x + 0.9, y, name, BODY_PT, va="top")
+        y -= step
     y -= 0.15
     treat = [r for r in found if r["role"] == "treatment"]
     n_treat = sum(r["n_ivig"] or 0 for r in treat)
-    line = (f"{len(treat)} treat BK viremia or nephropathy ({n_treat} patients given IVIG); "
-            f"{len(guidelines)} guidelines. None randomised IVIG against no IVIG for "
-            "refractory BKVN.")
-    _text(fig, x, y, "\n".join(_wrap(fig, line, col_w, TEXT_PT)), TEXT_PT, va="top",
-          linespacing=1.2)
+    outs = results["outcomes"]
+    pooled = "; ".join(f"{outs[o]['label'].lower().replace('bk', 'BK')} {outs[o]['k']} studies "
+                       f"({outs[o]['crude']['n']} patients)" for o in ("viremia_clearance", "graft_survival")
+                       if outs[o].get("crude"))
+    for para in (f"{len(treat)} treat BK viremia or nephropathy ({n_treat} patients given IVIG); "
+                 f"{len(guidelines)} guidelines.", f"Pooled: {pooled}."):
+        lines = _wrap(fig, para, col_w, TEXT_PT)
+        _text(fig, x, y, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
+        y -= len(lines) * _line(TEXT_PT, 1.2) + 0.15
     # right column: search and what is missing
-    x = MARGIN + col_w + 0.6
+    x = MARGIN + col_w + gap
     pr = results["prisma"]
-    _text(fig, x, top, "Search and selection (PRISMA 2020)", BODY_PT, fontweight="bold", va="top")
-    y = top - 0.62
+    _text(fig, x, top, "Search (PRISMA 2020)", BODY_PT, fontweight="bold", va="top")
+    y = top - step - 0.1
     for n, what in ((pr["identified"], "records identified"), (pr["screened"], "screened"),
                     (pr["reports_included"], "reports included")):
-        _text(fig, x + 1.2, y, str(n), BODY_PT, fontweight="bold", va="top", ha="right", color=ACCENT)
-        _text(fig, x + 1.4, y, what, BODY_PT, va="top")
-        y -= _line(BODY_PT, 1.45)
-    outs = results["outcomes"]
-    y -= 0.1
-    for o in ("viremia_clearance", "graft_survival"):
-        r = outs[o]
-        n = r["crude"]["n"] if r.get("crude") else 0
-        _text(fig, x, y, f"Pooled for {r['label'].lower()}: {r['k']} studies, {n} patients",
-              TEXT_PT, va="top")
-        y -= _line(TEXT_PT, 1.4)
-    y -= 0.25
-    _text(fig, x, y, "Not found in any source", BODY_PT, fontweight="bold", va="top",
-          color="#D55E00")
-    y -= 0.5
+        _text(fig, x + 0.95, y, str(n), BODY_PT, fontweight="bold", va="top", ha="right", color=ACCENT)
+        _text(fig, x + 1.15, y, what, BODY_PT, va="top")
+        y -= step
+    y -= 0.35
+    _text(fig, x, y, "Not found in any source", BODY_PT, fontweight="bold", va="top", color="#D55E00")
+    y -= step
     refs = ", ".join(f"{r['answer_ref']} ({r['year']})" for r in missing if r["role"] != "guideline")
-    gl = [r for r in missing if r["role"] == "guideline"]
-    miss = f"The answer's references {refs}"
-    if gl:
-        miss += f" and the guideline it names ({', '.join(r['label'].split(' (')[0] for r in gl)})"
+    gl = [f"{r['answer_ref']}" for r in missing if r["role"] == "guideline"]
+    miss = f"The answer's references {refs}" + (f" and guideline {', '.join(gl)}" if gl else "")
     miss += ": their numbers cannot be checked."
     _text(fig, x, y, "\n".join(_wrap(fig, miss, col_w, TEXT_PT)), TEXT_PT, va="top", linespacing=1.2)
 
 
 def _forest(results: dict, outcome: str):
-    """The slide-style forest plot (report style as an image if it cannot fit)."""
+    """The slide-style forest plot between title and footer (report style as an image if it
+    cannot fit in slide type).
+
+    Drawn twice: once on its own canvas, to learn the column widths the plotting function
+    chooses, then into an axes placed with those widths plus the slide's side margins (its
+    text columns sit at fixed offsets from the panel, so they keep their spacing)."""
+    from matplotlib.text import Text
+
     from . import plotting
 
     labels, designs = labels_and_designs(results)
     pooled = results["outcomes"][outcome]["primary"]
     try:
-        fig = plotting.forest_plot(pooled, labels=labels, designs=designs, style="slide")
+        probe = plotting.forest_plot(pooled, labels=labels, designs=designs, style="slide")
     except ValueError:
         slide = _new_slide()
         _embed_report_figure(slide, plotting.forest_plot(pooled, labels=labels, designs=designs))
         return slide
-    fig.set_size_inches(SLIDE_W, SLIDE_H)
-    _fit_axes(fig, TOP_BAND - 0.1, FOOT_BAND)
+    pos = probe.axes[0].get_position()
+    width = probe.get_figwidth()
+    left, right = pos.x0 * width, (1 - pos.x1) * width
+    if not any(t.get_text() == "Design" for t in probe.findobj(Text)):
+        designs = None  # the first pass dropped the column to keep the panel readable
+    st = 18.0  # the slide style's small type: x tick labels, then the axis label and footer
+    below = _line(st, 1.3) + _line(20.0, 1.3) + 0.2 + _line(st, 1.3) + 0.15
+    bottom, top = FOOT_BAND + below + 0.05, SLIDE_H - TOP_BAND - 0.1
+    fig = _new_slide()
+    ax = fig.add_axes(((left + 0.2) / SLIDE_W, bottom / SLIDE_H,
+                       (SLIDE_W - left - right - 0.5) / SLIDE_W, (top - bottom) / SLIDE_H))
+    plotting.forest_plot(pooled, labels=labels, designs=designs, style="slide", ax=ax)
     return fig
 
 
@@ -334,8 +363,7 @@ def _sensitivity_rows(results: dict, outcome: str) -> pd.DataFrame:
             continue
         for prefix, shown in SLIDE_SCENARIOS.items():
             if s["label"].startswith(prefix):
-                rest = s["label"][len(prefix):].strip().replace(" instead of ", " for ")
-                rows.append({**s, "group": "Data choice (primary GLMM)", "label": shown.format(rest=rest)})
+                rows.append({**s, "group": "Data choice (primary GLMM)", "label": shown})
                 break
     df = pd.DataFrame(rows)
     for c in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
@@ -354,8 +382,16 @@ def _slide_sensitivity(results: dict, outcome: str):
         _embed_report_figure(slide, plotting.sensitivity_plot(rows))
         return slide
     fig.set_size_inches(SLIDE_W, SLIDE_H)
-    fig.get_layout_engine().set(rect=(MARGIN / 2 / SLIDE_W, FOOT_BAND / SLIDE_H,
-                                      1 - MARGIN / SLIDE_W, (SLIDE_H - TOP_BAND - FOOT_BAND) / SLIDE_H))
+    # constrained layout inside the band between title and footer; the legend, which the
+    # layout puts at the bottom edge, then moves up to sit just above the footer
+    legend_h = 0.5
+    bottom = FOOT_BAND + legend_h
+    fig.get_layout_engine().set(rect=(MARGIN / SLIDE_W, bottom / SLIDE_H, 1 - 2 * MARGIN / SLIDE_W,
+                                      (SLIDE_H - TOP_BAND - bottom) / SLIDE_H))
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    for leg in fig.legends:
+        leg.set_bbox_to_anchor((0.5, (FOOT_BAND - 0.05) / SLIDE_H), transform=fig.transFigure)
     return fig
 
 
@@ -365,147 +401,161 @@ def _slide_claims(audit: dict):
     fig = _new_slide()
     aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": a["claim"], "verdict": a["verdict"]}
                         for a in audit["claims"]])
-    top = SLIDE_H - TOP_BAND - 0.05
+    top = SLIDE_H - TOP_BAND - 0.15
     bar_h = 0.6
     bar = fig.add_axes((MARGIN / SLIDE_W, (top - bar_h) / SLIDE_H, 1 - 2 * MARGIN / SLIDE_W,
                         bar_h / SLIDE_H))
-    list_top = top - bar_h - 1.0
+    list_top = top - bar_h - 1.05
     list_bottom = FOOT_BAND + 0.05
     lst = fig.add_axes((MARGIN / SLIDE_W, list_bottom / SLIDE_H, 1 - 2 * MARGIN / SLIDE_W,
                         (list_top - list_bottom) / SLIDE_H))
     plotting.claims_audit_plot(aud, style="slide", ax=(bar, lst))
-    bar.set_title("")  # the slide title says it
+    bar.set_title("", loc="left")  # the slide title says it
     return fig
+
+
+GRADE_ABBREVIATIONS = {"risk of bias": "RoB", "inconsistency": "Inc", "indirectness": "Ind",
+                       "imprecision": "Imp", "publication bias": "PB"}
 
 
 def _slide_grade(fig, results: dict) -> None:
     outs = results["outcomes"]
-    cols = [("Outcome", 3.55), ("Pooled (95% CI)", 2.75), ("Certainty", 2.45), ("Downgraded for", 0.0)]
+    size = 20.0
+    lh = _line(size, 1.15)
     width = SLIDE_W - 2 * MARGIN
+    cols = [("Outcome", 3.9), ("Studies / pts", 1.75), ("Pooled (95% CI)", 2.55), ("Certainty", 1.6),
+            ("Rated down", 0.0)]
     cols[-1] = (cols[-1][0], width - sum(w for _, w in cols[:-1]))
     xs = [MARGIN]
     for _, w in cols[:-1]:
         xs.append(xs[-1] + w)
-    y = SLIDE_H - TOP_BAND - 0.2
+    y = SLIDE_H - TOP_BAND - 0.12
     for (head, _), x in zip(cols, xs, strict=True):
-        _text(fig, x, y, head, TEXT_PT, fontweight="bold", va="top")
-    y -= _line(TEXT_PT) + 0.12
-    from matplotlib.lines import Line2D
-
-    fig.add_artist(Line2D([MARGIN / SLIDE_W, 1 - MARGIN / SLIDE_W], [y / SLIDE_H] * 2, color=INK, lw=1.5))
-    y -= 0.1
-    lh = _line(TEXT_PT, 1.15)
+        _text(fig, x, y, head, size, fontweight="bold", va="top")
+    y -= lh + 0.06
+    _hline(fig, y, INK, 1.5)
+    y -= 0.06
+    used = set()
     for o in results["outcome_order"]:
         g = outs[o].get("grade")
         if not g:
             continue
+        downs = [d for d in g["downgrades"] if d["levels"]]
+        used.update(d["domain"] for d in downs)
+        reasons = ", ".join(f"{GRADE_ABBREVIATIONS.get(d['domain'], d['domain'])} \u2212{d['levels']}"
+                            for d in downs) or "not rated down"
+        if g["ci_low"] is not None:
+            ci = f"({_ci(g['ci_low'], g['ci_high'])})"
+        else:  # no finite GLMM interval: the exact interval of the summed counts, as the report
+            c = outs[o]["crude"]
+            ci = f"(exact {_ci(c['ci_low'], c['ci_high'])})"
+        colour = CERTAINTY_COLOURS.get(g["certainty"], INK)
         cells = [
-            _wrap(fig, outs[o]["label"], cols[0][1] - 0.2, TEXT_PT, "bold")
-            + [f"{g['k']} studies, {g['patients']} pts"],
-            [_pct(g["estimate"]), f"({_ci(g['ci_low'], g['ci_high'])})"],
-            [g["certainty"], CERTAINTY_SYMBOLS.get(g["certainty"], "")],
-            _wrap(fig, ", ".join(f"{d['domain']} \u2212{d['levels']}" for d in g["downgrades"]
-                                 if d["levels"]) or "not downgraded", cols[3][1] - 0.1, TEXT_PT),
+            [(line, {"fontweight": "bold"}) for line in _wrap(fig, outs[o]["label"], cols[0][1] - 0.15,
+                                                              size, "bold")],
+            [(f"{g['k']} / {g['patients']}", {})],
+            [(_pct(g["estimate"]), {}), (ci, {"color": MUTED})],
+            [(g["certainty"], {"fontweight": "bold", "color": colour}),
+             (CERTAINTY_SYMBOLS.get(g["certainty"], ""), {"color": colour})],
+            [(line, {}) for line in _wrap(fig, reasons, cols[4][1], size)],
         ]
         n_lines = max(len(c) for c in cells)
-        for j, (cell, x) in enumerate(zip(cells, xs, strict=True)):
-            for i, line in enumerate(cell):
-                kw: dict[str, Any] = {"va": "top"}
-                if j == 0 and i < len(cell) - 1:
-                    kw["fontweight"] = "bold"
-                if j == 0 and i == len(cell) - 1:
-                    kw["color"] = MUTED
-                if j == 2:
-                    kw["color"] = CERTAINTY_COLOURS.get(g["certainty"], INK)
-                    kw["fontweight"] = "bold"
-                _text(fig, x, y - i * lh, line, TEXT_PT, **kw)
-        y -= n_lines * lh + 0.1
-        fig.add_artist(Line2D([MARGIN / SLIDE_W, 1 - MARGIN / SLIDE_W], [(y + 0.03) / SLIDE_H] * 2,
-                              color=RULE, lw=1.0))
-        y -= 0.08
+        for cell, x in zip(cells, xs, strict=True):
+            for i, (line, kw) in enumerate(cell):
+                _text(fig, x, y - i * lh, line, size, va="top", **kw)
+        y -= n_lines * lh + 0.04
+        _hline(fig, y)
+        y -= 0.06
     start = next((outs[o]["grade"]["start"] for o in results["outcome_order"] if outs[o].get("grade")), "")
-    note = (f"Single-arm studies start at {start} certainty. Ratings proposed by stated rules "
-            "(analysis/grade.py); a review team confirms or changes each.")
-    _text(fig, MARGIN, FOOT_BAND + 0.05, "\n".join(_wrap(fig, note, width, 18.0)), 18.0, va="bottom",
-          color=MUTED)
+    legend = ", ".join(f"{a} {d}" for d, a in GRADE_ABBREVIATIONS.items() if d in used)
+    note = (f"Single-arm studies start at {start} certainty; rated down one or two levels for {legend}. "
+            "Proposed by the rules in analysis/grade.py.")
+    lines = _wrap(fig, note, width, 18.0)
+    _text(fig, MARGIN, FOOT_BAND - 0.06, "\n".join(lines), 18.0, va="bottom", color=MUTED, linespacing=1.1)
 
 
-def _bottom_lines(results: dict, audit: dict, calibration: dict | None) -> list[str]:
+def _bottom_lines(results: dict, audit: dict) -> list[str]:
+    """The bottom-line bullets: every number from results.json or claims_audit.json."""
     outs = results["outcomes"]
     cl, gs = outs["viremia_clearance"], outs["graft_survival"]
     p, q = cl["primary"], gs["primary"]
     s = audit["summary"]
     missing = sorted(r["answer_ref"] for r in results["evidence_table"]
                      if r["verification"] == "not_found" and r["answer_ref"] and r["role"] != "guideline")
-    lines = [
+    return [
         f"BK viremia cleared in {_pct(p['estimate'])} of IVIG-treated patients (95% CI "
         f"{_ci(p['ci_low'], p['ci_high'])}; {p['k']} studies, {cl['crude']['n']} patients): "
         f"{cl['grade']['certainty']} certainty.",
         f"Graft survival {_pct(q['estimate'])} (95% CI {_ci(q['ci_low'], q['ci_high'])}; {q['k']} "
         f"studies, {gs['crude']['n']} patients): {gs['grade']['certainty']} certainty, too imprecise "
         "to inform a decision.",
-        "Single-arm series with co-interventions: they cannot separate IVIG from spontaneous "
+        "Single-arm series with co-interventions cannot separate IVIG from spontaneous "
         "clearance after immunosuppression reduction.",
         f"The AI answer: {s.get('supported', 0)} of {sum(s.values())} claims supported, "
         f"{s.get('discrepant', 0)} discrepant, {s.get('unverifiable', 0)} unverifiable; its "
         f"references {', '.join(map(str, missing))} were not found.",
     ]
-    return lines
 
 
-def _slide_bottom_line(fig, results: dict, audit: dict, calibration: dict | None) -> None:
-    y = SLIDE_H - TOP_BAND - 0.35
+def _slide_bottom_line(fig, results: dict, audit: dict) -> None:
+    y = SLIDE_H - TOP_BAND - 0.3
     width = SLIDE_W - 2 * MARGIN - 0.55
-    for b in _bottom_lines(results, audit, calibration):
+    for b in _bottom_lines(results, audit):
         lines = _wrap(fig, b, width, BODY_PT)
-        _text(fig, MARGIN + 0.05, y, "\u25a0", BODY_PT * 0.8, va="top", color=ACCENT)
-        _text(fig, MARGIN + 0.55, y, "\n".join(lines), BODY_PT, va="top", linespacing=1.25)
-        y -= len(lines) * _line(BODY_PT, 1.25) + 0.35
+        _text(fig, MARGIN + 0.05, y - 0.06, "\u25a0", BODY_PT * 0.8, va="top", color=ACCENT)
+        _text(fig, MARGIN + 0.55, y, "\n".join(lines), BODY_PT, va="top", linespacing=1.2)
+        y -= len(lines) * _line(BODY_PT, 1.2) + 0.28
     cert = results["outcomes"]["viremia_clearance"]["grade"]["certainty"]
-    verdict = f"IVIG here is a {cert}-certainty salvage option, not an evidence-based one."
-    _text(fig, MARGIN, max(y - 0.05, FOOT_BAND + 0.6), verdict, BODY_PT, fontweight="bold", va="top",
-          color=ACCENT)
+    verdict = f"IVIG in this scenario is a {cert}-certainty salvage option, not an evidence-based one."
+    lines = _wrap(fig, verdict, SLIDE_W - 2 * MARGIN, BODY_PT, "bold")
+    _text(fig, MARGIN, y - 0.05, "\n".join(lines), BODY_PT, fontweight="bold", va="top", color=ACCENT,
+          linespacing=1.2)
 
 
 def _slide_references(fig, results: dict, bib: dict[str, dict[str, str]], cff_path: Path) -> None:
-    plain, _ = _cff_citation(cff_path)
-    width = SLIDE_W - 2 * MARGIN
     size = 18.0
-    y = SLIDE_H - TOP_BAND - 0.2
-    _text(fig, MARGIN, y, "This deck and its data", TEXT_PT, fontweight="bold", va="top")
+    lh = _line(size, 1.15)
+    width = SLIDE_W - 2 * MARGIN
+    text = cff_path.read_text(encoding="utf-8")
+    plain, _ = _cff_citation(cff_path)
+    y = SLIDE_H - TOP_BAND - 0.15
+    _text(fig, MARGIN, y, "Cite this deck", TEXT_PT, fontweight="bold", va="top")
     y -= _line(TEXT_PT) + 0.05
-    lines = _wrap(fig, plain, width, size)
+    title = next((ln.split(":", 1)[1].strip().strip('"') for ln in text.splitlines()
+                  if ln.startswith("title:")), "")
+    short = plain.replace(title, title.split(":")[0]) if title else plain
+    lines = _wrap(fig, short + " See CITATION.cff.", width, size)
     _text(fig, MARGIN, y, "\n".join(lines), size, va="top", linespacing=1.15)
-    y -= len(lines) * _line(size, 1.15) + 0.2
+    y -= len(lines) * lh + 0.3
     outs = results["outcomes"]
     studies = sorted({d["study_id"] for o in ("viremia_clearance", "graft_survival")
                       for d in outs[o]["dataset"]})
     labels = {r["study_id"]: r["label"] for r in results["evidence_table"]}
-    col_w = (width - 0.4) / 2
-    for heading, keys, x, short in (("Studies pooled", studies, MARGIN, True),
-                                    ("Methods", list(METHOD_REFERENCES), MARGIN + col_w + 0.4, False)):
-        yy = y
-        _text(fig, x, yy, heading, TEXT_PT, fontweight="bold", va="top")
-        yy -= _line(TEXT_PT) + 0.05
-        for k in keys:
-            e = bib.get(k)
-            if e is None:
-                continue
-            if short:
-                ident = (f"doi:{e['doi']}" if e.get("doi") else
-                         f"PMID {e['pmid']}" if e.get("pmid") else e.get("url", "").split("/")[2])
-                text = f"{labels.get(k, k)}. {e.get('journal', '').split(' (')[0] or 'web page'}. {ident}"
-            else:
-                text = format_reference(k, e)
-                text = text.split(". doi:")[0]
-                parts = text.split(". ")
-                text = f"{_short_cite(k, e)}. {parts[1] if len(parts) > 1 else ''}."
-            wl = _wrap(fig, text, col_w, size)
-            _text(fig, x, yy, "\n".join(wl), size, va="top", linespacing=1.1)
-            yy -= len(wl) * _line(size, 1.1) + 0.12
-    _text(fig, MARGIN, FOOT_BAND + 0.05,
-          "Every reference with DOI/PMID: report/references.bib, or run  python -m analysis cite",
-          size, va="bottom", color=MUTED)
+    gap = 0.5
+    left_w = 6.3
+    right_w = width - left_w - gap
+    # studies: label and the shortest stable identifier (PMID, DOI, else the web site)
+    _text(fig, MARGIN, y, "Studies pooled", TEXT_PT, fontweight="bold", va="top")
+    yy = y - _line(TEXT_PT) - 0.05
+    for k in sorted(studies, key=lambda k: labels.get(k, k)):
+        e = bib.get(k, {})
+        ident = (f"PMID {e['pmid']}" if e.get("pmid") else f"doi:{e['doi']}" if e.get("doi")
+                 else e.get("url", "").split("/")[2] if e.get("url", "").count("/") >= 2 else "")
+        wl = _wrap(fig, f"{labels.get(k, k)}: {ident}", left_w, size)
+        _text(fig, MARGIN, yy, "\n".join(wl), size, va="top", linespacing=1.15)
+        yy -= len(wl) * lh + 0.06
+    # methods: what it is for, short citation, DOI
+    x = MARGIN + left_w + gap
+    _text(fig, x, y, "Methods", TEXT_PT, fontweight="bold", va="top")
+    yy = y - _line(TEXT_PT) - 0.05
+    for k, what in METHOD_REFERENCES.items():
+        e = bib.get(k)
+        if e is None:
+            continue
+        txt = f"{what}: {_short_cite(k, e)}" + (f", doi:{e['doi']}" if e.get("doi") else "")
+        wl = _wrap(fig, txt, right_w, size)
+        _text(fig, x, yy, "\n".join(wl), size, va="top", linespacing=1.15)
+        yy -= len(wl) * lh + 0.06
 
 
 # --------------------------------------------------------------------------- the deck
@@ -514,7 +564,7 @@ def _slide_references(fig, results: dict, bib: dict[str, dict[str, str]], cff_pa
 def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[str, dict[str, str]],
                 cff_path: Path) -> list[dict[str, Any]]:
     """One dict per slide: ``name``, ``title``, ``subtitle``, ``sources``, ``figure`` (True if
-    also saved as PNG/SVG) and ``draw`` (returns the Figure, chrome not yet added)."""
+    also saved as PNG/SVG) and ``draw`` (returns the Figure, title and footer not yet added)."""
     outs = results["outcomes"]
     cl = outs["viremia_clearance"]
 
@@ -527,9 +577,8 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
 
     def forest_sub(o: str) -> str:
         p = outs[o]["primary"]
-        n = outs[o]["crude"]["n"]
-        return (f"Pooled {_pct(p['estimate'])} (95% CI {_ci(p['ci_low'], p['ci_high'])}), {p['k']} studies, "
-                f"{n} patients; binomial-normal GLMM, exact study CIs")
+        return (f"Pooled {_pct(p['estimate'])} (95% CI {_ci(p['ci_low'], p['ci_high'])}) by the "
+                "binomial-normal GLMM; exact study CIs")
 
     sens_sub = "Each row re-pools the clearance data; dashed line: the primary estimate"
     if calibration is not None:
@@ -537,16 +586,17 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
                if r["method"] == "glmm-t" and r["interval"] == "ci" and r["sizes"] == "observed"]
         if cal:
             cov = sum(r["coverage"] for r in cal) / len(cal)
-            sens_sub = (f"Dashed line: primary estimate. Its 95% CI covered the truth in {_pct(cov)} "
-                        "of simulations with these study sizes")
+            sens_sub = f"Simulated coverage of the primary 95% CI with these study sizes: {_pct(cov)}"
+    found, counts = _evidence_counts(results)
+    small = sum(c for d, c in counts.items() if d in ("case_series", "case_report", "conference_abstract"))
     s = audit["summary"]
     return [
         {"name": "title", "title": "IVIG for refractory BK-virus nephropathy",
-         "subtitle": "Journal club: a reproducible evidence synthesis and an audit of an AI-written answer",
+         "subtitle": "Journal club: an evidence synthesis and an audit of an AI-written answer",
          "sources": ["results.json", "claims_audit.json"], "figure": False,
          "draw": page(lambda f: _slide_title(f, results, audit))},
         {"name": "evidence", "title": "The evidence at a glance",
-         "subtitle": "Single-arm case series, case reports and abstracts; no trial of IVIG versus no IVIG",
+         "subtitle": f"{small} of {len(found)} reports are case series, case reports or abstracts",
          "sources": ["results.json"], "figure": True,
          "draw": page(lambda f: _slide_evidence(f, results, audit))},
         {"name": "forest_viremia_clearance", "title": f"{cl['label']} after IVIG",
@@ -558,27 +608,30 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
         {"name": "sensitivity", "title": "How the clearance answer moves",
          "subtitle": sens_sub, "sources": ["results.json"] + (["calibration.json"] if calibration else []),
          "figure": True, "draw": lambda: _slide_sensitivity(results, "viremia_clearance")},
-        {"name": "claims_audit", "title": "What the AI answer got right: claims audit",
-         "subtitle": (f"{sum(s.values())} checkable claims; shown: the discrepant and partly supported "
-                      "ones (rules: analysis/audit.py)"),
+        {"name": "claims_audit", "title": "Claims audit of the AI answer",
+         "subtitle": f"{sum(s.values())} checkable claims, each with a computed or recorded verdict",
          "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)},
-        {"name": "grade", "title": "Certainty of evidence: GRADE summary of findings",
-         "subtitle": "Proportion of IVIG-treated patients with each outcome, pooled by the primary GLMM",
+        {"name": "grade", "title": "GRADE summary of findings",
+         "subtitle": "Share of IVIG-treated patients with each outcome (primary GLMM)",
          "sources": ["results.json"], "figure": True, "draw": page(lambda f: _slide_grade(f, results))},
         {"name": "bottom_line", "title": "Bottom line", "subtitle": "",
          "sources": ["results.json", "claims_audit.json"], "figure": False,
-         "draw": page(lambda f: _slide_bottom_line(f, results, audit, calibration))},
-        {"name": "references", "title": "References", "subtitle": "",
+         "draw": page(lambda f: _slide_bottom_line(f, results, audit))},
+        {"name": "references", "title": "References",
+         "subtitle": "All, with DOI or PMID: report/references.bib, or  python -m analysis cite",
          "sources": ["references.bib", "CITATION.cff"], "figure": False,
          "draw": page(lambda f: _slide_references(f, results, bib, cff_path))},
     ]
 
 
 def _footer(spec: dict, bib: dict[str, dict[str, str]]) -> str:
-    files = ", ".join(("data/derived/" + s) if s.endswith(".json") else
-                      ("report/" + s if s.endswith(".bib") else s) for s in spec["sources"])
+    files, seen = [], set()
+    for s in spec["sources"]:
+        folder = "data/derived/" if s.endswith(".json") else "report/" if s.endswith(".bib") else ""
+        files.append(s if folder in seen else folder + s)
+        seen.add(folder)
     cites = [_short_cite(k, bib[k]) for k in FOOTER_KEYS.get(spec["name"], []) if k in bib]
-    text = f"Source: bkvn-ivig-evidence {__version__}, {files}"
+    text = f"Source: bkvn-ivig-evidence {__version__}, {', '.join(files)}"
     return text + ("; " + "; ".join(cites) if cites else "")
 
 
@@ -606,7 +659,7 @@ def build_slides(results: dict, audit: dict, calibration: dict | None, bib_path:
         for i, spec in enumerate(specs, start=1):
             fig = spec["draw"]()
             _chrome(fig, i, len(specs), spec["title"], spec["subtitle"], _footer(spec, bib))
-            _check_inside(fig, spec["name"])
+            _check_layout(fig, spec["name"])
             pdf.savefig(fig)
             files = []
             if spec["figure"]:
