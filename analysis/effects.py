@@ -34,6 +34,14 @@ def default_correction(measure: str) -> float:
     return 0.0 if measure in ("arcsine", "freeman-tukey") else 0.5
 
 
+def _require_defined(y, v, ids, message) -> None:
+    """Raise InputError for the first study whose effect or variance is not usable."""
+    bad = ~(np.isfinite(y) & np.isfinite(v) & (v > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(message(i), row=ids[i], field="events")
+
+
 def _needs_correction(zero: np.ndarray, policy: str) -> np.ndarray:
     if policy == "none":
         return np.zeros_like(zero)
@@ -95,15 +103,9 @@ def effect_sizes(
     xc = x + np.where(corrected, add, 0.0)
     mc = m + np.where(corrected, 2 * add, 0.0)
     y, v = transform_proportion(xc, mc, measure=measure)
-    bad = ~(np.isfinite(y) & np.isfinite(v) & (v > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"the {measure} effect of {x[i]}/{m[i]} is undefined without a continuity "
-            f"correction (use correction_policy='only0' or another measure)",
-            row=ids[i],
-            field="events",
-        )
+    _require_defined(y, v, ids, lambda i: (
+        f"the {measure} effect of {x[i]}/{m[i]} is undefined without a continuity "
+        "correction (use correction_policy='only0' or another measure)"))
     return pd.DataFrame(
         {
             "study_id": ids,
@@ -165,15 +167,9 @@ def two_group_effect_sizes(
             p1, p0 = af / m1, cf / m0
             y = p1 - p0
             v = p1 * (1 - p1) / m1 + p0 * (1 - p0) / m0
-    bad = ~(np.isfinite(y) & np.isfinite(v) & (v > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"the {measure} of study {ids[i]} is undefined (zero variance or zero cell "
-            f"without continuity correction)",
-            row=ids[i],
-            field="events",
-        )
+    _require_defined(y, v, ids, lambda i: (
+        f"the {measure} of study {ids[i]} is undefined (zero variance or zero cell "
+        "without continuity correction)"))
     return pd.DataFrame(
         {
             "study_id": ids,

@@ -146,6 +146,7 @@ def _new_slide():
 def _text(fig, x_in: float, y_in: float, s: str, size: float, **kw):
     """Text placed in inches from the slide's bottom left."""
     kw.setdefault("color", INK)
+    kw.setdefault("gid", "body")
     return fig.text(x_in / SLIDE_W, y_in / SLIDE_H, s, fontsize=size, **kw)
 
 
@@ -188,6 +189,12 @@ def _check_layout(fig, name: str) -> None:
             raise ValueError(f"slide {name}: text {t.get_text()[:40]!r} runs off the slide")
         if t.get_gid() != "chrome" and (bb.y0 < lo - 1 or bb.y1 > hi + 1):
             raise ValueError(f"slide {name}: text {t.get_text()[:40]!r} enters the title or footer")
+    body = [(t, t.get_window_extent(renderer=renderer).padded(-1)) for t in fig.texts
+            if t.get_gid() == "body" and t.get_text().strip()]
+    for i, (t, bb) in enumerate(body):
+        for u, cc in body[i + 1:]:
+            if bb.overlaps(cc):
+                raise ValueError(f"slide {name}: {t.get_text()[:30]!r} overlaps {u.get_text()[:30]!r}")
 
 
 def _embed_report_figure(slide, fig_report) -> None:
@@ -421,9 +428,9 @@ GRADE_ABBREVIATIONS = {"risk of bias": "RoB", "inconsistency": "Inc", "indirectn
 def _slide_grade(fig, results: dict) -> None:
     outs = results["outcomes"]
     size = 20.0
-    lh = _line(size, 1.15)
+    lh = _line(size, 1.1)
     width = SLIDE_W - 2 * MARGIN
-    cols = [("Outcome", 3.9), ("Studies / pts", 1.75), ("Pooled (95% CI)", 2.55), ("Certainty", 1.6),
+    cols = [("Outcome", 3.35), ("k / n", 1.15), ("Pooled (95% CI)", 2.8), ("Certainty", 1.6),
             ("Rated down", 0.0)]
     cols[-1] = (cols[-1][0], width - sum(w for _, w in cols[:-1]))
     xs = [MARGIN]
@@ -468,8 +475,7 @@ def _slide_grade(fig, results: dict) -> None:
         y -= 0.06
     start = next((outs[o]["grade"]["start"] for o in results["outcome_order"] if outs[o].get("grade")), "")
     legend = ", ".join(f"{a} {d}" for d, a in GRADE_ABBREVIATIONS.items() if d in used)
-    note = (f"Single-arm studies start at {start} certainty; rated down one or two levels for {legend}. "
-            "Proposed by the rules in analysis/grade.py.")
+    note = f"k / n: studies / patients. Single-arm studies start at {start} certainty. {legend}."
     lines = _wrap(fig, note, width, 18.0)
     _text(fig, MARGIN, FOOT_BAND - 0.06, "\n".join(lines), 18.0, va="bottom", color=MUTED, linespacing=1.1)
 
@@ -537,7 +543,7 @@ def _slide_references(fig, results: dict, bib: dict[str, dict[str, str]], cff_pa
     # studies: label and the shortest stable identifier (PMID, DOI, else the web site)
     _text(fig, MARGIN, y, "Studies pooled", TEXT_PT, fontweight="bold", va="top")
     yy = y - _line(TEXT_PT) - 0.05
-    for k in sorted(studies, key=lambda k: labels.get(k, k)):
+    for k in sorted(studies, key=lambda k: labels.get(k, k).lower()):
         e = bib.get(k, {})
         ident = (f"PMID {e['pmid']}" if e.get("pmid") else f"doi:{e['doi']}" if e.get("doi")
                  else e.get("url", "").split("/")[2] if e.get("url", "").count("/") >= 2 else "")
@@ -612,7 +618,7 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
          "subtitle": f"{sum(s.values())} checkable claims, each with a computed or recorded verdict",
          "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)},
         {"name": "grade", "title": "GRADE summary of findings",
-         "subtitle": "Share of IVIG-treated patients with each outcome (primary GLMM)",
+         "subtitle": "Share of IVIG-treated patients with each outcome; ratings by analysis/grade.py",
          "sources": ["results.json"], "figure": True, "draw": page(lambda f: _slide_grade(f, results))},
         {"name": "bottom_line", "title": "Bottom line", "subtitle": "",
          "sources": ["results.json", "claims_audit.json"], "figure": False,

@@ -1,0 +1,31 @@
+# The journal-club deck and the notebooks (included by the Makefile after make/pipeline.mk,
+# whose RESULTS, AUDIT and CALIB it uses). No notebook is a prerequisite of anything.
+
+# --- slides: a 16:9 PDF plus each figure slide as PNG (2000 x 1125) and SVG ------------
+DECK         := slides/journal-club.pdf
+SLIDE_INPUTS := $(RESULTS) $(AUDIT) $(CALIB) report/references.bib CITATION.cff
+
+slides: $(DECK)                                     ## Build the journal-club deck (slides/)
+
+# One recipe writes the PDF (the target, written last and atomically) and the PNG/SVG files
+# beside it, from the same derived results as the report.
+$(DECK): $(SLIDE_INPUTS) $(PKG)
+	$(RUN) slides --results $(RESULTS) --audit $(AUDIT) --calibration $(CALIB) \
+	  --bib report/references.bib --cff CITATION.cff --out $@
+
+# --- notebooks: executed headless into build/notebooks/ (git-ignored) ------------------
+# The sources in notebooks/ are stored with outputs stripped and are never overwritten;
+# each executed copy asserts that its numbers equal data/derived/.
+NOTEBOOKS    := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
+EXECUTED     := $(patsubst notebooks/%,build/notebooks/%,$(NOTEBOOKS))
+NB_TIMEOUT   ?= 300
+
+notebooks: $(EXECUTED)                              ## Execute every notebook (build/notebooks/)
+
+build/notebooks/%.ipynb: notebooks/%.ipynb $(RESULTS) $(AUDIT) $(PKG) | $(STAMP)
+	@mkdir -p $(@D)
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=$(NB_TIMEOUT) \
+	  --ExecutePreprocessor.kernel_name=python3 --output-dir $(@D) --log-level WARN $<
+
+notebook: $(RESULTS) $(AUDIT) | $(STAMP)            ## Open the notebooks in JupyterLab (pinned env)
+	$(VENV)/bin/jupyter lab notebooks/
