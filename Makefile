@@ -29,6 +29,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 include make/pipeline.mk
+include make/slides.mk
 
 test: $(STAMP)                                      ## Run the test suite (what CI runs)
 	$(PY) -m pytest
@@ -47,7 +48,7 @@ lint: $(STAMP)                                      ## ruff, no fixes
 	$(VENV)/bin/ruff check analysis tests
 
 clean:                                              ## Remove built artefacts (never data/raw)
-	rm -rf data/derived/*.json data/derived/*.csv figures/manifest.json figures/calibration_manifest.json figures/*.png figures/*.svg figures/*.pdf figures/*.txt report/report.html slides/*.pdf slides/*.png slides/*.svg
+	rm -rf data/derived/*.json data/derived/*.csv figures/manifest.json figures/outcome_manifest.json figures/calibration_manifest.json figures/*.png figures/*.svg figures/*.pdf figures/*.txt report/report.html slides/*.pdf slides/*.png slides/*.svg
 
 distclean: clean                                    ## Also remove the environment
 	rm -rf $(VENV)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
-from .io import dumps_json, write_bytes, write_text
+from .io import dumps_json, sha256_file, write_bytes, write_text
 
 DESIGN_TEXT = {"case_report": "case report", "case_series": "case series",
                "retrospective_cohort": "retro. cohort", "prospective_cohort": "prosp. cohort",
@@ -157,8 +157,6 @@ def _prisma_counts(results: dict) -> dict:
         r = results["outcomes"].get(o)
         if r and r.get("k"):
             by_outcome.append(f"pooled for {r['label'][0].lower() + r['label'][1:] if not r['label'].startswith('BK') else r['label']}: {r['k']}")
-    if p.get("guidelines_included"):
-        by_outcome.append(f"guidelines consulted (not studies): {p['guidelines_included']}")
     p["included_notes"] = by_outcome
     return p
 
@@ -178,22 +176,27 @@ def _evidence_map_rows(results: dict) -> list[dict]:
     return rows
 
 
+FIGURE_SETS = ("outcomes", "evidence", "calibration")
+
+
 def write_figures(results: dict, audit: dict | None, outdir: Path, manifest: str | Path, *,
-                  calibration: dict | None = None, only: str = "main") -> None:
-    """Draw every figure as SVG and PNG (forest plots also PDF) and write the manifest.
+                  calibration: dict | None = None, only: str = "evidence") -> None:
+    """Draw one set of figures as SVG and PNG (forest plots also PDF) and write its manifest.
 
-    ``only="main"`` draws every figure but the calibration one; ``only="calibration"``
-    draws just that one (it has its own manifest, so the two sets build in parallel).
+    The sets build in parallel make jobs: ``"outcomes"`` (forest, sensitivity and
+    leave-one-out plots; needs only the results), ``"evidence"`` (viral loads, risk of
+    bias, PRISMA, evidence map, claims audit; needs the audit too) and ``"calibration"``.
     """
-    from .io import sha256_file
-
+    outcome_prefixes = ("forest_", "sensitivity_", "leave_one_out_")
+    if only == "calibration":
+        specs = [s for s in figure_specs(results, {"claims": []}, calibration) if s[0] == "calibration"]
+    elif only == "outcomes":
+        specs = [s for s in figure_specs(results, {"claims": []}, None) if s[0].startswith(outcome_prefixes)]
+    else:
+        specs = [s for s in figure_specs(results, audit, None) if not s[0].startswith(outcome_prefixes)]
     _mpl()
     outdir.mkdir(parents=True, exist_ok=True)
     entries = []
-    if only == "calibration":
-        specs = [s for s in figure_specs(results, {"claims": []}, calibration) if s[0] == "calibration"]
-    else:
-        specs = figure_specs(results, audit, None)
     for name, title, caption, draw in specs:
         fig = draw()
         formats = ("svg", "png", "pdf") if name.startswith("forest_") else ("svg", "png")

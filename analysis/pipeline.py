@@ -244,7 +244,7 @@ def add_commands(sub) -> None:
     p.add_argument("--results", required=True)
     p.add_argument("--audit", default=None)
     p.add_argument("--calibration", default=None)
-    p.add_argument("--only", choices=("main", "calibration"), default="main")
+    p.add_argument("--only", choices=("outcomes", "evidence", "calibration"), default="evidence")
     p.add_argument("--outdir", required=True)
     p.add_argument("--manifest", required=True)
     p.set_defaults(func=_cmd_figures)
@@ -279,3 +279,7 @@ def add_commands(sub) -> None:
     p.add_argument("--cff", default="CITATION.cff")
     p.add_argument("--style", choices=("text", "bibtex", "both"), default="both")
     p.set_defaults(func=_cmd_cite)
+
+    from .slides import add_slides_command
+
+    add_slides_command(sub)

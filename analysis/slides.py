@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
-from .citation import _cff_citation, format_reference, parse_bibtex
+from .citation import _cff_citation, parse_bibtex
 from .figures import labels_and_designs, save_figure
 from .io import write_bytes
 
@@ -168,22 +168,27 @@ def _chrome(fig, number: int, total: int, title: str, subtitle: str, footer: str
           color=MUTED, gid="chrome")
 
 
-def _check_layout(fig, name: str) -> None:
-    """Raise if a text runs off the slide, or if a body text enters the title or footer band
-    (what a presenter would otherwise discover in front of the room)."""
+def _drawn_texts(fig) -> list:
+    """Every text of the figure that is drawn (not empty, visible, not a tick label of an
+    axes drawn without its axis)."""
     from matplotlib.text import Text
 
+    hidden = {id(t) for ax in fig.axes if not ax.axison
+              for axis in (ax.xaxis, ax.yaxis)
+              for t in [*axis.get_ticklabels(which="both"), axis.label, axis.offsetText]}
+    return [t for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+
+
+def _check_layout(fig, name: str) -> None:
+    """Raise if a text runs off the slide, if a body text enters the title or footer band, or
+    if two body texts overlap (what a presenter would otherwise discover in front of the room)."""
     renderer = _renderer(fig)
     fig.draw_without_rendering()  # positions of axis labels and legends are set at draw time
     dpi = fig.dpi
     w, h = fig.bbox.width, fig.bbox.height
     lo, hi = (FOOT_BAND - 0.12) * dpi, (SLIDE_H - TOP_BAND + 0.08) * dpi
-    hidden = {id(t) for ax in fig.axes if not ax.axison  # axes drawn without axis: never shown
-              for axis in (ax.xaxis, ax.yaxis)
-              for t in [*axis.get_ticklabels(which="both"), axis.label, axis.offsetText]}
-    for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip() or id(t) in hidden:
-            continue
+    for t in _drawn_texts(fig):
         bb = t.get_window_extent(renderer=renderer)
         if bb.x0 < -1 or bb.y0 < -1 or bb.x1 > w + 1 or bb.y1 > h + 1:
             raise ValueError(f"slide {name}: text {t.get_text()[:40]!r} runs off the slide")
@@ -274,7 +279,7 @@ def _evidence_counts(results: dict) -> tuple[list[dict], dict[str, int]]:
     return found, counts
 
 
-def _slide_evidence(fig, results: dict, audit: dict) -> None:
+def _slide_evidence(fig, results: dict) -> None:
     ev = results["evidence_table"]
     found, counts = _evidence_counts(results)
     missing = sorted((r for r in ev if r["verification"] == "not_found" and r["answer_ref"]),
@@ -406,7 +411,10 @@ def _slide_claims(audit: dict):
     from . import plotting
 
     fig = _new_slide()
-    aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": a["claim"], "verdict": a["verdict"]}
+    # cut long claims near the width of the slide first (the plotting function then trims
+    # them to the exact width one character pair at a time, which is slow for long texts)
+    aud = pd.DataFrame([{"claim_id": a["claim_id"], "verdict": a["verdict"],
+                         "short": a["claim"] if len(a["claim"]) <= 80 else a["claim"][:79].rstrip() + "\u2026"}
                         for a in audit["claims"]])
     top = SLIDE_H - TOP_BAND - 0.15
     bar_h = 0.6
@@ -604,7 +612,7 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
         {"name": "evidence", "title": "The evidence at a glance",
          "subtitle": f"{small} of {len(found)} reports are case series, case reports or abstracts",
          "sources": ["results.json"], "figure": True,
-         "draw": page(lambda f: _slide_evidence(f, results, audit))},
+         "draw": page(lambda f: _slide_evidence(f, results))},
         {"name": "forest_viremia_clearance", "title": f"{cl['label']} after IVIG",
          "subtitle": forest_sub("viremia_clearance"), "sources": ["results.json"], "figure": True,
          "draw": lambda: _forest(results, "viremia_clearance")},
@@ -647,11 +655,12 @@ def build_slides(results: dict, audit: dict, calibration: dict | None, bib_path:
     """Write the deck to ``out_pdf`` and each figure slide as ``NN-name.png``/``.svg`` in
     ``out_dir`` (default: the PDF's folder).
 
-    Returns one record per slide (``number``, ``name``, ``title``, ``files`` written and
-    ``texts``: every string drawn), so a test can read what a slide says.
+    Returns one record per slide (``number``, ``name``, ``title``, ``files`` written,
+    ``texts``: every string drawn, and ``min_font_pt``), so a test can read what a slide says.
+    Raises ValueError if a text would run off a slide, into its title or footer, or over
+    another text of the slide's body.
     """
     from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.text import Text
 
     out_pdf = Path(out_pdf)
     out_dir = Path(out_dir) if out_dir is not None else out_pdf.parent
@@ -673,9 +682,10 @@ def build_slides(results: dict, audit: dict, calibration: dict | None, bib_path:
                     path = out_dir / f"{i:02d}-{spec['name'].replace('_', '-')}.{fmt}"
                     save_figure(fig, path, title=spec["title"], caption=_footer(spec, bib))
                     files.append(path.name)
-            texts = [t.get_text() for t in fig.findobj(Text) if t.get_text().strip()]
+            shown = _drawn_texts(fig)
             records.append({"number": i, "name": spec["name"], "title": spec["title"], "files": files,
-                            "texts": texts})
+                            "texts": [t.get_text() for t in shown],
+                            "min_font_pt": min(t.get_fontsize() for t in shown)})
     write_bytes(buf.getvalue(), out_pdf)
     return records
 

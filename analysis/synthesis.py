@@ -434,6 +434,8 @@ def prisma_counts(pkg) -> dict[str, Any]:
     treat = [s for s in included_ids if st.loc[s, "role"] == "treatment"]
     groups = overlap_groups(pkg["studies"])
     sought = n_unique - len(only_dup) - screen_excl
+    n_guidelines = len({s for s in sc[sc.decision == "included"].study_id.dropna()
+                        if s in st.index and st.loc[s, "role"] == "guideline"})
     corpus_names = {"pages": "stored PubMed, PMC and journal pages", "docs": "documentation pages",
                     "issues": "issue threads", "code": "code repositories"}
     corpus_of = dict(zip(sl.query_id, sl.corpus, strict=True))
@@ -442,7 +444,7 @@ def prisma_counts(pkg) -> dict[str, Any]:
         name = corpus_names.get(corpus_of.get(q, ""), corpus_of.get(q, "other"))
         by_source[name] = by_source.get(name, 0) + 1
     return {
-        "queries": int(len(sl)),
+        "queries": len(sl),
         "by_source": dict(sorted(by_source.items())),
         "identified": identified,
         "duplicates": identified - n_unique + len(only_dup),
@@ -451,12 +453,13 @@ def prisma_counts(pkg) -> dict[str, Any]:
         "sought": int(sought),
         "not_retrieved": int(not_retrieved),
         "assessed": int(sought - not_retrieved),
-        "excluded_full_text": int(sum(full_text_reasons.values())),
-        "exclusion_reasons": dict(sorted(full_text_reasons.items())),
+        "excluded_full_text": int(sum(full_text_reasons.values())) + n_guidelines,
+        "exclusion_reasons": dict(sorted({**full_text_reasons,
+                                          **({"guideline (context for the audit, not a study)": n_guidelines}
+                                             if n_guidelines else {})}.items())),
         "reports_included": len(included_ids),
         "studies_included": len({groups[s] for s in included_ids}),
-        "guidelines_included": len({s for s in sc[sc.decision == "included"].study_id.dropna()
-                                    if s in st.index and st.loc[s, "role"] == "guideline"}),
+        "guidelines_included": n_guidelines,
         "treatment_reports": len(treat),
         "note": ("Reports were judged on the stored abstract or page (full texts were not "
                  "available to the search tool), so 'assessed for eligibility' means the "

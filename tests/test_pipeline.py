@@ -18,11 +18,13 @@ STEPS = [
      "{d}/calibration.json", "--outdir", "{d}", "--manifest", "{d}/tables.json"],
     ["figures", "--results", "{d}/results.json", "--audit", "{d}/claims_audit.json", "--outdir", "{d}/figures",
      "--manifest", "{d}/figures/manifest.json"],
+    ["figures", "--only", "outcomes", "--results", "{d}/results.json", "--outdir", "{d}/figures",
+     "--manifest", "{d}/figures/outcome_manifest.json"],
     ["figures", "--only", "calibration", "--results", "{d}/results.json", "--calibration",
      "{d}/calibration.json", "--outdir", "{d}/figures", "--manifest", "{d}/figures/calibration_manifest.json"],
     ["report", "--results", "{d}/results.json", "--audit", "{d}/claims_audit.json", "--calibration",
      "{d}/calibration.json", "--manifest", "{d}/figures/manifest.json", "--extra-manifest",
-     "{d}/figures/calibration_manifest.json", "--template", str(ROOT / "report" / "template.html"),
+     "{d}/figures/calibration_manifest.json", "--extra-manifest", "{d}/figures/outcome_manifest.json", "--template", str(ROOT / "report" / "template.html"),
      "--bib", str(ROOT / "report" / "references.bib"), "--out", "{d}/report/report.html"],
 ]
 
@@ -81,7 +83,8 @@ def test_report_prints_the_primary_clearance_estimate(two_builds):
 
 def test_figure_captions_credit_the_source_and_version(two_builds):
     d, _, _, _ = two_builds
-    manifest = json.loads((d / "figures" / "manifest.json").read_text())
+    manifest = {"figures": [f for m in ("manifest", "outcome_manifest", "calibration_manifest")
+                            for f in json.loads((d / "figures" / f"{m}.json").read_text())["figures"]]}
     names = {f["name"] for f in manifest["figures"]}
     assert {"forest_viremia_clearance", "forest_graft_survival", "prisma", "risk_of_bias", "evidence_map",
             "claims_audit", "viral_loads", "sensitivity_viremia_clearance"} <= names

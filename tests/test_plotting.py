@@ -316,7 +316,7 @@ def test_plotting_imports_only_numpy_pandas_matplotlib_and_layer_0():
                 external.add(node.module.split(".")[0])
         elif isinstance(node, ast.Attribute):
             assert node.attr not in {"savefig", "show"}, "plotting must never save or show"
-    assert external <= {"__future__", "math", "re", "collections", "typing", "numpy",
+    assert external <= {"__future__", "functools", "math", "re", "collections", "typing", "numpy",
                         "pandas", "matplotlib"}, external
     assert internal <= {"results", "_validation"}, internal
 
