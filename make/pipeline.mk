@@ -10,9 +10,9 @@ TABLES   := $(DERIVED)/tables.json
 MANIFEST := figures/manifest.json
 OUTFIG   := figures/outcome_manifest.json
 CALFIG   := figures/calibration_manifest.json
-# The report path simulates 300 replicates per scenario (Monte Carlo SE <= 1.3 points at 95%
+# The report path simulates 500 replicates per scenario (Monte Carlo SE <= 1 point at 95%
 # coverage); `make calibration REPLICATES=2000` runs the full default grid.
-REPLICATES ?= 300
+REPLICATES ?= 500
 REPORT   := report/report.html
 
 report: $(REPORT)                                   ## Build everything into report/report.html
