@@ -97,3 +97,24 @@ def test_interval_widens_with_confidence_level(xn, method):
 def test_study_proportions_frame_columns():
     df = study_proportions([1, 2], [3, 4], study_ids=["a", "b"])
     assert list(df.columns) == ["study_id", "events", "n", "proportion", "ci_low", "ci_high"]
+
+
+# statsmodels' proportion_confint as a second, independent implementation of the
+# closed-form intervals (beta = Clopper-Pearson; normal = Wald). statsmodels does not clip
+# Wald/Agresti-Coull limits to [0, 1] and its Jeffreys limits at x = 0 or n are the
+# Beta quantiles, so those are compared after the same clipping/boundary rules.
+STATSMODELS = {"clopper-pearson": "beta", "wilson": "wilson", "agresti-coull": "agresti_coull",
+               "jeffreys": "jeffreys", "wald": "normal"}
+
+
+@pytest.mark.parametrize("method", sorted(STATSMODELS))
+@pytest.mark.parametrize(("x", "n"), [(81, 263), (15, 148), (0, 20), (1, 29), (7, 50), (27, 30), (3, 3)])
+def test_agrees_with_statsmodels_proportion_confint(method, x, n):
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(x, n, alpha=0.05, method=STATSMODELS[method])
+    lo, hi = float(np.clip(lo, 0, 1)), float(np.clip(hi, 0, 1))
+    if method == "jeffreys":
+        lo, hi = (0.0 if x == 0 else lo), (1.0 if x == n else hi)
+    est = proportion_ci(x, n, method=method)
+    np.testing.assert_allclose([est.ci.low, est.ci.high], [lo, hi], rtol=1e-9, atol=1e-12)
