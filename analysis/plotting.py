@@ -215,6 +215,8 @@ def _percent_axis(ax, st: dict, label: str = "Proportion (%)") -> None:
 
 
 def _ci_text(est: float, lo: float, hi: float, digits: int = 1) -> str:
+    if _missing(lo) or _missing(hi):  # no interval exists (e.g. every study at 0%)
+        return f"{_pct(est):.{digits}f} (CI n/a)"
     return f"{_pct(est):.{digits}f} ({_pct(lo):.{digits}f}\u2013{_pct(hi):.{digits}f})"
 
 
@@ -583,8 +585,9 @@ def sensitivity_plot(rows: pd.DataFrame, *, title: str = "", style: str = "repor
     _percent_axis(ax, st)
     _tidy_axes(ax, st)
     ax.tick_params(axis="y", length=0)
-    right = [f"{_pct(r.estimate):.0f}% ({_pct(r.ci_low):.0f}\u2013{_pct(r.ci_high):.0f}), "
-             f"k = {int(r.k)}" for _, r in entries]
+    right = [(f"{_pct(r.estimate):.0f}% (CI n/a)" if _missing(r.ci_low) or _missing(r.ci_high) else
+              f"{_pct(r.estimate):.0f}% ({_pct(r.ci_low):.0f}\u2013{_pct(r.ci_high):.0f})")
+             + f", k = {int(r.k)}" for _, r in entries]
     _right_labels(ax, st, [e[0] for e in entries], right, header="% (95% CI)")
     handles = [Line2D([], [], color=PALETTE["dark"], lw=st["lw"], marker="o",
                       mfc=PALETTE["blue"], mec=PALETTE["blue"], ms=st["ms"] * 0.8,
