@@ -72,18 +72,17 @@ def flat_results(results: dict) -> list[dict]:
     return rows
 
 
+# table name -> rows built from (results, audit, calibration); one CSV each
 TABLES = {
-    "results": lambda res, aud: flat_results(res),
-    "evidence": lambda res, aud: res["evidence_table"],
-    "percent-checks": lambda res, aud: res["percent_checks"],
-    "comparative": lambda res, aud: res["comparative"]["studies"],
-    "claims-audit": lambda res, aud: [
+    "results": lambda res, aud, cal: flat_results(res),
+    "evidence": lambda res, aud, cal: res["evidence_table"],
+    "percent-checks": lambda res, aud, cal: res["percent_checks"],
+    "comparative": lambda res, aud, cal: res["comparative"]["studies"],
+    "claims-audit": lambda res, aud, cal: [
         {**a, "evidence": ";".join(a["evidence"]), "sources": ";".join(a["sources"])} for a in aud["claims"]
     ],
+    "calibration": lambda res, aud, cal: cal["rows"],
 }
-
-
-TABLES["calibration"] = lambda res, aud, cal=None: cal["rows"] if cal else []
 
 
 def _cmd_tables(args) -> int:
@@ -98,7 +97,7 @@ def _cmd_tables(args) -> int:
     outdir = Path(args.outdir)
     files = {}
     for name, build in sorted(TABLES.items()):
-        rows = build(res, aud, cal) if name == "calibration" else build(res, aud)
+        rows = build(res, aud, cal)
         path = outdir / f"{name.replace('-', '_')}.csv"
         write_csv(pd.DataFrame(rows), path)
         files[path.name] = sha256_file(path)

@@ -414,9 +414,9 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
              ["scipy", scipy.__version__], ["pandas", pandas.__version__], ["matplotlib", matplotlib.__version__]]
     crows += [[_e(path), _e(h)] for path, h in sorted(results["data_hashes"].items())]
     colophon = _table(None, crows).replace("<table>", '<table class="colophon">')
-    unused = sorted(set(refs) - {k for _, k in CITATIONS.values()})
-    if unused:
-        raise ValueError(f"report cites keys not in analysis/_citations.py: {unused}")
+    unknown = sorted(set(refs) - {k for _, k in CITATIONS.values()})
+    if unknown:
+        raise ValueError(f"report cites keys not in analysis/_citations.py: {unknown}")
     page = string.Template(template.read_text(encoding="utf-8")).substitute(
         version=__version__, commit_short=_e(commit[:10]), pico=pico, bottom_line=bottom, glance=glance,
         prisma=prisma, evidence_table=evidence_table, results=results_html, sensitivity=sensitivity,

@@ -185,11 +185,14 @@ def _summary_row(label, group, res, df, primary=False, note="") -> dict:
             "warnings": d["warnings"], "note": note}
 
 
-def scenarios(pkg, outcome: str, groups) -> list[tuple[str, pd.DataFrame, str]]:
+def scenarios(pkg, outcome: str, groups, *, reported: pd.DataFrame | None = None,
+              claimed: pd.DataFrame | None = None) -> list[tuple[str, pd.DataFrame, str]]:
     """Every sensitivity scenario: (label, dataset, note)."""
     st = pkg["studies"].set_index("study_id")
-    reported = outcome_rows(pkg, outcome, basis="reported")
-    claimed = outcome_rows(pkg, outcome, basis="claimed")
+    if reported is None:
+        reported = outcome_rows(pkg, outcome, basis="reported")
+    if claimed is None:
+        claimed = outcome_rows(pkg, outcome, basis="claimed")
     base, _ = resolve_overlaps(reported, groups)
     out = []
     if base.empty and claimed.empty:
@@ -246,7 +249,8 @@ def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[
                       dataset=[])
         claimed = outcome_rows(pkg, outcome, basis="claimed")
         result["scenarios"] = [_summary_row(lbl, "Scenario", _fit(df, **PRIMARY_OPTIONS), df, note=note)
-                               for lbl, df, note in scenarios(pkg, outcome, groups)
+                               for lbl, df, note in scenarios(pkg, outcome, groups, reported=reported,
+                                                              claimed=claimed)
                                if not df.empty] if not claimed.empty else []
         return result
     primary = _fit(base, **PRIMARY_OPTIONS)
@@ -265,7 +269,7 @@ def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[
         for i, (lbl, opts) in enumerate(METHODS)
     ]
     scen = []
-    for i, (lbl, df, note) in enumerate(scenarios(pkg, outcome, groups)):
+    for i, (lbl, df, note) in enumerate(scenarios(pkg, outcome, groups, reported=reported)):
         if df.empty:
             scen.append({"label": lbl, "group": "Scenario", "k": 0, "note": note or "no study left",
                          "estimate": None, "ci_low": None, "ci_high": None, "pi_low": None,
