@@ -7,12 +7,18 @@ The public API (importing it has no side effects)::
     print(res.summary()); res.to_frame(); res.to_dict()
 """
 
-from ._validation import InputError
-from .effects import effect_sizes, two_group_effect_sizes
-from .heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
-from .pooling import leave_one_out, pool_proportions, pool_two_group
-from .proportions import back_transform, proportion_ci, study_proportions, transform_proportion
-from .results import (
+from ._version import __version__
+from .stats._validation import InputError
+from .stats.effects import effect_sizes, two_group_effect_sizes
+from .stats.heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
+from .stats.pooling import leave_one_out, pool_proportions, pool_two_group
+from .stats.proportions import (
+    back_transform,
+    proportion_ci,
+    study_proportions,
+    transform_proportion,
+)
+from .stats.results import (
     ConfidenceInterval,
     Heterogeneity,
     LeaveOneOut,
@@ -20,8 +26,6 @@ from .results import (
     PooledProportion,
     ProportionEstimate,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfidenceInterval",

@@ -12,8 +12,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from ._validation import (
+from ._version import __version__
+from .stats._validation import (
     CI_METHODS,
     MEASURES,
     MODELS,
@@ -51,8 +51,8 @@ def _add_pool(sub) -> None:
 
 
 def _cmd_pool(args) -> int:
-    from .io import dumps_json, read_counts_csv
-    from .pooling import leave_one_out, pool_proportions
+    from .review.io import dumps_json, read_counts_csv
+    from .stats.pooling import leave_one_out, pool_proportions
 
     df = read_counts_csv(args.file)
     measure = args.measure
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_pool(sub)
-    from . import pipeline
+    from .present import steps as pipeline
 
     pipeline.add_commands(sub)
     return parser

@@ -20,7 +20,7 @@ import time
 
 from scipy import special
 
-from analysis.calibration import (
+from analysis.stats.calibration import (
     default_grid,
     fit_glmm_batch,
     recommend,

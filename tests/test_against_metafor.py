@@ -184,7 +184,7 @@ def test_rma_glmm(metafor_reference, case_id):
     ci_method = TEST[a["test"]]
     if a["method"] == "EE":
         # metafor's equal-effects logistic model: the GLM with a common intercept
-        from analysis.glmm import common_logistic
+        from analysis.stats.glmm import common_logistic
 
         mu, se, _ = common_logistic(x, n)
         assert_close([mu, se], [v["b"], v["se"]], rtol=GLM_RTOL, atol=1e-12, what="EE GLMM")

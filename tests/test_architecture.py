@@ -8,43 +8,52 @@ from conftest import ROOT
 
 PKG = ROOT / "analysis"
 
-# module -> layer; a module may import package modules of a lower layer only, plus the
-# explicit same-layer exceptions below.
-LAYERS = {
-    "_validation": 0, "_citations": 0, "results": 0,
-    "proportions": 1, "effects": 1, "heterogeneity": 1, "glmm": 1, "pooling": 1,
-    "calibration": 1, "grade": 1, "audit_rules": 1,
-    "io": 2, "_package_rules": 2, "plotting": 2,
-    "synthesis": 3, "audit": 3, "figures": 3, "report": 3, "pipeline": 3, "cli": 3, "__main__": 3,
-    "__init__": 3, "citation": 3, "slides": 3, "notebooks": 3,
-}
-SAME_LAYER_OK = {
-    ("pooling", "effects"), ("pooling", "heterogeneity"), ("pooling", "glmm"),
-    ("pooling", "proportions"), ("effects", "proportions"), ("calibration", "pooling"),
-    ("calibration", "glmm"), ("calibration", "proportions"), ("calibration", "heterogeneity"),
-    ("calibration", "effects"), ("io", "_package_rules"), ("_validation", "results"),
-    ("results", "_citations"), ("grade", "pooling"),
-}
-FORBIDDEN_IN_STATS = {"matplotlib", "analysis.io", "analysis.plotting"}
+# Three layers whose names say the architecture, imports pointing down only:
+#   stats (the engine) <- review (this evidence review) <- present (figures, report, slides)
+# and the front door (cli, __init__, __main__) above them. ``_version`` is a leaf anyone may use.
+LAYER_OF_PACKAGE = {"stats": 0, "review": 1, "present": 2}
+FRONT_DOOR = 3
 
 
-def package_imports(path):
+def layer_of(module: str) -> int | None:
+    """``analysis.stats.glmm`` -> 0; ``analysis.cli`` -> 3; ``analysis._version`` -> None."""
+    parts = module.split(".")
+    if parts[0] != "analysis":
+        return None
+    if len(parts) == 1:
+        return FRONT_DOOR
+    if parts[1] == "_version":
+        return None
+    return LAYER_OF_PACKAGE.get(parts[1], FRONT_DOOR)
+
+
+def module_name(path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def package_imports(path) -> set[str]:
+    """Absolute names of the ``analysis`` modules that ``path`` imports (relative ones resolved)."""
+    me = module_name(path)
+    base = me.split(".") if path.name == "__init__.py" else me.split(".")[:-1]
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level >= 1:
+                anchor = base[: len(base) - (node.level - 1)]
+                mod = ".".join(anchor + ([node.module] if node.module else []))
                 if node.module:
-                    found.add(node.module.split(".")[0])
+                    found.add(mod)
                 else:
-                    found.update(a.name for a in node.names)
+                    found.update(f"{mod}.{a.name}" for a in node.names)
             elif node.module and node.module.startswith("analysis"):
-                parts = node.module.split(".")
-                found.add(parts[1] if len(parts) > 1 else "__init__")
+                found.add(node.module)
         elif isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name.startswith("analysis."):
-                    found.add(a.name.split(".")[1])
+            found.update(a.name for a in node.names if a.name.startswith("analysis"))
     return found
 
 
@@ -59,36 +68,41 @@ def external_imports(path):
     return names
 
 
-MODULES = sorted(p for p in PKG.glob("*.py"))
+MODULES = sorted(PKG.rglob("*.py"))
 
 
-def test_every_module_has_a_layer():
-    missing = [p.stem for p in MODULES if p.stem not in LAYERS]
-    assert not missing, f"add these modules to LAYERS: {missing}"
+def test_the_three_layers_exist():
+    for name in LAYER_OF_PACKAGE:
+        assert (PKG / name / "__init__.py").is_file(), f"analysis/{name}/ is missing"
+    loose = sorted(p.name for p in PKG.glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py", "_version.py", "cli.py"], loose
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
 def test_imports_point_down(path):
-    me = path.stem
+    me = module_name(path)
+    mine = layer_of(me)
     for other in package_imports(path):
-        if other == me or other not in LAYERS:
+        theirs = layer_of(other)
+        if theirs is None or mine is None:
             continue
-        ok = LAYERS[me] == 3 or LAYERS[other] < LAYERS[me] or (me, other) in SAME_LAYER_OK
-        assert ok, f"{me} (layer {LAYERS[me]}) must not import {other} (layer {LAYERS[other]})"
+        ok = theirs <= mine and (theirs < FRONT_DOOR or mine == FRONT_DOOR)
+        assert ok, f"{me} (layer {mine}) must not import {other} (layer {theirs})"
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if LAYERS.get(p.stem, 9) <= 1],
-                         ids=lambda p: p.stem)
-def test_statistics_do_not_touch_plotting_or_files(path):
+@pytest.mark.parametrize("path", sorted((PKG / "stats").glob("*.py")), ids=lambda p: p.stem)
+def test_the_engine_touches_no_plotting_files_or_review(path):
     assert "matplotlib" not in external_imports(path)
-    assert not ({"io", "plotting", "cli", "report"} & package_imports(path))
+    assert not {m for m in package_imports(path) if m.startswith(("analysis.review", "analysis.present"))}
+    text = path.read_text(encoding="utf-8").lower()
+    for word in ("bk virus", "bkvn", "ivig"):
+        assert word not in text, f"the engine knows no disease, but {path.name} says {word!r}"
 
 
 def test_plotting_does_no_statistics():
-    path = PKG / "plotting.py"
-    if not path.exists():
-        pytest.skip("plotting not written yet")
-    assert not ({"pooling", "glmm", "heterogeneity", "effects", "io"} & package_imports(path))
+    for path in (PKG / "present").rglob("plotting*.py"):
+        assert not {m for m in package_imports(path) if m.startswith(("analysis.stats.pooling",
+                    "analysis.stats.glmm", "analysis.stats.heterogeneity", "analysis.stats.effects"))}
 
 
 def test_notebooks_define_no_functions():

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from analysis.audit import audit_claims, summarise
-from analysis.audit_rules import check_percent, compatible_counts, percent_matches_count
-from analysis.io import load_package
-from analysis.synthesis import build_results
+from analysis.review.audit import audit_claims, summarise
+from analysis.review.audit_rules import check_percent, compatible_counts, percent_matches_count
+from analysis.review.io import load_package
+from analysis.review.synthesis import build_results
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_shipped_audit_gives_the_verdicts_the_data_imply(shipped):
 
 def test_audit_command_writes_what_the_function_returns(shipped, tmp_path):
     from analysis.cli import main
-    from analysis.io import write_json
+    from analysis.review.io import write_json
 
     pkg, res = shipped
     write_json(res, tmp_path / "results.json")

@@ -6,7 +6,7 @@ from conftest import assert_close
 from scipy import special, stats
 
 from analysis import pool_proportions
-from analysis.calibration import (
+from analysis.stats.calibration import (
     _SPECS,
     CALIBRATION_METHODS,
     clopper_pearson_coverage,
@@ -17,7 +17,7 @@ from analysis.calibration import (
     run_calibration,
     simulate_counts,
 )
-from analysis.glmm import fit_glmm
+from analysis.stats.glmm import fit_glmm
 
 # A simulated coverage is accepted within this many Monte Carlo SEs of its exact value
 # (two-sided normal tail 6e-5: a false failure about once in 16,000 runs; the seed is

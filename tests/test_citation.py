@@ -5,10 +5,10 @@ import sys
 
 from conftest import ROOT
 
-from analysis._citations import CITATIONS
-from analysis._validation import CI_METHODS, MEASURES, MODELS, STUDY_CI_METHODS, TAU2_METHODS
-from analysis.citation import parse_bibtex, update_bib
-from analysis.io import load_package
+from analysis.present.citation import parse_bibtex, update_bib
+from analysis.review.io import load_package
+from analysis.stats._citations import CITATIONS
+from analysis.stats._validation import CI_METHODS, MEASURES, MODELS, STUDY_CI_METHODS, TAU2_METHODS
 
 BIB = ROOT / "report" / "references.bib"
 

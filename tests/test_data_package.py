@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 from analysis import InputError
-from analysis.io import load_package, verify_hashes
+from analysis.review.io import load_package, verify_hashes
 
 DESCRIPTOR = ROOT / "data" / "datapackage.json"
 

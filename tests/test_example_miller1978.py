@@ -7,8 +7,8 @@ import numpy as np
 from conftest import assert_close, published
 
 from analysis import back_transform, effect_sizes, pool_proportions
-from analysis.pooling import pool_effects_iv
-from analysis.proportions import ft_harmonic_mean_n
+from analysis.stats.pooling import pool_effects_iv
+from analysis.stats.proportions import ft_harmonic_mean_n
 
 X = [3, 6, 10, 1]
 N = [11, 17, 21, 6]

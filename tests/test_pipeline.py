@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 from analysis.cli import main
-from analysis.report import FORMATS, lookup
+from analysis.present.report import FORMATS, lookup
 
 STEPS = [
     ["analyze", "--in", "{data}", "--out", "{d}/results.json"],

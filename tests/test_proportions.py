@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis import proportion_ci, study_proportions
-from analysis._validation import STUDY_CI_METHODS
+from analysis.stats._validation import STUDY_CI_METHODS
 
 # Newcombe (1998) Table I (Stat Med 17:857-872), methods 5 (exact) and 3 (score), as
 # reproduced in METHODS.md 3.6, printed to 4 decimals.

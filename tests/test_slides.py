@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from analysis.slides import TITLE_PT, add_slides_command, build_slides
+from analysis.present.slides import TITLE_PT, add_slides_command, build_slides
 
 BIB = ROOT / "report" / "references.bib"
 CFF = ROOT / "CITATION.cff"

@@ -23,10 +23,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
+from .._version import __version__
+from ..review.io import write_bytes
 from .citation import _cff_citation, parse_bibtex
 from .figures import labels_and_designs, save_figure
-from .io import write_bytes
 
 SLIDE_W, SLIDE_H = 40.0 / 3.0, 7.5  # inches: exactly 960 x 540 pt
 TITLE_PT, SUBTITLE_PT, BODY_PT, TEXT_PT, FOOTER_PT = 32.0, 21.0, 24.0, 21.0, 14.0
@@ -696,7 +696,7 @@ def build_slides(results: dict, audit: dict, calibration: dict | None, bib_path:
 def _cmd_slides(args) -> int:
     import json
 
-    from ._validation import InputError
+    from ..stats._validation import InputError
 
     def read(path):
         p = Path(path)

@@ -16,10 +16,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from ._citations import CITATIONS
+from .._version import __version__
+from ..review.io import write_text
+from ..stats._citations import CITATIONS
 from .citation import BLOCK_START, format_reference, parse_bibtex
-from .io import write_text
 
 FORMATS = {
     "pct": lambda v: f"{100 * v:.1f}%",
@@ -76,7 +76,7 @@ def _svg(manifest: dict, figdir: Path, name: str) -> str:
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+                              cwd=Path(__file__).resolve().parents[2]).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

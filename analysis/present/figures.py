@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
-from .io import dumps_json, sha256_file, write_bytes, write_text
+from .._version import __version__
+from ..review.io import dumps_json, sha256_file, write_bytes, write_text
 
 DESIGN_TEXT = {"case_report": "case report", "case_series": "case series",
                "retrospective_cohort": "retro. cohort", "prospective_cohort": "prosp. cohort",

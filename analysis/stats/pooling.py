@@ -1,7 +1,7 @@
 """Pooling: common-effect and random-effects inverse-variance models, and the GLMM.
 
 `pool_proportions` is the one entry point for single proportions; `pool_two_group`
-pools IVIG-versus-control effects through the same inverse-variance machinery;
+pools treated-versus-control effects through the same inverse-variance machinery;
 `leave_one_out` re-fits any of them without each study in turn.
 """
 
@@ -476,9 +476,9 @@ def pool_two_group(
     correction_policy: CorrectionPolicy = "only0",
     study_ids=None,
 ) -> PooledEffect:
-    """Per-study and pooled IVIG-versus-control effects (inverse variance).
+    """Per-study and pooled treated-versus-control effects (inverse variance).
 
-    Group 1 is IVIG, group 0 the control. ``model`` is "random" or "common" (the GLMM
+    Group 1 is treated, group 0 the control. ``model`` is "random" or "common" (the GLMM
     is for single proportions only). Per-study CIs are Wald on the analysis scale, as
     metafor's ``escalc``/``forest``.
 

@@ -353,7 +353,7 @@ class PooledEffect:
     """A pooled two-group effect (log odds ratio, log risk ratio or risk difference).
 
     ``studies`` has ``study_id``, ``events_1``, ``n_1``, ``events_0``, ``n_0`` (1 =
-    IVIG, 0 = control), ``effect``, ``variance``, ``ci_low``, ``ci_high`` (Wald, analysis
+    treated, 0 = control), ``effect``, ``variance``, ``ci_low``, ``ci_high`` (Wald, analysis
     scale), ``corrected`` and ``weight`` (percent). ``ratio*`` fields are the
     exponentiated values for the log measures and None for the risk difference.
     """

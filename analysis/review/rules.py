@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._validation import InputError
+from ..stats._validation import InputError
 
 MURAD_DOMAIN = {
     "q1": "selection",

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import InputError
+from ..stats._validation import InputError
 
 __all__ = [
     "DataPackage",
@@ -307,7 +307,7 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
             tables[res["name"]] = _read_resource(root, res)
     _check_foreign_keys(desc, tables)
     pkg = DataPackage(root, desc, tables)
-    from ._package_rules import check_package  # local import: rules live beside the loader
+    from .rules import check_package  # local import: rules live beside the loader
 
     check_package(pkg)
     # hashes last, so a curator editing a table sees its schema errors first

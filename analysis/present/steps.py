@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def _read_json(path):
-    from ._validation import InputError
+    from ..stats._validation import InputError
 
     p = Path(path)
     if not p.is_file():
@@ -22,7 +22,7 @@ def _read_json(path):
 
 
 def _cmd_check_data(args) -> int:
-    from .io import load_package, write_json
+    from ..review.io import load_package, write_json
 
     pkg = load_package(args.inp)
     counts = {name: len(df) for name, df in pkg.tables.items()}
@@ -33,7 +33,7 @@ def _cmd_check_data(args) -> int:
 
 
 def _cmd_update_hashes(args) -> int:
-    from .io import sha256_file, write_text
+    from ..review.io import sha256_file, write_text
 
     path = Path(args.inp)
     desc = json.loads(path.read_text(encoding="utf-8"))
@@ -47,8 +47,8 @@ def _cmd_update_hashes(args) -> int:
 
 
 def _cmd_analyze(args) -> int:
-    from .io import load_package, write_json
-    from .synthesis import build_results
+    from ..review.io import load_package, write_json
+    from ..review.synthesis import build_results
 
     pkg = load_package(args.inp)
     write_json(build_results(pkg, package_hashes=pkg.hashes()), args.out)
@@ -89,7 +89,7 @@ def _cmd_tables(args) -> int:
     """Write every CSV table, then (last) the manifest that lists them with their sha256."""
     import pandas as pd
 
-    from .io import dumps_json, sha256_file, write_csv, write_text
+    from ..review.io import dumps_json, sha256_file, write_csv, write_text
 
     res = _read_json(args.results)
     aud = _read_json(args.audit)
@@ -107,8 +107,8 @@ def _cmd_tables(args) -> int:
 
 
 def _cmd_audit(args) -> int:
-    from .audit import audit_claims, summarise
-    from .io import dumps_json, load_package, write_json
+    from ..review.audit import audit_claims, summarise
+    from ..review.io import dumps_json, load_package, write_json
 
     pkg = load_package(args.inp)
     res = _read_json(args.results)
@@ -177,8 +177,8 @@ def _cmd_cite(args) -> int:
 
 
 def _cmd_bibtex(args) -> int:
+    from ..review.io import load_package, write_text
     from .citation import update_bib
-    from .io import load_package, write_text
 
     pkg = load_package(args.inp)
     write_text(update_bib(Path(args.bib), pkg["studies"]), args.bib)
@@ -187,8 +187,8 @@ def _cmd_bibtex(args) -> int:
 
 
 def _cmd_calibrate(args) -> int:
-    from .calibration import default_grid, recommend, run_calibration
-    from .io import write_json
+    from ..review.io import write_json
+    from ..stats.calibration import default_grid, recommend, run_calibration
 
     res = _read_json(args.results)
     observed = [d["n"] for d in res["outcomes"]["viremia_clearance"]["dataset"]]

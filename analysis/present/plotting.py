@@ -31,7 +31,7 @@ from matplotlib.path import Path
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform_factory
 
-from ._validation import check_choice
+from ..stats._validation import check_choice
 
 __all__ = [
     "FIGURE_SIZES",

@@ -129,13 +129,13 @@ def two_group_effect_sizes(
     correction_policy: CorrectionPolicy = "only0",
     study_ids=None,
 ) -> pd.DataFrame:
-    """Two-group effects (group 1 = IVIG, group 0 = control), as metafor's ``escalc``.
+    """Two-group effects (group 1 = treated, group 0 = control), as metafor's ``escalc``.
 
     * "log-odds-ratio": ``log(a d / (b c))``, ``1/a + 1/b + 1/c + 1/d``
     * "log-risk-ratio": ``log((a / n1) / (c / n0))``, ``1/a - 1/n1 + 1/c - 1/n0``
     * "risk-difference": ``a / n1 - c / n0``, ``p1 (1 - p1) / n1 + p0 (1 - p0) / n0``
 
-    where a, b are events and non-events with IVIG and c, d without. With
+    where a, b are events and non-events with treatment and c, d without. With
     ``correction_policy="only0"`` the correction is added to all four cells of a study
     that has a zero cell.
 

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from .._version import __version__
+from ..stats.pooling import leave_one_out, pool_proportions, pool_two_group
+from ..stats.proportions import proportion_ci
 from .audit_rules import check_percent
 from .grade import grade_outcome
-from .pooling import leave_one_out, pool_proportions, pool_two_group
-from .proportions import proportion_ci
 
 # The two outcomes of the question, then every other outcome pooled when >= 2 studies
 # report counts for it.
