@@ -20,6 +20,7 @@ Model = Literal["common", "random", "glmm"]
 Tau2Method = Literal["dersimonian-laird", "reml", "paule-mandel", "ml"]
 CIMethod = Literal["wald", "knapp-hartung"]
 CorrectionPolicy = Literal["only0", "all", "if0all", "none"]
+PIMethod = Literal["metafor", "hts"]
 
 STUDY_CI_METHODS: tuple[str, ...] = get_args(StudyCIMethod)
 MEASURES: tuple[str, ...] = get_args(Measure)
@@ -27,6 +28,7 @@ TWO_GROUP_MEASURES: tuple[str, ...] = get_args(TwoGroupMeasure)
 MODELS: tuple[str, ...] = get_args(Model)
 TAU2_METHODS: tuple[str, ...] = get_args(Tau2Method)
 CI_METHODS: tuple[str, ...] = get_args(CIMethod)
+PI_METHODS: tuple[str, ...] = get_args(PIMethod)
 CORRECTION_POLICIES: tuple[str, ...] = get_args(CorrectionPolicy)
 
 

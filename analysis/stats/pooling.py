@@ -7,12 +7,15 @@ pools treated-versus-control effects through the same inverse-variance machinery
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ._validation import (
     CI_METHODS,
+    PI_METHODS,
     MODELS,
     STUDY_CI_METHODS,
     TAU2_METHODS,
@@ -29,6 +32,7 @@ from ._validation import (
 )
 from .effects import default_correction, effect_sizes, two_group_effect_sizes
 from .glmm import common_logistic, fit_glmm, saturated_loglik
+from .glmm_profile import tau2_ci_profile
 from .heterogeneity import (
     h_squared,
     i_squared,
@@ -158,6 +162,7 @@ def pool_proportions(
     correction_policy: CorrectionPolicy = "only0",
     n_agq: int = 7,
     study_ids=None,
+    pi_method: str = "metafor",
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
@@ -197,6 +202,13 @@ def pool_proportions(
         Quadrature nodes for the GLMM (7 as metafor/lme4; 1 = Laplace).
     study_ids : sequence, optional
         Study labels (unique); default "1", "2", ...
+    pi_method : {"metafor", "hts"}
+        Prediction interval ``mu +- crit * sqrt(se^2 + tau^2)``:
+
+        * "metafor" -- metafor's ``predict()``: ``crit`` from the normal distribution
+          with Wald intervals, from t(k - 1) with t / Knapp-Hartung intervals.
+        * "hts" -- t(k - 2), as Higgins, Thompson & Spiegelhalter (2009) and Riley et
+          al. (2011) propose and R's meta computes; None for k <= 2 (no residual df).
 
     Returns
     -------
@@ -247,6 +259,7 @@ def pool_proportions(
     check_choice("ci_method", ci_method, CI_METHODS)
     check_choice("study_ci_method", study_ci_method, STUDY_CI_METHODS)
     level = check_confidence_level(confidence_level)
+    check_choice("pi_method", pi_method, PI_METHODS)
     if model == "glmm" and measure != "logit":
         raise ValueError(
             f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
@@ -265,8 +278,9 @@ def pool_proportions(
         effect=es.effect.to_numpy(), variance=es.variance.to_numpy(), corrected=es.corrected.to_numpy()
     )
     if model == "glmm":
-        return _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
-                          correction_policy, int(n_agq))
+        res = _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
+                         correction_policy, int(n_agq))
+        return _with_hts_pi(res, measure, None) if pi_method == "hts" else res
     warnings: list[str] = []
     fit = pool_effects_iv(
         studies.effect.to_numpy(), studies.variance.to_numpy(), model=model,
@@ -307,7 +321,7 @@ def pool_proportions(
     weights = fit["weights"] if model != "glmm" else np.full(x.size, np.nan)
     studies = studies.assign(weight=weights)
     pi = fit["pi"]
-    return PooledProportion(
+    res = PooledProportion(
         model=model,
         measure=measure,
         tau2_method=tau2_method if model == "random" else None,
@@ -329,6 +343,28 @@ def pool_proportions(
         studies=studies,
         warnings=tuple(warnings),
     )
+    return _with_hts_pi(res, measure, back_n) if pi_method == "hts" and model == "random" else res
+
+
+def _with_hts_pi(res: PooledProportion, measure: str, back_n) -> PooledProportion:
+    """Replace the prediction interval by the t(k - 2) one (None for k <= 2)."""
+    k = res.k
+    tau2 = res.heterogeneity.tau2
+    if res.estimate is None or tau2 is None:
+        return res
+    notes = list(res.warnings)
+    if k <= 2:
+        notes.append("prediction interval not given: t(k - 2) has no degrees of freedom for k <= 2")
+        return dataclasses.replace(res, pi=None, proportion_pi=None, pi_method="hts",
+                                   warnings=tuple(notes))
+    level = res.confidence_level
+    crit = float(stats.t.ppf(1 - (1 - level) / 2, k - 2))
+    half = crit * float(np.sqrt(res.se**2 + tau2))
+    lo, hi = res.estimate - half, res.estimate + half
+    p_lo = float(back_transform(lo, measure=measure, n=back_n))
+    p_hi = float(back_transform(hi, measure=measure, n=back_n))
+    return dataclasses.replace(res, pi=ConfidenceInterval(lo, hi, level),
+                               proportion_pi=ConfidenceInterval(p_lo, p_hi, level), pi_method="hts")
 
 
 def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq):
@@ -342,6 +378,9 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
     # ML logits and variances are finite; a 0% or 100% study has an infinite ML logit
     # with infinite variance and contributes 0 (glm's diverging fit contributes ~1e-6).
     inner = (x > 0) & (x < m)
+    # Its degrees of freedom count the informative studies only (a study at 0% or 100%
+    # adds a parameter and no information), so df = (number with 0 < x < n) - 1;
+    # metafor reports k - 1. The LRT Q keeps k - 1 df.
     q_wald = None
     if k > 1:
         if inner.sum() >= 2:
@@ -350,6 +389,7 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
         else:
             q_wald = 0.0
     df = k - 1
+    df_wald = max(int(inner.sum()) - 1, 0)
     alpha = 1.0 - level
     use_t = ci_method == "knapp-hartung" and k > 1
     crit = float(stats.t.ppf(1 - alpha / 2, df)) if use_t else float(stats.norm.ppf(1 - alpha / 2))
@@ -362,14 +402,16 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
     }
     studies = studies.assign(weight=np.full(k, np.nan))
 
-    def het(tau2):
+    def het(tau2, tau2_ci=None):
         i2 = i_squared(tau2, v) if (k > 1 and tau2 is not None) else None
         h2 = h_squared(tau2, v) if (k > 1 and tau2 is not None) else None
         return Heterogeneity(
-            k=k, q=q_wald, df=df, q_pvalue=_p_two_sided_chi2(q_wald, df) if q_wald is not None else None,
-            tau2=tau2, tau2_ci=None, i2=i2, i2_ci=None,
-            i2_q=i_squared_q(q_wald, df) if q_wald is not None else None, h2=h2,
+            k=k, q=q_wald, df=df_wald,
+            q_pvalue=_p_two_sided_chi2(q_wald, df_wald) if q_wald is not None else None,
+            tau2=tau2, tau2_ci=tau2_ci, i2=i2, i2_ci=None,
+            i2_q=i_squared_q(q_wald, df_wald) if (q_wald is not None and df_wald > 0) else None, h2=h2,
             q_lrt=q_lrt, q_lrt_pvalue=_p_two_sided_chi2(q_lrt, df) if q_lrt is not None else None,
+            q_lrt_df=df if q_lrt is not None else None,
         )
 
     if not np.isfinite(mu_fe):
@@ -390,6 +432,7 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
             "study's own logistic fit and tau^2, I^2 and the prediction interval are None"
         )
         mu, se, tau2 = mu_fe, se_fe, None
+        tau2_ci = None
     else:
         fit = fit_glmm(x, m, n_agq=n_agq)
         mu, se, tau2 = fit.mu, fit.se, fit.tau2
@@ -406,6 +449,8 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
                 "the ML estimate of tau^2 is 0: the random-effects GLMM coincides with the "
                 "common-effect logistic model"
             )
+        lo, hi = tau2_ci_profile(x, m, mu_hat=mu, tau2_hat=tau2, n_agq=n_agq, confidence_level=level)
+        tau2_ci = ConfidenceInterval(lo, hi, level)
     ci = (mu - crit * se, mu + crit * se)
     pi = None if tau2 is None else (mu - crit * np.sqrt(se**2 + tau2), mu + crit * np.sqrt(se**2 + tau2))
 
@@ -421,7 +466,7 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
         proportion=bt(mu),
         proportion_ci=ConfidenceInterval(bt(ci[0]), bt(ci[1]), level),
         proportion_pi=None if pi is None else ConfidenceInterval(bt(pi[0]), bt(pi[1]), level),
-        heterogeneity=het(tau2),
+        heterogeneity=het(tau2, tau2_ci),
         studies=studies,
         warnings=tuple(warnings),
     )

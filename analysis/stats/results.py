@@ -124,6 +124,7 @@ class Heterogeneity:
     h2: float | None
     q_lrt: float | None = None
     q_lrt_pvalue: float | None = None
+    q_lrt_df: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe view."""
@@ -134,6 +135,7 @@ class Heterogeneity:
             "q_pvalue": _num(self.q_pvalue),
             "q_lrt": _num(self.q_lrt),
             "q_lrt_pvalue": _num(self.q_lrt_pvalue),
+            "q_lrt_df": self.q_lrt_df,
             "tau2": _num(self.tau2),
             "tau2_ci_low": None if self.tau2_ci is None else _num(self.tau2_ci.low),
             "tau2_ci_high": None if self.tau2_ci is None else _num(self.tau2_ci.high),
@@ -178,6 +180,7 @@ class PooledProportion:
     heterogeneity: Heterogeneity
     studies: pd.DataFrame
     warnings: tuple[str, ...] = field(default=())
+    pi_method: str = "metafor"
 
     @property
     def k(self) -> int:
@@ -197,6 +200,7 @@ class PooledProportion:
             "correction_policy": self.correction_policy,
             "n_agq": self.n_agq,
             "back_transform": self.back_transform,
+            "pi_method": self.pi_method,
         }
 
     def label(self) -> str:
