@@ -1,53 +1,80 @@
 """bkvn-ivig-evidence: evidence synthesis of IVIG for BK-virus viremia and nephropathy.
 
-The public API (importing it has no side effects)::
+The public API (importing it has no side effects, and costs no numpy, pandas or scipy
+until a name is used: PEP 562 lazy attributes)::
 
     from analysis import pool_proportions, proportion_ci, leave_one_out
     res = pool_proportions(events, n)             # GLMM, the primary model
     print(res.summary()); res.to_frame(); res.to_dict()
+
+Layers: `analysis.stats` (the engine), `analysis.review` (this evidence review),
+`analysis.present` (figures, report, slides); imports point down only.
 """
 
-from ._version import __version__
-from .stats._validation import InputError
-from .stats.effects import effect_sizes, two_group_effect_sizes
-from .stats.heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
-from .stats.pooling import leave_one_out, pool_proportions, pool_two_group
-from .stats.proportions import (
-    back_transform,
-    proportion_ci,
-    study_proportions,
-    transform_proportion,
-)
-from .stats.results import (
-    ConfidenceInterval,
-    Heterogeneity,
-    LeaveOneOut,
-    PooledEffect,
-    PooledProportion,
-    ProportionEstimate,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ConfidenceInterval",
-    "Heterogeneity",
-    "InputError",
-    "LeaveOneOut",
-    "PooledEffect",
-    "PooledProportion",
-    "ProportionEstimate",
-    "__version__",
-    "back_transform",
-    "effect_sizes",
-    "i_squared",
-    "i_squared_q",
-    "leave_one_out",
-    "pool_proportions",
-    "pool_two_group",
-    "proportion_ci",
-    "q_statistic",
-    "study_proportions",
-    "tau2",
-    "tau2_ci_qprofile",
-    "transform_proportion",
-    "two_group_effect_sizes",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+# public name -> module that defines it
+_EXPORTS = {
+    "InputError": "analysis.stats._validation",
+    "effect_sizes": "analysis.stats.effects",
+    "two_group_effect_sizes": "analysis.stats.effects",
+    "i_squared": "analysis.stats.heterogeneity",
+    "i_squared_q": "analysis.stats.heterogeneity",
+    "q_statistic": "analysis.stats.heterogeneity",
+    "tau2": "analysis.stats.heterogeneity",
+    "tau2_ci_qprofile": "analysis.stats.heterogeneity",
+    "leave_one_out": "analysis.stats.pooling",
+    "pool_proportions": "analysis.stats.pooling",
+    "pool_two_group": "analysis.stats.pooling",
+    "back_transform": "analysis.stats.proportions",
+    "proportion_ci": "analysis.stats.proportions",
+    "study_proportions": "analysis.stats.proportions",
+    "transform_proportion": "analysis.stats.proportions",
+    "ConfidenceInterval": "analysis.stats.results",
+    "Heterogeneity": "analysis.stats.results",
+    "LeaveOneOut": "analysis.stats.results",
+    "PooledEffect": "analysis.stats.results",
+    "PooledProportion": "analysis.stats.results",
+    "ProportionEstimate": "analysis.stats.results",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from .stats._validation import InputError
+    from .stats.effects import effect_sizes, two_group_effect_sizes
+    from .stats.heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
+    from .stats.pooling import leave_one_out, pool_proportions, pool_two_group
+    from .stats.proportions import (
+        back_transform,
+        proportion_ci,
+        study_proportions,
+        transform_proportion,
+    )
+    from .stats.results import (
+        ConfidenceInterval,
+        Heterogeneity,
+        LeaveOneOut,
+        PooledEffect,
+        PooledProportion,
+        ProportionEstimate,
+    )
