@@ -173,7 +173,10 @@ def resolve_overlaps(df: pd.DataFrame, groups: dict[str, int]) -> tuple[pd.DataF
 
 
 def _fit(df: pd.DataFrame, **opts):
-    return pool_proportions(df.events.to_numpy(), df.n.to_numpy(), study_ids=df.study_id.tolist(), **opts)
+    """A side fit (methods table, scenarios): no tau^2 profile interval, which only the
+    primary fit reports."""
+    return pool_proportions(df.events.to_numpy(), df.n.to_numpy(), study_ids=df.study_id.tolist(),
+                            tau2_ci=False, **opts)
 
 
 def _summary_row(label, group, res, df, primary=False, note="") -> dict:
@@ -253,7 +256,8 @@ def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[
                                                               claimed=claimed)
                                if not df.empty] if not claimed.empty else []
         return result
-    primary = _fit(base, **PRIMARY_OPTIONS)
+    primary = pool_proportions(base.events.to_numpy(), base.n.to_numpy(),
+                               study_ids=base.study_id.tolist(), **PRIMARY_OPTIONS)
     result["k"] = len(base)
     # The exact interval of the summed counts ignores heterogeneity; it is what can be said
     # when the logistic models have no finite estimate (every study at 0% or at 100%).
@@ -265,7 +269,7 @@ def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[
     result["primary"] = primary.to_dict()
     result["primary_summary"] = primary.summary()
     result["methods"] = [
-        _summary_row(lbl, "Method", _fit(base, **opts), base, primary=(i == 0))
+        _summary_row(lbl, "Method", primary if i == 0 else _fit(base, **opts), base, primary=(i == 0))
         for i, (lbl, opts) in enumerate(METHODS)
     ]
     scen = []
@@ -276,12 +280,11 @@ def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[
                          "pi_high": None, "tau2": None, "i2": None, "n_patients": 0, "events": 0,
                          "primary": False, "studies": [], "warnings": []})
             continue
-        scen.append(_summary_row(lbl, "Scenario", _fit(df, **PRIMARY_OPTIONS), df, primary=(i == 0),
-                                 note=note))
+        fit = primary if i == 0 else _fit(df, **PRIMARY_OPTIONS)  # scenario 0 is the primary dataset
+        scen.append(_summary_row(lbl, "Scenario", fit, df, primary=(i == 0), note=note))
     result["scenarios"] = scen
     if len(base) >= 2:
-        loo = leave_one_out(base.events.to_numpy(), base.n.to_numpy(), study_ids=base.study_id.tolist(),
-                            **PRIMARY_OPTIONS)
+        loo = leave_one_out(primary)
         result["leave_one_out"] = loo.to_dict()["leave_one_out"]
     else:
         result["leave_one_out"] = None

@@ -163,6 +163,7 @@ def pool_proportions(
     n_agq: int = 7,
     study_ids=None,
     pi_method: str = "metafor",
+    tau2_ci: bool = True,
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
@@ -279,7 +280,7 @@ def pool_proportions(
     )
     if model == "glmm":
         res = _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
-                         correction_policy, int(n_agq))
+                         correction_policy, int(n_agq), tau2_ci)
         return _with_hts_pi(res, measure, None) if pi_method == "hts" else res
     warnings: list[str] = []
     fit = pool_effects_iv(
@@ -367,7 +368,8 @@ def _with_hts_pi(res: PooledProportion, measure: str, back_n) -> PooledProportio
                                proportion_pi=ConfidenceInterval(p_lo, p_hi, level), pi_method="hts")
 
 
-def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq):
+def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq,
+               want_tau2_ci=True):
     k = x.size
     warnings: list[str] = []
     v = studies.variance.to_numpy()
@@ -449,8 +451,11 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
                 "the ML estimate of tau^2 is 0: the random-effects GLMM coincides with the "
                 "common-effect logistic model"
             )
-        lo, hi = tau2_ci_profile(x, m, mu_hat=mu, tau2_hat=tau2, n_agq=n_agq, confidence_level=level)
-        tau2_ci = ConfidenceInterval(lo, hi, level)
+        tau2_ci = None
+        if want_tau2_ci:
+            lo, hi = tau2_ci_profile(x, m, mu_hat=mu, tau2_hat=tau2, n_agq=n_agq,
+                                     confidence_level=level)
+            tau2_ci = ConfidenceInterval(lo, hi, level)
     ci = (mu - crit * se, mu + crit * se)
     pi = None if tau2 is None else (mu - crit * np.sqrt(se**2 + tau2), mu + crit * np.sqrt(se**2 + tau2))
 
@@ -472,26 +477,46 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
     )
 
 
-def leave_one_out(events, n, *, study_ids=None, **options) -> LeaveOneOut:
-    """Re-fit `pool_proportions` without each study in turn (any model, GLMM included).
+def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
+    """Re-fit without each study in turn (any model, GLMM included), as metafor's
+    ``leave1out(res)``.
 
-    Keyword options are passed to `pool_proportions`. Needs at least two studies.
+    ``fit`` is a `PooledProportion`: its studies and options are reused, so the full fit
+    is not computed again. The older form ``leave_one_out(events, n, **options)`` fits
+    first. Needs at least two studies.
 
     Examples
     --------
-    >>> loo = leave_one_out([16, 10, 4], [17, 12, 8], model="random")
-    >>> loo.rows.omitted.tolist()
+    >>> res = pool_proportions([16, 10, 4], [17, 12, 8], model="random")
+    >>> leave_one_out(res).rows.omitted.tolist()
     ['1', '2', '3']
     """
-    x, m = check_counts(events, n, study_ids=study_ids)
-    ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
-    if x.size < 2:
-        raise ValueError("leave-one-out needs at least two studies")
-    full = pool_proportions(x, m, study_ids=ids, **options)
+    if isinstance(fit, PooledProportion):
+        if n is not None or study_ids is not None or options:
+            raise ValueError("leave_one_out(fit) takes no counts or options: they come from the fit")
+        full = fit
+        x = full.studies.events.to_numpy()
+        m = full.studies.n.to_numpy()
+        ids = [str(s) for s in full.studies.study_id]
+        options = {k: v for k, v in full.methods().items() if k != "back_transform"}
+        options["confidence_level"] = options.pop("confidence_level")
+        if full.model != "random":
+            options.pop("tau2_method")
+        if full.model != "glmm":
+            options.pop("n_agq")
+        if x.size < 2:
+            raise ValueError("leave-one-out needs at least two studies")
+    else:
+        x, m = check_counts(fit, n, study_ids=study_ids)
+        ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
+        if x.size < 2:
+            raise ValueError("leave-one-out needs at least two studies")
+        full = pool_proportions(x, m, study_ids=ids, **options)
     rows = []
     for i, sid in enumerate(ids):
         keep = np.arange(x.size) != i
-        r = pool_proportions(x[keep], m[keep], study_ids=[s for j, s in enumerate(ids) if j != i], **options)
+        r = pool_proportions(x[keep], m[keep], study_ids=[s for j, s in enumerate(ids) if j != i],
+                             tau2_ci=False, **options)
         rows.append(
             {
                 "omitted": sid,

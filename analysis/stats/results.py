@@ -249,7 +249,7 @@ class PooledProportion:
         )
         lines.append(f"{q_label}({h.df}) = {_fmt(h.q)}, p = {_fmt(h.q_pvalue)}")
         if h.q_lrt is not None:
-            lines.append(f"Q (LRT)({h.df}) = {_fmt(h.q_lrt)}, p = {_fmt(h.q_lrt_pvalue)}")
+            lines.append(f"Q (LRT)({h.q_lrt_df}) = {_fmt(h.q_lrt)}, p = {_fmt(h.q_lrt_pvalue)}")
         lines.append("")
         lines.append("Methods: " + "; ".join(self._method_notes()))
         for w in self.warnings:
