@@ -43,7 +43,30 @@ _EXPORTS = {
     "ProportionEstimate": "analysis.stats.results",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "ConfidenceInterval",
+    "Heterogeneity",
+    "InputError",
+    "LeaveOneOut",
+    "PooledEffect",
+    "PooledProportion",
+    "ProportionEstimate",
+    "__version__",
+    "back_transform",
+    "effect_sizes",
+    "i_squared",
+    "i_squared_q",
+    "leave_one_out",
+    "pool_proportions",
+    "pool_two_group",
+    "proportion_ci",
+    "q_statistic",
+    "study_proportions",
+    "tau2",
+    "tau2_ci_qprofile",
+    "transform_proportion",
+    "two_group_effect_sizes",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,7 @@
 # The analysis pipeline: raw -> derived -> figures -> report. Every target is a file whose
 # prerequisites are its inputs and the package code ($(PKG)).
-RAW      := data/datapackage.json $(wildcard data/raw/*.csv)
+RAW      := data/datapackage.json data/question.toml $(wildcard data/raw/*.csv)
+TEMPLATES := $(wildcard report/templates/*.j2 report/templates/*/*.j2)
 DERIVED  := data/derived
 VALID    := $(DERIVED)/validated.json
 RESULTS  := $(DERIVED)/results.json
@@ -44,10 +45,10 @@ $(OUTFIG): $(RESULTS) $(PKG)
 $(CALFIG): $(RESULTS) $(CALIB) $(PKG)
 	$(RUN) figures --only calibration --results $(RESULTS) --calibration $(CALIB) --outdir figures --manifest $@
 
-$(REPORT): report/template.html report/references.bib $(RESULTS) $(AUDIT) $(CALIB) $(MANIFEST) $(OUTFIG) $(CALFIG) $(TABLES) $(PKG)
+$(REPORT): $(TEMPLATES) report/references.bib $(RESULTS) $(AUDIT) $(CALIB) $(MANIFEST) $(OUTFIG) $(CALFIG) $(TABLES) $(PKG)
 	$(RUN) report --results $(RESULTS) --audit $(AUDIT) --calibration $(CALIB) --manifest $(MANIFEST) \
 	  --extra-manifest $(OUTFIG) --extra-manifest $(CALFIG) \
-	  --template report/template.html --bib report/references.bib --out $@
+	  --template report/templates/report.html.j2 --bib report/references.bib --out $@
 
 audit: $(AUDIT)                                     ## Print the claims audit in the terminal
 	$(RUN) audit --in data/datapackage.json --results $(RESULTS)

@@ -91,5 +91,5 @@ def test_profile_interval_zero_estimate_is_not_zero_width():
 
 
 def test_profile_upper_limit_unbounded_when_data_cannot_bound_it():
-    lo, hi = tau2_ci_profile([0, 5, 0, 6], [5, 5, 6, 6], mu_hat=0.0, tau2_hat=20.0)
+    _lo, hi = tau2_ci_profile([0, 5, 0, 6], [5, 5, 6, 6], mu_hat=0.0, tau2_hat=20.0)
     assert hi is None

@@ -24,7 +24,7 @@ STEPS = [
      "{d}/calibration.json", "--outdir", "{d}/figures", "--manifest", "{d}/figures/calibration_manifest.json"],
     ["report", "--results", "{d}/results.json", "--audit", "{d}/claims_audit.json", "--calibration",
      "{d}/calibration.json", "--manifest", "{d}/figures/manifest.json", "--extra-manifest",
-     "{d}/figures/calibration_manifest.json", "--extra-manifest", "{d}/figures/outcome_manifest.json", "--template", str(ROOT / "report" / "template.html"),
+     "{d}/figures/calibration_manifest.json", "--extra-manifest", "{d}/figures/outcome_manifest.json", "--template", str(ROOT / "report" / "templates" / "report.html.j2"),
      "--bib", str(ROOT / "report" / "references.bib"), "--out", "{d}/report/report.html"],
 ]
 

@@ -48,10 +48,12 @@ def _cmd_update_hashes(args) -> int:
 
 def _cmd_analyze(args) -> int:
     from ..review.io import load_package, write_json
+    from ..review.question import load_question
     from ..review.synthesis import build_results
 
     pkg = load_package(args.inp)
-    write_json(build_results(pkg, package_hashes=pkg.hashes()), args.out)
+    question = load_question(Path(args.inp).parent / "question.toml")
+    write_json(build_results(pkg, package_hashes=pkg.hashes(), question=question), args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -254,7 +256,7 @@ def add_commands(sub) -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--extra-manifest", action="append", help="another figure manifest (repeatable)")
     p.add_argument("--calibration", default=None)
-    p.add_argument("--template", default="report/template.html")
+    p.add_argument("--template", default="report/templates/report.html.j2")
     p.add_argument("--bib", default="report/references.bib")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_report)

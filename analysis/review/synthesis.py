@@ -482,8 +482,14 @@ def rob_table(pkg) -> list[dict[str, Any]]:
             for r in pkg["appraisal"].itertuples(index=False)]
 
 
-def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
-    """Every analysis of the report as one JSON-safe dict (see the module docstring)."""
+def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict[str, Any]:
+    """Every analysis of the report as one JSON-safe dict (see the module docstring).
+
+    ``question`` is the `analysis.review.question.Question` (``data/question.toml``);
+    its outcome labels and primary outcomes drive what is analysed and how it is named.
+    """
+    if question is not None:
+        OUTCOME_LABELS.update(question.labels())
     groups = overlap_groups(pkg["studies"])
     appraisal = pkg["appraisal"]
     have = sorted({r.outcome for r in pkg["outcomes"].itertuples(index=False)
@@ -497,6 +503,7 @@ def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
     outcomes = {o: analyse_outcome(pkg, o, groups, appraisal) for o in (*PRIMARY_OUTCOMES, *secondary)}
     return {
         "generated_by": f"bkvn-ivig-evidence {__version__} (python -m analysis analyze)",
+        "question": question.to_dict() if question is not None else None,
         "data_hashes": dict(sorted(package_hashes.items())),
         "primary_method": {"label": METHODS[0][0], **PRIMARY_OPTIONS,
                            "study_ci_method": "clopper-pearson", "confidence_level": 0.95},

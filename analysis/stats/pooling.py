@@ -15,8 +15,8 @@ from scipy import stats
 
 from ._validation import (
     CI_METHODS,
-    PI_METHODS,
     MODELS,
+    PI_METHODS,
     STUDY_CI_METHODS,
     TAU2_METHODS,
     CIMethod,

@@ -1,0 +1,293 @@
+"""Every computed sentence the reader sees, written once.
+
+The report, the slides and the figure captions call these functions; none of them types
+a number, a verdict or a certainty word by hand. Each function takes a *numbers*
+object that formats a value found at a dotted path of a derived JSON document:
+
+* `HtmlNumbers` wraps each number as ``<span class="num" data-key=... data-fmt=...>``
+  so a test can trace every printed number back to ``data/derived``;
+* `TextNumbers` gives the same text without markup (slides, captions, the terminal).
+
+So one sentence has one wording, whatever the medium.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+FORMATS = {
+    "pct": lambda v: f"{100 * v:.1f}%",
+    "pct0": lambda v: f"{100 * v:.0f}%",
+    "i2": lambda v: f"{v:.1f}%",
+    "tau2": lambda v: f"{v:.3f}",
+    "int": lambda v: f"{int(v)}",
+    "ratio": lambda v: f"{v:.2f}",
+    "num": lambda v: f"{v:g}",
+    "per1000": lambda v: f"{1000 * v:+.0f}",
+    "p": lambda v: "<0.001" if v < 0.001 else f"{v:.3f}",
+}
+
+
+def lookup(obj: Any, key: str) -> Any:
+    """Value at a dotted path (list indices as integers) of a JSON document."""
+    for part in key.split("."):
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    return obj
+
+
+def escape(x: Any) -> str:
+    """HTML-escaped text ('' for None)."""
+    return html.escape("" if x is None else str(x))
+
+
+class TextNumbers:
+    """Plain-text numbers from one JSON document."""
+
+    html = False
+
+    def __init__(self, doc: dict, prefix: str = ""):
+        self.doc = doc
+        self.prefix = prefix
+
+    def value(self, key: str) -> Any:
+        return lookup(self.doc, key)
+
+    def _wrap(self, key: str, fmt: str, text: str) -> str:
+        return text
+
+    def __call__(self, key: str, fmt: str = "pct") -> str:
+        value = lookup(self.doc, key)
+        if value is None:
+            return "n/a"
+        return self._wrap(key, fmt, FORMATS[fmt](value))
+
+    def ci(self, key_lo: str, key_hi: str, fmt: str = "pct") -> str:
+        """'a to b', or 'n/a' when the interval does not exist."""
+        if lookup(self.doc, key_lo) is None or lookup(self.doc, key_hi) is None:
+            return "n/a"
+        return f"{self(key_lo, fmt)} to {self(key_hi, fmt)}"
+
+    def text(self, s: Any) -> str:
+        return "" if s is None else str(s)
+
+    def strong(self, s: str) -> str:
+        return s
+
+
+class HtmlNumbers(TextNumbers):
+    """Numbers wrapped in traceable spans; free text escaped."""
+
+    html = True
+
+    def _wrap(self, key: str, fmt: str, text: str) -> str:
+        return f'<span class="num" data-key="{self.prefix}:{key}" data-fmt="{fmt}">{escape(text)}</span>'
+
+    def __call__(self, key: str, fmt: str = "pct") -> str:
+        if lookup(self.doc, key) is None:
+            return '<span class="num na">n/a</span>'
+        return super().__call__(key, fmt)
+
+    def text(self, s: Any) -> str:
+        return escape(s)
+
+    def strong(self, s: str) -> str:
+        return f"<strong>{s}</strong>"
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def design_word(design: str) -> str:
+    """'rct' -> 'RCT', 'case_series' -> 'case series'."""
+    return {"rct": "RCT"}.get(design, design.replace("_", " "))
+
+
+def patients(n: int) -> str:
+    """'1 patient', '5 patients'."""
+    return f"{n} patient" if n == 1 else f"{n} patients"
+
+
+def studies_word(k: int) -> str:
+    return f"{k} study" if k == 1 else f"{k} studies"
+
+
+def not_found_references(results: dict) -> list[dict]:
+    """The answer's cited studies (not guidelines) that no source showed, by reference number."""
+    return sorted((r for r in results["evidence_table"]
+                   if r["verification"] == "not_found" and r["answer_ref"] and r["role"] != "guideline"),
+                  key=lambda r: r["answer_ref"])
+
+
+def not_found_guidelines(results: dict) -> list[dict]:
+    return sorted((r for r in results["evidence_table"]
+                   if r["verification"] == "not_found" and r["answer_ref"] and r["role"] == "guideline"),
+                  key=lambda r: r["answer_ref"])
+
+
+def not_found_list(results: dict) -> str:
+    """'3 (2015), 6 (2006) and 7 (2014)': the answer's references not found."""
+    items = [f"{r['answer_ref']} ({r['year'] if r['year'] else 'n.d.'})" for r in not_found_references(results)]
+    return join_and(items)
+
+
+def join_and(items: list[str]) -> str:
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def certainty(results: dict, outcome: str) -> str:
+    """The GRADE certainty word of an outcome ('very low', ...), or 'not rated'."""
+    g = results["outcomes"].get(outcome, {}).get("grade")
+    return g["certainty"] if g else "not rated"
+
+
+def study_counts(results: dict) -> dict[str, int]:
+    """Study reports by design (guidelines apart)."""
+    designs: dict[str, int] = {}
+    for r in results["evidence_table"]:
+        if r["role"] != "guideline":
+            designs[r["design"]] = designs.get(r["design"], 0) + 1
+    return dict(sorted(designs.items()))
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def pooled_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
+    """'73.7% (95% CI 58.9% to 84.5%; 6 studies, 76 patients)' or why there is no pool."""
+    res = results["outcomes"][outcome]
+    if not res.get("primary"):
+        return f"not estimable (no study reports counts for {res['label'].lower()})"
+    p = f"outcomes.{outcome}.primary"
+    c = f"outcomes.{outcome}.crude"
+    if res["primary"]["ci_low"] is None:
+        return (f"{N(c + '.events', 'int')} of {N(c + '.n', 'int')} patients in {N(p + '.k', 'int')} studies "
+                f"(exact 95% CI of the summed counts {N.ci(c + '.ci_low', c + '.ci_high')}, which ignores "
+                "between-study differences)")
+    pi = (f"; 95% prediction interval {N.ci(p + '.pi_low', p + '.pi_high')}"
+          if res["primary"]["pi_low"] is not None else "")
+    return (f"{N(p + '.estimate')} (95% CI {N.ci(p + '.ci_low', p + '.ci_high')}{pi}; "
+            f"{N(p + '.k', 'int')} studies, {N(c + '.n', 'int')} patients)")
+
+
+def comparison_sentence(N: TextNumbers, results: dict, question: dict) -> str:
+    """Each comparative treatment study's counts for clearance and graft loss, study by study."""
+    labels = {r["study_id"]: r["label"] for r in results["evidence_table"]}
+    parts = []
+    iv, cmp_ = question["intervention"]["name"], question["comparator"]["name"]
+    for i, c in enumerate(results["comparative"]["studies"]):
+        if c["role"] != "treatment" or c["outcome"] not in ("viremia_clearance", "graft_loss"):
+            continue
+        b = f"comparative.studies.{i}"
+        what = "cleared viremia" if c["outcome"] == "viremia_clearance" else "lost the graft"
+        who = f"{N.text(labels.get(c['study_id'], c['study_id']))} ({N.text(design_word(c['design']))})"
+        if c.get("events_1") is not None:
+            rr = (f", RR {N(b + '.rr', 'ratio')} ({N.ci(b + '.rr_ci_low', b + '.rr_ci_high', 'ratio')})"
+                  if c.get("rr") is not None else "")
+            parts.append(f"in {who}, {c['events_1']}/{c['n_1']} with {iv} versus {c['events_0']}/{c['n_0']} "
+                         f"with {cmp_} {what}{rr}")
+        elif c.get("percent_1") is not None and c.get("percent_0") is not None:
+            parts.append(f"in {who}, {N(b + '.percent_1', 'num')}% with {iv} versus "
+                         f"{N(b + '.percent_0', 'num')}% with {cmp_} {what} (printed percentages; counts "
+                         "not reported)")
+    return "; ".join(parts) if parts else "none were found"
+
+
+def audit_sentence(A: TextNumbers, audit: dict, results: dict) -> str:
+    """'Of the AI answer's 48 checkable claims, 14 are supported, ...'."""
+    summ = audit["summary"]
+    n_claims = sum(summ.values())
+    missing = not_found_list(results)
+    unverified = [f"{A(f'claims.{i}.claimed_value', 'num')}%" for i, a in enumerate(audit["claims"])
+                  if a["quantity"] == "percent" and a["verdict"] == "unverifiable"]
+    text = (f"Of the AI answer's {n_claims} checkable claims, {A('summary.supported', 'int')} are supported, "
+            f"{A('summary.partly_supported', 'int')} partly supported, {A('summary.discrepant', 'int')} "
+            f"discrepant and {A('summary.unverifiable', 'int')} could not be verified")
+    if missing:
+        text += (f", chiefly because the studies it cites as references {missing} were not found in any "
+                 "available source")
+        if unverified:
+            text += f"; so its headline percentages ({join_and(unverified)}) remain unverified"
+    return text + "."
+
+
+def verdict_sentence(results: dict, question: dict) -> str:
+    """The closing verdict, its certainty word taken from the ratings of the primary outcomes."""
+    words = sorted({certainty(results, o) for o in question["primary_outcomes"] if o in results["outcomes"]})
+    word = "/".join(words) if words else "unrated"
+    iv = question["intervention"]["name"]
+    return (f"{iv} in this scenario is a salvage option supported only by {word}-certainty evidence, "
+            "not an evidence-based one.")
+
+
+def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dict | None,
+                question: dict) -> list[str]:
+    """The bottom-line paragraphs (report box, slides, handout)."""
+    prim = [o for o in question["primary_outcomes"] if o in results["outcomes"]]
+    first = []
+    for o in prim:
+        lbl = results["outcomes"][o]["label"]
+        first.append(f"{lbl.lower() if not lbl.startswith('BK') else lbl}: {pooled_sentence(N, results, o)} "
+                     f"({certainty(results, o)} certainty)")
+    iv = question["intervention"]["name"]
+    paras = [
+        f"Comparisons with patients not given {iv}: {comparison_sentence(N, results, question)}.",
+        f"Among {iv}-treated patients (no comparison): " + "; ".join(first) + ".",
+    ]
+    if audit is not None and A is not None:
+        paras.append(audit_sentence(A, audit, results))
+    paras.append(verdict_sentence(results, question))
+    return paras
+
+
+def glance_sentence(results: dict) -> str:
+    ev = results["evidence_table"]
+    n_studies = len([r for r in ev if r["role"] != "guideline"])
+    n_guides = len([r for r in ev if r["role"] == "guideline"])
+    designs = ", ".join(f"{v} {design_word(k)}" for k, v in study_counts(results).items())
+    text = f"{n_studies} study reports and {n_guides} guidelines: {designs}."
+    missing = [f"answer ref {r['answer_ref']} ({r['year'] if r['year'] else 'n.d.'})"
+               for r in (*not_found_references(results), *not_found_guidelines(results))]
+    if missing:
+        text += f" Not found in any available source: {join_and(missing)}."
+    return text
+
+
+def prisma_sentence(N: TextNumbers, results: dict) -> str:
+    return (f"{N('prisma.queries', 'int')} logged queries of stored PubMed, PMC, journal and conference "
+            f"pages returned {N('prisma.identified', 'int')} records; after removing "
+            f"{N('prisma.duplicates', 'int')} duplicates, {N('prisma.screened', 'int')} were screened and "
+            f"{N('prisma.reports_included', 'int')} reports included. {N.text(results['prisma']['note'])}")
+
+
+def heterogeneity_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
+    """tau^2 with its interval, I^2 both ways, the Wald and LRT Q with their own df."""
+    p = f"outcomes.{outcome}.primary"
+    h = results["outcomes"][outcome]["primary"]["heterogeneity"]
+    tau = "&tau;&sup2;" if N.html else "tau^2"
+    i2 = "I&sup2;" if N.html else "I^2"
+    t2 = f"{tau} = {N(p + '.tau2', 'tau2')}"
+    if h.get("tau2_ci_low") is not None:
+        hi = N(p + ".heterogeneity.tau2_ci_high", "tau2") if h.get("tau2_ci_high") is not None else "unbounded"
+        t2 += f" (95% profile-likelihood interval {N(p + '.heterogeneity.tau2_ci_low', 'tau2')} to {hi})"
+    if h.get("tau2") == 0:
+        t2 += ": not estimable with precision from so few, small studies, not evidence of no heterogeneity"
+    parts = [t2 + " (logit scale)"]
+    if h.get("i2") is not None:
+        parts.append(f"{i2} = {N(p + '.i2', 'i2')} as metafor defines it")
+    if h.get("q") is not None:
+        parts.append(f"Wald Q = {N(p + '.q', 'tau2')} on {h['df']} df (studies at 0% or 100% carry no "
+                     "information into it)")
+    if h.get("q_lrt") is not None:
+        parts.append(f"likelihood-ratio Q = {N(p + '.heterogeneity.q_lrt', 'tau2')} on {h['q_lrt_df']} df")
+    return "; ".join(parts) + "."
+
+
+def forest_caption(results: dict, outcome: str) -> str:
+    """Caption of an outcome's forest plot (plain text)."""
+    N = TextNumbers(results)
+    return f"Pooled: {pooled_sentence(N, results, outcome)}."

@@ -1,0 +1,130 @@
+"""The review question as configuration (``data/question.toml``).
+
+Title, PICO, intervention and comparator names, and the outcomes with their labels and
+which ones the question asks about. The report, slides, figures and calibration read
+their words from here, so a second question of the same shape needs a new file, not new
+code (see ``examples/``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..stats._validation import InputError
+
+DIRECTIONS = ("higher_is_better", "lower_is_better")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One outcome of the vocabulary."""
+
+    key: str
+    label: str
+    short: str
+    primary: bool = False
+    direction: str = "higher_is_better"
+    derived_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """Everything the outputs say about the question, read from one TOML file."""
+
+    title: str
+    short_title: str
+    subtitle: str
+    question: str
+    intervention: dict[str, str]
+    comparator: dict[str, str]
+    pico: dict[str, str]
+    outcomes: dict[str, Outcome]
+    answer: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def primary_outcomes(self) -> tuple[str, ...]:
+        """The outcomes the question asks about, in file order."""
+        return tuple(k for k, o in self.outcomes.items() if o.primary)
+
+    def label(self, outcome: str) -> str:
+        """Display label of an outcome code (the code itself when unknown)."""
+        o = self.outcomes.get(outcome)
+        return o.label if o else outcome
+
+    def labels(self) -> dict[str, str]:
+        """Outcome code -> label."""
+        return {k: o.label for k, o in self.outcomes.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe view (written into results.json for the presentation layer)."""
+        return {
+            "title": self.title, "short_title": self.short_title, "subtitle": self.subtitle,
+            "question": self.question, "intervention": dict(self.intervention),
+            "comparator": dict(self.comparator), "pico": dict(self.pico),
+            "answer": dict(self.answer),
+            "outcomes": {k: {"label": o.label, "short": o.short, "primary": o.primary,
+                             "direction": o.direction, "derived_from": o.derived_from}
+                         for k, o in self.outcomes.items()},
+            "primary_outcomes": list(self.primary_outcomes),
+        }
+
+
+_REQUIRED = ("title", "question", "intervention", "comparator", "pico", "outcomes")
+
+
+def _need(table: dict, key: str, where: str, path: str, kind=str):
+    if key not in table:
+        raise InputError(f"missing required key {key!r} in [{where}]", file=path, field=key)
+    value = table[key]
+    if not isinstance(value, kind) or (kind is str and not value.strip()):
+        raise InputError(f"[{where}] {key} must be a non-empty {kind.__name__}", file=path, field=key)
+    return value
+
+
+def load_question(path: str | Path) -> Question:
+    """Read and validate ``question.toml``; errors name the file and the key."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such file", file=str(p)) from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise InputError(f"not a UTF-8 text file ({exc.__class__.__name__})", file=str(p)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=str(p)) from None
+    for key in _REQUIRED:
+        _need(raw, key, "top level", str(p), dict if key in ("intervention", "comparator", "pico",
+                                                              "outcomes") else str)
+    for key in ("name", "long_name", "arm_treatment"):
+        _need(raw["intervention"], key, "intervention", str(p))
+        _need(raw["comparator"], key, "comparator", str(p))
+    for key in ("population", "intervention", "comparison", "outcomes"):
+        _need(raw["pico"], key, "pico", str(p))
+    outcomes = {}
+    for key, spec in raw["outcomes"].items():
+        if not isinstance(spec, dict):
+            raise InputError(f"[outcomes.{key}] must be a table", file=str(p), field=key)
+        label = _need(spec, "label", f"outcomes.{key}", str(p))
+        direction = spec.get("direction", "higher_is_better")
+        if direction not in DIRECTIONS:
+            raise InputError(f"[outcomes.{key}] direction must be one of {', '.join(DIRECTIONS)}; "
+                             f"got {direction!r}", file=str(p), field="direction")
+        derived = spec.get("derived_from")
+        outcomes[key] = Outcome(key=key, label=label, short=spec.get("short", label.lower()),
+                                primary=bool(spec.get("primary", False)), direction=direction,
+                                derived_from=derived)
+    for o in outcomes.values():
+        if o.derived_from is not None and o.derived_from not in outcomes:
+            raise InputError(f"[outcomes.{o.key}] derived_from names an unknown outcome "
+                             f"{o.derived_from!r}", file=str(p), field="derived_from")
+    if not any(o.primary for o in outcomes.values()):
+        raise InputError("no outcome is marked primary = true", file=str(p), field="outcomes")
+    return Question(
+        title=raw["title"], short_title=raw.get("short_title", raw["title"]),
+        subtitle=raw.get("subtitle", ""), question=" ".join(raw["question"].split()),
+        intervention=dict(raw["intervention"]), comparator=dict(raw["comparator"]),
+        pico=dict(raw["pico"]), outcomes=outcomes, answer=dict(raw.get("answer", {})),
+    )
