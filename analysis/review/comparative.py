@@ -1,0 +1,139 @@
+"""Intervention versus comparator: study by study first, pooled only within a design.
+
+`analyse_comparative` executes one comparative row of the analysis plan. Each study gives
+its risk ratio, odds ratio and risk difference with intervals that need no continuity
+correction (`analysis.stats.two_group`); studies are pooled only with studies of the same
+design (randomised apart from non-randomised) and only when two or more share the
+outcome, overlapping reports counting once (the plan's selection already chose one per
+cohort). The summary-of-findings row gives, per study, the risk without the intervention
+(its own control arm), the risk with it, the relative effect and the effect per 1,000.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..stats import two_group
+from .selection import study_label
+
+DESIGN_GROUP = {"rct": "randomised"}
+# Pooled methods, in the order shown; the first is the headline (Mantel-Haenszel risk
+# ratio: no continuity correction needed for single-zero studies, robust with sparse data).
+POOLED_METHODS = [
+    ("mh-rr", "Mantel-Haenszel RR (common effect)", {"measure": "rr", "method": "mantel-haenszel"}),
+    ("iv-rr-reml", "Inverse-variance RR, random effects (REML)", {"measure": "rr", "method": "inverse-variance",
+                                                                   "model": "random", "tau2_method": "reml"}),
+    ("mh-or", "Mantel-Haenszel OR (common effect)", {"measure": "or", "method": "mantel-haenszel"}),
+    ("peto-or", "Peto OR", {"measure": "or", "method": "peto"}),
+    ("glmm-umfs-or", "Binomial GLMM OR (UM.FS)", {"measure": "or", "method": "glmm-umfs"}),
+    ("mh-rd", "Mantel-Haenszel RD (common effect)", {"measure": "rd", "method": "mantel-haenszel"}),
+]
+
+
+def design_group(design: str) -> str:
+    """'randomised' for RCTs, 'non-randomised' for every other comparative design."""
+    return DESIGN_GROUP.get(design, "non-randomised")
+
+
+def _study_row(pkg, ivig_row, control_row) -> dict[str, Any]:
+    st = pkg["studies"].set_index("study_id")
+    s = st.loc[ivig_row.study_id]
+    a, n1, c, n0 = int(ivig_row.events), int(ivig_row.n), int(control_row.events), int(control_row.n)
+    eff = two_group.study_effects(a, n1, c, n0)
+    return {"study_id": ivig_row.study_id, "label": study_label({"study_id": ivig_row.study_id, **s.to_dict()}),
+            "design": s.design, "design_group": design_group(s.design),
+            "row_id": ivig_row.row_id, "control_row_id": control_row.row_id,
+            "outcome": ivig_row.outcome, "events_1": a, "n_1": n1, "events_0": c, "n_0": n0,
+            "risk_1": a / n1, "risk_0": c / n0,
+            "timepoint": "" if pd.isna(ivig_row.timepoint) else str(ivig_row.timepoint),
+            "inference": "" if pd.isna(ivig_row.get("inference")) else str(ivig_row.get("inference")),
+            **eff}
+
+
+def _pool(rows: list[dict], group: str) -> list[dict]:
+    out = []
+    for key, label, opts in POOLED_METHODS:
+        try:
+            res = two_group.pool_two_group([r["events_1"] for r in rows], [r["n_1"] for r in rows],
+                                           [r["events_0"] for r in rows], [r["n_0"] for r in rows],
+                                           study_ids=[r["study_id"] for r in rows], **opts)
+        except ValueError as exc:  # e.g. every study double-zero: nothing to pool
+            out.append({"id": key, "label": label, "design_group": group, "estimate": None, "ci_low": None,
+                        "ci_high": None, "note": str(exc)})
+            continue
+        d = res.to_dict()
+        out.append({"id": key, "label": label, "design_group": group, "measure": opts["measure"],
+                    "estimate": d["estimate"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+                    "tau2": d.get("tau2"), "q": d.get("q"), "k": d.get("k"), "pvalue": d.get("pvalue"),
+                    "dropped": d.get("dropped", []), "studies": [r["study_id"] for r in rows], "note": ""})
+    return out
+
+
+def sof_rows(rows: list[dict]) -> list[dict]:
+    """Summary of findings, study by study: risk without and with the intervention per 1,000."""
+    out = []
+    for r in rows:
+        rr, lo, hi = r.get("rr"), r.get("rr_ci_low"), r.get("rr_ci_high")
+        base = r["risk_0"]
+        out.append({"study_id": r["study_id"], "label": r["label"], "design_group": r["design_group"],
+                    "risk_without": base, "risk_with": r["risk_1"], "rr": rr, "rr_ci_low": lo, "rr_ci_high": hi,
+                    "per_1000_without": 1000 * base,
+                    "per_1000_with": None if rr is None else 1000 * base * rr,
+                    "per_1000_with_low": None if lo is None else 1000 * base * lo,
+                    "per_1000_with_high": None if hi is None else 1000 * base * hi,
+                    "rd": r.get("rd"), "rd_ci_low": r.get("rd_ci_low"), "rd_ci_high": r.get("rd_ci_high")})
+    return out
+
+
+def analyse_comparative(pkg, plan_row, selection) -> dict[str, Any]:
+    """Execute one comparative plan row (see the module docstring)."""
+    out = pkg["outcomes"].set_index("row_id", drop=False)
+    rows = [_study_row(pkg, out.loc[i], out.loc[c]) for i, c in selection.pooled]
+    order = {"randomised": 0, "non-randomised": 1}
+    rows.sort(key=lambda r: (order[r["design_group"]], r["study_id"]))
+    pooled = []
+    for group in ("randomised", "non-randomised"):
+        members = [r for r in rows if r["design_group"] == group]
+        if len(members) >= max(2, int(plan_row.min_studies)) and selection.pool:
+            pooled += _pool(members, group)
+    narrative = [{"row_id": rid, "study_id": out.loc[rid].study_id, "reason": why} for rid, why in selection.narrative]
+    return {"plan_id": plan_row.plan_id, "outcome": plan_row.outcome, "set_kind": plan_row.set_kind,
+            "set_id": plan_row.set_id, "population_label": plan_row.population_label,
+            "window": [float(plan_row.window_min_months), float(plan_row.window_max_months)],
+            "definition": plan_row.definition, "k": len(rows), "studies": rows, "pooled": pooled,
+            "sof": sof_rows(rows), "narrative": narrative,
+            "not_pooled_reason": "" if pooled else (selection.reason or
+                                                     "fewer than two studies of the same design")}
+
+
+def other_comparisons(pkg, selected_pairs: set[tuple[str, str]]) -> list[dict]:
+    """Two-arm studies outside every comparative plan set (prevention, other populations):
+    listed apart, never pooled with the treatment question."""
+    arms, out = pkg["arms"], pkg["outcomes"]
+    st = pkg["studies"].set_index("study_id")
+    used = {i for i, _ in selected_pairs}
+    rows = []
+    for sid in sorted(set(arms.study_id)):
+        a = arms[arms.study_id == sid]
+        if not ({"ivig", "control"} <= set(a.treatment)):
+            continue
+        iv, ct = a[a.treatment == "ivig"].arm_id.iloc[0], a[a.treatment == "control"].arm_id.iloc[0]
+        o = out[(out.study_id == sid) & (out.basis == "reported")]
+        for r in o[o.arm_id == iv].itertuples(index=False):
+            if r.row_id in used:
+                continue
+            c = o[(o.arm_id == ct) & (o.outcome == r.outcome)]
+            rec = {"study_id": sid, "label": study_label({"study_id": sid, **st.loc[sid].to_dict()}),
+                   "role": st.loc[sid, "role"], "design": st.loc[sid, "design"], "outcome": r.outcome,
+                   "row_id": r.row_id}
+            if c.empty or pd.isna(r.events) or pd.isna(c.iloc[0].events):
+                rec.update(events_1=None, n_1=None, events_0=None, n_0=None,
+                           note="a count or denominator is not reported")
+            else:
+                cr = c.iloc[0]
+                rec.update(events_1=int(r.events), n_1=int(r.n), events_0=int(cr.events), n_0=int(cr.n), note="",
+                           **two_group.study_effects(int(r.events), int(r.n), int(cr.events), int(cr.n)))
+            rows.append(rec)
+    return rows

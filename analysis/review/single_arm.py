@@ -1,0 +1,198 @@
+"""Response with the intervention, without a comparison: one analysis set of the plan.
+
+`analyse_set` executes one single-arm row of ``data/raw/analysis_plan.csv`` (selected by
+`analysis.review.plan.select`): the studies, a pooled estimate only when the plan allows it
+(k at or above its minimum, not mostly at 0% or 100%), every method side by side, the
+sensitivity analyses the data call for, leave-one-out, and the Bayesian few-study model
+with its prior sensitivity. Where no pool is allowed the studies are shown alone, with
+the Bayesian posterior as the only pooled number, labelled with its prior.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..stats.pooling import leave_one_out, pool_proportions
+from ..stats.proportions import proportion_ci
+from .selection import dataset_from_rows, outcome_rows, records, resolve_overlaps
+
+# Every frequentist method shown side by side: (stable id, label, options). The primary
+# method's row is the primary fit itself.
+METHODS = [
+    ("glmm-t", "GLMM, ML, AGHQ-7, t intervals", {"model": "glmm", "n_agq": 7, "ci_method": "knapp-hartung"}),
+    ("glmm-z", "GLMM, ML, AGHQ-7, z intervals", {"model": "glmm", "n_agq": 7}),
+    ("glmm-laplace-t", "GLMM, ML, Laplace, t intervals", {"model": "glmm", "n_agq": 1,
+                                                           "ci_method": "knapp-hartung"}),
+    ("re-logit-reml", "RE logit, REML", {"model": "random", "measure": "logit", "tau2_method": "reml"}),
+    ("re-logit-reml-hk", "RE logit, REML, Knapp-Hartung", {"model": "random", "measure": "logit",
+                                                           "tau2_method": "reml", "ci_method": "knapp-hartung"}),
+    ("re-logit-dl", "RE logit, DerSimonian-Laird", {"model": "random", "measure": "logit",
+                                                    "tau2_method": "dersimonian-laird"}),
+    ("re-logit-pm", "RE logit, Paule-Mandel", {"model": "random", "measure": "logit", "tau2_method": "paule-mandel"}),
+    ("re-logit-ml", "RE logit, ML", {"model": "random", "measure": "logit", "tau2_method": "ml"}),
+    ("re-ft-reml", "RE Freeman-Tukey, REML", {"model": "random", "measure": "freeman-tukey", "tau2_method": "reml"}),
+    ("re-ft-dl", "RE Freeman-Tukey, DL", {"model": "random", "measure": "freeman-tukey",
+                                          "tau2_method": "dersimonian-laird"}),
+    ("re-arcsine-reml", "RE arcsine, REML", {"model": "random", "measure": "arcsine", "tau2_method": "reml"}),
+    ("re-raw-reml", "RE raw proportion, REML", {"model": "random", "measure": "raw", "tau2_method": "reml"}),
+    ("ce-logit", "Common effect, logit", {"model": "common", "measure": "logit"}),
+]
+# Methods that need a continuity correction or mishandle 0% / 100% studies: shown with a
+# note, never as the summary, where studies sit at the boundary.
+BOUNDARY_SENSITIVE = {"re-logit-reml", "re-logit-reml-hk", "re-logit-dl", "re-logit-pm", "re-logit-ml",
+                      "re-ft-reml", "re-ft-dl", "re-arcsine-reml", "re-raw-reml", "ce-logit"}
+# The Bayesian binomial-normal model and its prior sensitivity (Röver et al. 2021; Friede
+# et al. 2017): the first row is the one the report shows beside the GLMM, and the only
+# pooled number where the plan allows no pool.
+BAYES_PRIORS = [
+    ("bayes-binomial-hn05", "binomial", ("half-normal", 0.5)),
+    ("bayes-binomial-hn10", "binomial", ("half-normal", 1.0)),
+    ("bayes-binomial-hc05", "binomial", ("half-cauchy", 0.5)),
+    ("bayes-normal-hn05", "normal", ("half-normal", 0.5)),
+]
+MU_PRIOR = ("normal", 0.0, 10.0)
+
+
+def _fit(df: pd.DataFrame, **opts):
+    return pool_proportions(df.events.to_numpy(), df.n.to_numpy(), study_ids=df.study_id.tolist(), **opts)
+
+
+def summary_row(key: str, label: str, res, df: pd.DataFrame, *, primary: bool = False, note: str = "") -> dict:
+    """One row of a methods or scenarios table (JSON-safe)."""
+    d = res.to_dict()
+    row = {"id": key, "label": label, "estimate": d["estimate"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+           "pi_low": d["pi_low"], "pi_high": d["pi_high"], "tau2": d["tau2"], "i2": d["i2"], "k": d["k"],
+           "n_patients": int(df.n.sum()), "events": int(df.events.sum()), "primary": primary,
+           "studies": df.study_id.tolist(), "warnings": d["warnings"], "note": note}
+    for extra in ("prior", "tau_median", "tau_ci_low", "tau_ci_high", "prob_above"):
+        if extra in d:
+            row[extra] = d[extra]
+    return row
+
+
+def bayes_rows(df: pd.DataFrame) -> list[dict]:
+    """The Bayesian model under each prior (empty when the engine has none)."""
+    rows = []
+    for key, likelihood, tau_prior in BAYES_PRIORS:
+        try:
+            res = _fit(df, model="bayes", likelihood=likelihood, tau_prior=tau_prior, mu_prior=MU_PRIOR,
+                       threshold=0.5)
+        except (TypeError, ValueError) as exc:  # the engine predates the Bayesian model
+            if "bayes" not in str(exc) and "likelihood" not in str(exc):
+                raise
+            return []
+        d = res.to_dict()
+        label = f"Bayesian {likelihood}-normal, {d.get('prior', tau_prior[0])}"
+        rows.append(summary_row(key, label, res, df))
+    return rows
+
+
+def _extreme(df: pd.DataFrame) -> int:
+    return int(((df.events == 0) | (df.events == df.n)).sum())
+
+
+def methods_table(df: pd.DataFrame, primary, primary_id: str) -> list[dict]:
+    """Every method on the same data; boundary-sensitive rows carry a note."""
+    n_ext = _extreme(df)
+    rows = []
+    for key, label, opts in METHODS:
+        res = primary if key == primary_id else _fit(df, tau2_ci=False, **opts)
+        note = ""
+        if n_ext and key in BOUNDARY_SENSITIVE:
+            note = (f"{n_ext} of {len(df)} studies at 0% or 100%: needs a continuity correction or "
+                    "mishandles the boundary; not used as the summary")
+        rows.append(summary_row(key, label, res, df, primary=(key == primary_id), note=note))
+    return rows
+
+
+def scenarios(pkg, outcome: str, df: pd.DataFrame, selection, groups, primary, options) -> list[dict]:
+    """Sensitivity analyses of the primary dataset, each a labelled re-fit."""
+    out_rows = pkg["outcomes"].set_index("row_id")
+    sets: list[tuple[str, str, pd.DataFrame, str]] = [("primary", "Primary population (the plan)", df, "")]
+    for kind, row_id, alt in selection.sensitivity:
+        if kind == "without":
+            what = out_rows.loc[row_id]
+            sets.append((f"without-{row_id}", f"Without {what.study_id} (its count is inferred)",
+                         df[df.row_id != row_id], str(what.get("inference_note") or "")))
+        elif kind == "replace":
+            rest = df[df.row_id != row_id]
+            alt_df = dataset_from_rows(pkg, [alt], outcome)
+            sets.append((f"replace-{row_id}", f"{out_rows.loc[row_id].study_id} with its alternative count",
+                         pd.concat([rest, alt_df], ignore_index=True).sort_values("study_id"),
+                         str(out_rows.loc[alt].get("inference_note") or "")))
+        elif kind == "no_time":
+            sets.append(("no-time", "Only rows with a stated time point",
+                         df[df.timepoint.astype(str) != ""], "drops rows whose time point is not reported"))
+    sets.append(("no-abstracts", "Without conference abstracts", df[df.design != "conference_abstract"], ""))
+    cited = df[df.answer_ref.notna()]
+    sets.append(("cited-only", "Studies the answer cites", cited, "the answer's references 3-7 that were found"))
+    everyone, _ = resolve_overlaps(outcome_rows(pkg, outcome), groups)
+    if not everyone.empty:
+        sets.append(("all-treated", "Every treated patient, any population (not the plan)", everyone,
+                     "the earlier pool of all single-arm data, for comparison only"))
+    claimed = outcome_rows(pkg, outcome, basis="claimed")
+    if not claimed.empty:
+        sets.append(("claimed", "Cited studies, numbers as the answer claims them", claimed,
+                     "claimed counts rebuilt from the answer's percentages; not verified"))
+    rows = []
+    for key, label, data, note in sets:
+        if data.empty:
+            rows.append({"id": key, "label": label, "k": 0, "note": note or "no study left", "estimate": None,
+                         "ci_low": None, "ci_high": None, "pi_low": None, "pi_high": None, "tau2": None,
+                         "i2": None, "n_patients": 0, "events": 0, "primary": False, "studies": [],
+                         "warnings": []})
+            continue
+        res = primary if key == "primary" else _fit(data.reset_index(drop=True), tau2_ci=False, **options)
+        rows.append(summary_row(key, label, res, data, primary=(key == "primary"), note=note))
+    return rows
+
+
+def crude(df: pd.DataFrame) -> dict[str, Any]:
+    """Exact interval of the summed counts (ignores heterogeneity)."""
+    c = proportion_ci(int(df.events.sum()), int(df.n.sum()))
+    return {"events": c.events, "n": c.n, "proportion": c.proportion, "ci_low": c.ci.low,
+            "ci_high": c.ci.high, "method": c.method}
+
+
+def narrative_rows(pkg, selection) -> list[dict]:
+    """The rows the plan keeps out of the pool, each with its reason."""
+    out = pkg["outcomes"].set_index("row_id", drop=False)
+    rows = []
+    for row_id, reason in selection.narrative:
+        r = out.loc[row_id]
+        rows.append({"row_id": row_id, "study_id": r.study_id, "outcome": r.outcome,
+                     "events": None if pd.isna(r.events) else int(r.events),
+                     "n": None if pd.isna(r.n) else int(r.n),
+                     "percent_reported": None if pd.isna(r.percent_reported) else float(r.percent_reported),
+                     "timepoint": "" if pd.isna(r.timepoint) else str(r.timepoint), "reason": reason})
+    return rows
+
+
+def analyse_set(pkg, plan_row, selection, groups, *, options: dict, primary_id: str) -> dict[str, Any]:
+    """Execute one single-arm plan row (see the module docstring)."""
+    outcome = plan_row.outcome
+    df = dataset_from_rows(pkg, selection.pooled, outcome)
+    result: dict[str, Any] = {
+        "plan_id": plan_row.plan_id, "outcome": outcome, "set_kind": plan_row.set_kind,
+        "set_id": plan_row.set_id, "population_label": plan_row.population_label,
+        "window": [float(plan_row.window_min_months), float(plan_row.window_max_months)],
+        "definition": plan_row.definition, "k": len(df), "pooled": bool(selection.pool),
+        "not_pooled_reason": selection.reason, "narrative": narrative_rows(pkg, selection),
+        "dataset": records(df) if not df.empty else [], "primary": None, "primary_summary": "",
+        "methods": [], "scenarios": [], "leave_one_out": None, "bayes": [], "crude": None,
+    }
+    if df.empty:
+        return result
+    result["crude"] = crude(df)
+    result["bayes"] = bayes_rows(df)
+    if not selection.pool:
+        return result
+    primary = _fit(df, **options)
+    result["primary"] = primary.to_dict()
+    result["primary_summary"] = primary.summary()
+    result["methods"] = methods_table(df, primary, primary_id) + result["bayes"]
+    result["scenarios"] = scenarios(pkg, outcome, df, selection, groups, primary, options)
+    result["leave_one_out"] = leave_one_out(primary).to_dict()["leave_one_out"] if len(df) >= 2 else None
+    return result

@@ -1,0 +1,138 @@
+"""The descriptive tables of the review: evidence table, percentage checks, PRISMA flow
+counts and the risk-of-bias table (no statistics beyond counting)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .audit_rules import check_percent
+from .selection import _present, overlap_groups, study_label
+
+
+def evidence_table(pkg) -> list[dict[str, Any]]:
+    """One row per study: design, population, setting, n, regimen, co-interventions, follow-up."""
+    st = pkg["studies"]
+    arms = pkg["arms"]
+    rows = []
+    for r in st.itertuples(index=False):
+        a = arms[arms.study_id == r.study_id]
+        ivig = a[a.treatment == "ivig"]
+        ctrl = a[a.treatment == "control"]
+        n_ivig = int(ivig.n.dropna().sum()) if ivig.n.notna().any() else None
+        dose = "; ".join(sorted({str(x) for x in ivig.ivig_dose_text.dropna()})) or (
+            "; ".join(f"{float(x):g} g/kg" for x in ivig.ivig_dose_g_per_kg.dropna()) or "not reported")
+        co = "; ".join(sorted({str(x) for x in ivig.co_interventions.dropna()})) or "not reported"
+        fu = "; ".join(sorted({str(x) for x in a.follow_up_text.dropna()})) or "not reported"
+        rows.append({"study_id": r.study_id, "label": study_label(r._asdict()), "citation": r.citation,
+                     "year": None if not _present(r.year) else int(r.year), "design": r.design,
+                     "population": r.population, "setting": r.setting, "role": r.role,
+                     "answer_ref": None if not _present(r.answer_ref) else int(r.answer_ref),
+                     "n_ivig": n_ivig, "n_control": int(ctrl.n.dropna().sum()) if ctrl.n.notna().any() else None,
+                     "regimen": dose, "co_interventions": co, "follow_up": fu,
+                     "verification": r.verification, "overlaps_with": r.overlaps_with or "",
+                     "doi": r.doi or "", "pmid": r.pmid or "", "source_url": r.source_url})
+    return rows
+
+
+def percent_checks(pkg) -> list[dict[str, Any]]:
+    """Every printed percentage recomputed from its count; mismatches flagged, not fixed."""
+    out = []
+    for r in pkg["outcomes"].itertuples(index=False):
+        if not _present(r.percent_reported):
+            continue
+        ev = int(r.events) if _present(r.events) else None
+        n = int(r.n) if _present(r.n) else None
+        chk = check_percent(float(r.percent_reported), ev, n)
+        out.append({"row_id": r.row_id, "study_id": r.study_id, "outcome": r.outcome, "basis": r.basis,
+                    "percent_reported": float(r.percent_reported), "events": ev, "n": n,
+                    "recomputed": chk.recomputed, "consistent": chk.consistent, "reason": chk.reason,
+                    "count_basis": r.count_basis})
+    return out
+
+
+def prisma_counts(pkg) -> dict[str, Any]:
+    """PRISMA 2020 flow counts from the search log and the screening table.
+
+    Records are identified per query; duplicates are records seen more than once (same
+    normalised URL, DOI or PMID) or marked duplicate; a record's decision is "included" if
+    any of its screenings included it.
+    """
+    sc = pkg["screening"]
+    sl = pkg["search_log"]
+
+    def key(r):
+        if _present(r.pmid):
+            return f"pmid:{r.pmid}"
+        if _present(r.doi):
+            return f"doi:{str(r.doi).lower()}"
+        url = str(r.url or r.citation).lower()
+        url = re.sub(r"^https?://(www\.)?", "", url).split("?")[0].rstrip("/")
+        return f"url:{url}"
+
+    sc = sc.assign(key=[key(r) for r in sc.itertuples(index=False)])
+    identified = len(sc)
+    unique = sc.groupby("key")
+    decisions = unique.decision.agg(lambda d: "included" if (d == "included").any()
+                                    else ("excluded" if (d == "excluded").any() else "duplicate"))
+    reasons = unique.reason.agg(lambda r: next((x for x in r if _present(x)), "other"))
+    n_unique = len(decisions)
+    excluded = decisions[decisions == "excluded"]
+    only_dup = decisions[decisions == "duplicate"]
+    reason_counts: dict[str, int] = {}
+    not_retrieved = 0
+    for k in excluded.index:
+        reason = str(reasons[k]).split(":")[0]
+        if reason == "not_retrievable":
+            not_retrieved += 1
+            continue
+        reason_counts[reason] = reason_counts.get(reason, 0) + 1
+    screen_excl = sum(v for k, v in reason_counts.items()
+                      if k in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other"))
+    full_text_reasons = {k: v for k, v in reason_counts.items()
+                         if k not in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other")}
+    st = pkg["studies"].set_index("study_id")
+    included_ids = sorted({s for s in sc[sc.decision == "included"].study_id.dropna()
+                           if s in st.index and st.loc[s, "role"] != "guideline"})
+    treat = [s for s in included_ids if st.loc[s, "role"] == "treatment"]
+    groups = overlap_groups(pkg["studies"])
+    sought = n_unique - len(only_dup) - screen_excl
+    n_guidelines = len({s for s in sc[sc.decision == "included"].study_id.dropna()
+                        if s in st.index and st.loc[s, "role"] == "guideline"})
+    corpus_names = {"pages": "stored PubMed, PMC and journal pages", "docs": "documentation pages",
+                    "issues": "issue threads", "code": "code repositories"}
+    corpus_of = dict(zip(sl.query_id, sl.corpus, strict=True))
+    by_source: dict[str, int] = {}
+    for q in sc.query_id:
+        name = corpus_names.get(corpus_of.get(q, ""), corpus_of.get(q, "other"))
+        by_source[name] = by_source.get(name, 0) + 1
+    return {
+        "queries": len(sl),
+        "by_source": dict(sorted(by_source.items())),
+        "identified": identified,
+        "duplicates": identified - n_unique + len(only_dup),
+        "screened": n_unique - len(only_dup),
+        "excluded_screening": int(screen_excl),
+        "sought": int(sought),
+        "not_retrieved": int(not_retrieved),
+        "assessed": int(sought - not_retrieved),
+        "excluded_full_text": int(sum(full_text_reasons.values())) + n_guidelines,
+        "exclusion_reasons": dict(sorted({**full_text_reasons,
+                                          **({"guideline (context for the audit, not a study)": n_guidelines}
+                                             if n_guidelines else {})}.items())),
+        "reports_included": len(included_ids),
+        "studies_included": len({groups[s] for s in included_ids}),
+        "guidelines_included": n_guidelines,
+        "treatment_reports": len(treat),
+        "note": ("Reports were judged on the stored abstract or page (full texts were not "
+                 "available to the search tool), so 'assessed for eligibility' means the "
+                 "abstract-level assessment."),
+    }
+
+
+def rob_table(pkg) -> list[dict[str, Any]]:
+    """The Murad et al. (2018) appraisal, item level, with study labels."""
+    st = pkg["studies"].set_index("study_id")
+    return [{"study_id": r.study_id, "label": study_label({"study_id": r.study_id, **st.loc[r.study_id].to_dict()}),
+             "item": r.item, "domain": r.domain, "answer": r.answer, "reason": r.reason}
+            for r in pkg["appraisal"].itertuples(index=False)]
