@@ -174,27 +174,80 @@ def pooled_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
             f"{N(p + '.k', 'int')} studies, {N(c + '.n', 'int')} patients)")
 
 
-def comparison_sentence(N: TextNumbers, results: dict, question: dict) -> str:
-    """Each comparative treatment study's counts for clearance and graft loss, study by study."""
-    labels = {r["study_id"]: r["label"] for r in results["evidence_table"]}
-    parts = []
+def _outcome_word(results: dict, outcome: str) -> str:
+    q = results.get("question") or {}
+    spec = (q.get("outcomes") or {}).get(outcome)
+    return spec["short"] if spec else outcome.replace("_", " ")
+
+
+def study_effect_phrase(N: TextNumbers, base: str, s: dict, question: dict) -> str:
+    """'He 2023 (RCT): 2/5 with IVIG versus 4/9 with no IVIG, RR 0.90 (0.25 to 3.30)'."""
     iv, cmp_ = question["intervention"]["name"], question["comparator"]["name"]
-    for i, c in enumerate(results["comparative"]["studies"]):
-        if c["role"] != "treatment" or c["outcome"] not in ("viremia_clearance", "graft_loss"):
-            continue
-        b = f"comparative.studies.{i}"
-        what = "cleared viremia" if c["outcome"] == "viremia_clearance" else "lost the graft"
-        who = f"{N.text(labels.get(c['study_id'], c['study_id']))} ({N.text(design_word(c['design']))})"
-        if c.get("events_1") is not None:
-            rr = (f", RR {N(b + '.rr', 'ratio')} ({N.ci(b + '.rr_ci_low', b + '.rr_ci_high', 'ratio')})"
-                  if c.get("rr") is not None else "")
-            parts.append(f"in {who}, {c['events_1']}/{c['n_1']} with {iv} versus {c['events_0']}/{c['n_0']} "
-                         f"with {cmp_} {what}{rr}")
-        elif c.get("percent_1") is not None and c.get("percent_0") is not None:
-            parts.append(f"in {who}, {N(b + '.percent_1', 'num')}% with {iv} versus "
-                         f"{N(b + '.percent_0', 'num')}% with {cmp_} {what} (printed percentages; counts "
-                         "not reported)")
+    rr = ""
+    if s.get("rr") is not None:
+        rr = f", RR {N(base + '.rr', 'ratio')} ({N.ci(base + '.rr_ci_low', base + '.rr_ci_high', 'ratio')})"
+    elif s.get("rd") is not None:
+        rr = f", RD {N(base + '.rd', 'pct')} ({N.ci(base + '.rd_ci_low', base + '.rd_ci_high', 'pct')})"
+    return (f"{N.text(s['label'])} ({N.text(design_word(s['design']))}): {s['events_1']}/{s['n_1']} with {iv} "
+            f"versus {s['events_0']}/{s['n_0']} with {cmp_}{rr}")
+
+
+def question_outcomes(question: dict) -> list[str]:
+    """The primary outcomes and the outcomes they are derived from (graft loss for graft
+    survival), in the question file's order."""
+    outs = question.get("outcomes") or {}
+    keep = set(question["primary_outcomes"]) | {v.get("derived_from") for v in outs.values() if v.get("primary")}
+    return [o for o in outs if o in keep] or list(question["primary_outcomes"])
+
+
+def comparison_sentence(N: TextNumbers, results: dict, question: dict) -> str:
+    """The comparative evidence of the primary outcomes, pooled within a design or study by study."""
+    parts = []
+    comp = results["comparative"]["outcomes"]
+    for o in question_outcomes(question):
+        for i, c in enumerate(comp.get(o, [])):
+            if not c["studies"]:
+                continue
+            base = f"comparative.outcomes.{o}.{i}"
+            who = f"{_outcome_word(results, o)} ({N.text(c['set_id'].replace('_', ' '))})"
+            head = c["pooled"][0]["id"] if c["pooled"] else None
+            bits = []
+            for j, pr in enumerate(c["pooled"]):
+                if pr["id"] != head or pr["estimate"] is None:
+                    continue
+                pb = f"{base}.pooled.{j}"
+                bits.append(f"{len(pr['studies'])} {pr['design_group']} studies pooled, {N.text(pr['label'])} "
+                            f"{N(pb + '.estimate', 'ratio')} ({N.ci(pb + '.ci_low', pb + '.ci_high', 'ratio')})")
+            pooled_groups = {pr["design_group"] for pr in c["pooled"] if pr["estimate"] is not None}
+            bits += [study_effect_phrase(N, f"{base}.studies.{j}", s, question)
+                     for j, s in enumerate(c["studies"]) if s["design_group"] not in pooled_groups]
+            parts.append(f"{who}: " + "; ".join(bits))
     return "; ".join(parts) if parts else "none were found"
+
+
+def bayes_phrase(N: TextNumbers, results: dict, base: str, row: dict) -> str:
+    """'Bayesian posterior median 70.1% (95% CrI 35.0% to 90.2%; half-normal(0.5) prior on tau)'."""
+    prior = row.get("prior") or row["label"]
+    return (f"Bayesian posterior median {N(base + '.estimate')} (95% credible interval "
+            f"{N.ci(base + '.ci_low', base + '.ci_high')}; prior: {N.text(prior)})")
+
+
+def response_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
+    """Single-arm response in the plan's primary population: pooled, or studies and Bayes."""
+    res = results["outcomes"][outcome]
+    o = f"outcomes.{outcome}"
+    if res["primary"] is not None:
+        text = pooled_sentence(N, results, outcome)
+        if res.get("bayes"):
+            text += "; " + bayes_phrase(N, results, f"{o}.bayes.0", res["bayes"][0])
+        return text
+    if not res["dataset"]:
+        return "no study of the primary population reports counts"
+    studies = ", ".join(f"{N.text(d['label'])} {d['events']}/{d['n']}" for d in res["dataset"])
+    text = f"not pooled ({N.text(res['not_pooled_reason'])}): {studies}"
+    if res.get("bayes"):
+        text += "; " + bayes_phrase(N, results, f"{o}.bayes.0", res["bayes"][0])
+    return text
 
 
 def audit_sentence(A: TextNumbers, audit: dict, results: dict) -> str:
@@ -226,18 +279,19 @@ def verdict_sentence(results: dict, question: dict) -> str:
 
 def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dict | None,
                 question: dict) -> list[str]:
-    """The bottom-line paragraphs (report box, slides, handout)."""
-    prim = [o for o in question["primary_outcomes"] if o in results["outcomes"]]
-    first = []
-    for o in prim:
-        lbl = results["outcomes"][o]["label"]
-        first.append(f"{lbl.lower() if not lbl.startswith('BK') else lbl}: {pooled_sentence(N, results, o)} "
-                     f"({certainty(results, o)} certainty)")
+    """The bottom-line paragraphs (report box, slides, handout): the comparison first."""
     iv = question["intervention"]["name"]
-    paras = [
-        f"Comparisons with patients not given {iv}: {comparison_sentence(N, results, question)}.",
-        f"Among {iv}-treated patients (no comparison): " + "; ".join(first) + ".",
-    ]
+    paras = [f"Compared with {question['comparator']['name']}: {comparison_sentence(N, results, question)}."]
+    first = []
+    for o in question["primary_outcomes"]:
+        if o not in results["outcomes"]:
+            continue
+        first.append(f"{_outcome_word(results, o)}: {response_sentence(N, results, o)} "
+                     f"({certainty(results, o)} certainty)")
+    if first:
+        pop = next((results["outcomes"][o]["population_label"] for o in question["primary_outcomes"]
+                    if o in results["outcomes"]), "")
+        paras.append(f"Response with {iv}, no comparison ({N.text(pop)}): " + "; ".join(first) + ".")
     if audit is not None and A is not None:
         paras.append(audit_sentence(A, audit, results))
     paras.append(verdict_sentence(results, question))
