@@ -25,6 +25,7 @@ FORMATS = {
     "ratio": lambda v: f"{v:.2f}",
     "num": lambda v: f"{v:g}",
     "per1000": lambda v: f"{1000 * v:+.0f}",
+    "n1000": lambda v: f"{v:.0f}",
     "p": lambda v: "<0.001" if v < 0.001 else f"{v:.3f}",
 }
 
