@@ -41,8 +41,9 @@ references:                                         ## Regenerate R metafor refe
 	Rscript tests/reference/make_metafor_reference.R tests/reference/metafor.json
 	git diff --stat --exit-code -- tests/reference/metafor.json
 
-bench: $(STAMP)                                     ## Time the engine (and R metafor if present)
+bench: $(STAMP)                                     ## Time the engine (and R metafor if present) and the build
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench_build.py
 
 lint: $(STAMP)                                      ## ruff, no fixes
 	$(VENV)/bin/ruff check analysis tests
