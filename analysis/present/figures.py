@@ -98,6 +98,7 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
                           f"{lab}: GLMM pooled proportion omitting each study in turn.",
                           lambda loo=loo, r=res, lab=lab: plotting.leave_one_out_plot(
                               loo, full=r["primary"], labels=labels, title=f"{lab}: leave-one-out", style=style)))
+    specs += comparative_specs(results, style=style)
     vl = pd.DataFrame(results["viral_loads"])
     if not vl.empty:
         vl = vl.assign(time_months=pd.to_numeric(vl.time_months), copies_per_ml=pd.to_numeric(vl.copies_per_ml))
@@ -146,6 +147,30 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
     return specs
 
 
+def comparative_specs(results: dict, *, style: str = "report") -> list:
+    """One comparative forest plot per plan set with studies (risk ratios by design)."""
+    from .plot_comparative import comparative_forest_plot
+
+    q = results.get("question") or {}
+    iv = (q.get("intervention") or {}).get("name", "intervention")
+    cmp_ = (q.get("comparator") or {}).get("name", "comparator")
+    specs = []
+    for o, sets in results["comparative"].get("outcomes", {}).items():
+        spec = (q.get("outcomes") or {}).get(o, {})
+        for c in sets:
+            if not c["studies"]:
+                continue
+            title = f"{c['label']}: {iv} versus {cmp_} ({c['set_id'].replace('_', ' ')})"
+            caption = (f"{c['label']}, {iv} versus {cmp_}: risk ratio per study with its 95% CI (log scale), "
+                       "grouped by design; a diamond is a Mantel-Haenszel pooled risk ratio within one design "
+                       f"(drawn only where two or more studies share it). Population: {c['population_label']}.")
+            specs.append((f"comparative_{o}_{c['set_id']}", title, caption,
+                          lambda c=c, t=title, hib=spec.get("direction", "higher_is_better") == "higher_is_better":
+                          comparative_forest_plot(c["studies"], c["pooled"], title=t, intervention=iv,
+                                                  comparator=cmp_, higher_is_better=hib, style=style)))
+    return specs
+
+
 def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
@@ -187,7 +212,7 @@ def write_figures(results: dict, audit: dict | None, outdir: Path, manifest: str
     leave-one-out plots; needs only the results), ``"evidence"`` (viral loads, risk of
     bias, PRISMA, evidence map, claims audit; needs the audit too) and ``"calibration"``.
     """
-    outcome_prefixes = ("forest_", "sensitivity_", "leave_one_out_")
+    outcome_prefixes = ("forest_", "sensitivity_", "leave_one_out_", "comparative_", "tau_posterior_")
     if only == "calibration":
         specs = [s for s in figure_specs(results, {"claims": []}, calibration) if s[0] == "calibration"]
     elif only == "outcomes":
