@@ -164,8 +164,9 @@ def comparative_specs(results: dict, *, style: str = "report") -> list:
             caption = (f"{c['label']}, {iv} versus {cmp_}: risk ratio per study with its 95% CI (log scale), "
                        "grouped by design; a diamond is a Mantel-Haenszel pooled risk ratio within one design "
                        f"(drawn only where two or more studies share it). Population: {c['population_label']}.")
+            hib = spec.get("direction", "higher_is_better") == "higher_is_better"
             specs.append((f"comparative_{o}_{c['set_id']}", title, caption,
-                          lambda c=c, t=title, hib=spec.get("direction", "higher_is_better") == "higher_is_better":
+                          lambda c=c, t=title, hib=hib:
                           comparative_forest_plot(c["studies"], c["pooled"], title=t, intervention=iv,
                                                   comparator=cmp_, higher_is_better=hib, style=style)))
     return specs
