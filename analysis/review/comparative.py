@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..stats import two_group
+from ..stats.two_group_study import study_effects
 from .selection import study_label
 
 DESIGN_GROUP = {"rct": "randomised"}
@@ -37,11 +38,21 @@ def design_group(design: str) -> str:
     return DESIGN_GROUP.get(design, "non-randomised")
 
 
+EFFECT_KEYS = ("rr", "rr_ci_low", "rr_ci_high", "or", "or_ci_low", "or_ci_high", "rd", "rd_ci_low",
+               "rd_ci_high", "fisher_p", "double_zero")
+
+
+def _effects(a: int, n1: int, c: int, n0: int) -> dict[str, Any]:
+    """RR (Koopman score), OR (exact conditional), RD (Newcombe) and Fisher's p of one study."""
+    eff = study_effects(a, n1, c, n0)
+    return {k: eff[k] for k in EFFECT_KEYS}
+
+
 def _study_row(pkg, ivig_row, control_row) -> dict[str, Any]:
     st = pkg["studies"].set_index("study_id")
     s = st.loc[ivig_row.study_id]
     a, n1, c, n0 = int(ivig_row.events), int(ivig_row.n), int(control_row.events), int(control_row.n)
-    eff = two_group.study_effects(a, n1, c, n0)
+    eff = _effects(a, n1, c, n0)
     return {"study_id": ivig_row.study_id, "label": study_label({"study_id": ivig_row.study_id, **s.to_dict()}),
             "design": s.design, "design_group": design_group(s.design),
             "row_id": ivig_row.row_id, "control_row_id": control_row.row_id,
@@ -134,6 +145,6 @@ def other_comparisons(pkg, selected_pairs: set[tuple[str, str]]) -> list[dict]:
             else:
                 cr = c.iloc[0]
                 rec.update(events_1=int(r.events), n_1=int(r.n), events_0=int(cr.events), n_0=int(cr.n), note="",
-                           **two_group.study_effects(int(r.events), int(r.n), int(cr.events), int(cr.n)))
+                           **_effects(int(r.events), int(r.n), int(cr.events), int(cr.n)))
             rows.append(rec)
     return rows
