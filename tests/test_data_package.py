@@ -37,7 +37,7 @@ def test_every_raw_file_is_described_with_a_schema_and_hash():
 
 def test_package_loads_through_its_schema(pkg):
     assert set(pkg.tables) == {"studies", "arms", "outcomes", "viral_loads", "claims", "appraisal",
-                               "search_log", "screening"}
+                               "search_log", "screening", "analysis_plan"}
     assert pkg["outcomes"].events.dtype == "Int64"
 
 
@@ -119,6 +119,20 @@ CASES = {
     "alternative to another outcome": ("outcomes", lambda df: set_cell(_first(df, "row_use", "alternative"), "alternative_to",
                                                                        "he_nd-ivig-viremia_clearance-3m")(df),
                                        "field 'alternative_to'", "same study, arm and outcome"),
+    "plan: unknown outcome": ("analysis_plan", set_cell(0, "outcome", "cure"), "field 'outcome'", "unknown value 'cure'"),
+    "plan: unknown population code": ("analysis_plan", set_cell(0, "study_populations", "adult;elderly"),
+                                      "field 'study_populations'", "unknown code 'elderly'"),
+    "plan: malformed code list": ("analysis_plan", set_cell(0, "study_settings", "biopsy proven"),
+                                  "field 'study_settings'", "does not match the pattern"),
+    "plan: reversed window": ("analysis_plan", set_cell(0, "window_min_months", "30"), "field 'window_min_months'",
+                              "is after window_max_months"),
+    "plan: overlapping subgroups": ("analysis_plan", set_cell(1, "study_populations", "adult;pediatric"),
+                                    "field 'set_id'", "overlaps set"),
+    "plan: second primary pool": ("analysis_plan", set_cell(1, "set_kind", "primary_pool"), "field 'set_kind'",
+                                  "a second primary pool"),
+    "plan: not marked post hoc or not": ("analysis_plan", set_cell(0, "written_after_data", "maybe"),
+                                         "field 'written_after_data'", "not a boolean"),
+    "plan: duplicate id": ("analysis_plan", set_cell(1, "plan_id", "p01"), "field 'plan_id'", "duplicate primary key"),
 }
 
 
@@ -163,6 +177,12 @@ def test_empty_table_is_reported(tmp_path):
     (dst / "raw" / "appraisal.csv").write_text("")
     with pytest.raises(InputError, match="appraisal.csv: the file is empty"):
         load_package(dst / "datapackage.json", check_hashes=False)
+
+
+def test_an_unplanned_outcome_fails_naming_the_outcome_row(tmp_path):
+    desc = corrupt(tmp_path, "analysis_plan", lambda df: df[df.outcome != "rejection"])
+    with pytest.raises(InputError, match=r"data/raw/outcomes.csv.*row \d+.*field 'outcome'.*no row in the analysis plan"):
+        load_package(desc, check_hashes=False)
 
 
 # ---------------------------------------------------------------- issue 15: the widened search
@@ -214,6 +234,27 @@ def test_inferred_counts_are_flagged_for_sensitivity_analyses(pkg):
     assert out.loc["accp2012-ivig-graft_survival-12m", "row_use"] == "narrative"
     flagged = out[out.inference.notna()]
     assert flagged.inference_note.str.len().min() > 40
+
+
+def test_the_plan_is_marked_post_hoc_and_selects_as_specified(pkg):
+    from analysis.review.plan import select
+
+    plan = pkg["analysis_plan"]
+    assert plan.written_after_data.all()
+    assert (plan.plan_date == "2026-12-01").all()
+    loss = select(pkg, "p07")  # comparative graft loss: the programme (once) and Kable 2017
+    assert loss.pool
+    assert loss.k == 2
+    assert ("ectrx2014-ivig-graft_loss-12m", "ectrx2014-control-graft_loss-12m") in loss.pooled
+    assert ("ectrx2016-ivig-graft_survival-end", "not a proportion (row_use narrative)") in loss.narrative
+    clear = select(pkg, "p01")  # single-arm clearance, primary population: ACCP only
+    assert clear.pooled == ("accp2012-ivig-viremia_clearance-end",)
+    assert not clear.pool
+    assert ("replace", "accp2012-ivig-viremia_clearance-end", "accp2012-ivig-viremia_clearance-end-alt39") in clear.sensitivity
+    vl = select(pkg, "p18")
+    assert not vl.pool
+    assert vl.pooled == ()
+    assert len(vl.narrative) >= 3
 
 
 def test_every_query_of_the_widened_search_has_its_new_records_screened(pkg):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..stats._validation import InputError
+from .plan import check_plan
 
 MURAD_DOMAIN = {
     "q1": "selection",
@@ -91,6 +92,7 @@ def check_package(pkg) -> None:
                 file=f_ap, row=i, field="domain",
             )
     _check_claims(t, ids)
+    check_plan(pkg)
     f_sc = "data/raw/screening.csv"
     for i, r in enumerate(t["screening"].itertuples(index=False), start=1):
         if r.decision == "included":
