@@ -37,7 +37,7 @@ def test_every_raw_file_is_described_with_a_schema_and_hash():
 
 def test_package_loads_through_its_schema(pkg):
     assert set(pkg.tables) == {"studies", "arms", "outcomes", "viral_loads", "claims", "appraisal",
-                               "search_log", "screening"}
+                               "search_log", "screening", "analysis_plan"}
     assert pkg["outcomes"].events.dtype == "Int64"
 
 
@@ -108,7 +108,36 @@ CASES = {
                         "field 'judgement'", "unknown value 'true'"),
     "overlap to missing study": ("studies", set_cell(0, "overlaps_with", "ghost2000"), "field 'overlaps_with'",
                                  "not a study"),
+    "unknown antiviral code": ("arms", set_cell(0, "other_antivirals", "some"), "field 'other_antivirals'",
+                               "unknown value 'some'"),
+    "count row without events": ("outcomes", lambda df: set_cell(_first(df, "row_use", "count"), "events", "")(df),
+                                 "field 'row_use'", "needs events and n"),
+    "inference without a note": ("outcomes", lambda df: set_cell(df.index[df.inference.ne("")][0], "inference_note", "")(df),
+                                 "field 'inference_note'", "needs an inference_note"),
+    "dangling alternative": ("outcomes", lambda df: set_cell(_first(df, "row_use", "alternative"), "alternative_to",
+                                                             "nope-row")(df), "field 'alternative_to'", "not a row"),
+    "alternative to another outcome": ("outcomes", lambda df: set_cell(_first(df, "row_use", "alternative"), "alternative_to",
+                                                                       "he_nd-ivig-viremia_clearance-3m")(df),
+                                       "field 'alternative_to'", "same study, arm and outcome"),
+    "plan: unknown outcome": ("analysis_plan", set_cell(0, "outcome", "cure"), "field 'outcome'", "unknown value 'cure'"),
+    "plan: unknown population code": ("analysis_plan", set_cell(0, "study_populations", "adult;elderly"),
+                                      "field 'study_populations'", "unknown code 'elderly'"),
+    "plan: malformed code list": ("analysis_plan", set_cell(0, "study_settings", "biopsy proven"),
+                                  "field 'study_settings'", "does not match the pattern"),
+    "plan: reversed window": ("analysis_plan", set_cell(0, "window_min_months", "30"), "field 'window_min_months'",
+                              "is after window_max_months"),
+    "plan: overlapping subgroups": ("analysis_plan", set_cell(1, "study_populations", "adult;pediatric"),
+                                    "field 'set_id'", "overlaps set"),
+    "plan: second primary pool": ("analysis_plan", set_cell(1, "set_kind", "primary_pool"), "field 'set_kind'",
+                                  "a second primary pool"),
+    "plan: not marked post hoc or not": ("analysis_plan", set_cell(0, "written_after_data", "maybe"),
+                                         "field 'written_after_data'", "not a boolean"),
+    "plan: duplicate id": ("analysis_plan", set_cell(1, "plan_id", "p01"), "field 'plan_id'", "duplicate primary key"),
 }
+
+
+def _first(df, column, value):
+    return df.index[df[column] == value][0]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -148,3 +177,92 @@ def test_empty_table_is_reported(tmp_path):
     (dst / "raw" / "appraisal.csv").write_text("")
     with pytest.raises(InputError, match="appraisal.csv: the file is empty"):
         load_package(dst / "datapackage.json", check_hashes=False)
+
+
+def test_an_unplanned_outcome_fails_naming_the_outcome_row(tmp_path):
+    desc = corrupt(tmp_path, "analysis_plan", lambda df: df[df.outcome != "rejection"])
+    with pytest.raises(InputError, match=r"data/raw/outcomes.csv.*row \d+.*field 'outcome'.*no row in the analysis plan"):
+        load_package(desc, check_hashes=False)
+
+
+# ---------------------------------------------------------------- issue 15: the widened search
+
+NEW_STUDIES = ("ectrx2014", "ectrx2016", "atccleveland2020")
+
+
+@pytest.mark.parametrize("study_id", NEW_STUDIES)
+def test_each_new_study_has_a_source_and_a_locator_for_every_row(pkg, study_id):
+    st = pkg["studies"].set_index("study_id").loc[study_id]
+    assert st.source_url.startswith("http")
+    assert len(st.source_locator) > 10
+    for table in ("arms", "outcomes"):
+        rows = pkg[table][pkg[table].study_id == study_id]
+        assert len(rows) >= 1
+        assert rows.source_url.str.startswith("http").all()
+        assert (rows.source_locator.str.len() > 10).all()
+        assert rows.verification.isin(["abstract", "conference_abstract", "not_found"]).all()
+    screened = pkg["screening"][pkg["screening"].study_id == study_id]
+    assert (screened.decision == "included").sum() == 1
+
+
+def test_the_programme_is_one_cohort_reported_twice(pkg):
+    st = pkg["studies"].set_index("study_id")
+    assert st.loc["ectrx2014", "overlaps_with"] == "ectrx2016"
+    assert st.loc["ectrx2016", "overlaps_with"] == "ectrx2014"
+    assert st.loc["ectrx2016", "pmid"] == "26862825"
+    arms = pkg["arms"].set_index(["study_id", "arm_id"]).n
+    assert (arms["ectrx2014", "ivig"], arms["ectrx2014", "control"]) == (19, 14)
+    assert (arms["ectrx2016", "ivig"], arms["ectrx2016", "control"]) == (22, 33)
+    out = pkg["outcomes"].set_index("row_id")
+    loss = out.loc[["ectrx2014-ivig-graft_loss-12m", "ectrx2014-control-graft_loss-12m"]]
+    assert loss.events.tolist() == [1, 1]
+    assert loss.n.tolist() == [19, 14]
+    # the long-term report prints a direction and a P value, no counts: narrative, never a count
+    narr = out.loc[["ectrx2016-ivig-graft_survival-end", "ectrx2016-control-graft_survival-end"]]
+    assert (narr.row_use == "narrative").all()
+    assert narr.events.isna().all()
+
+
+def test_inferred_counts_are_flagged_for_sensitivity_analyses(pkg):
+    out = pkg["outcomes"].set_index("row_id")
+    assert out.loc["kable2017-ivig-viremia_clearance-end", "inference"] == "arm_inferred"
+    assert out.loc["anonpeds2012-ivig-viremia_clearance-end", "inference"] == "denominator_inferred"
+    accp = out.loc["accp2012-ivig-viremia_clearance-end"]
+    alt = out.loc["accp2012-ivig-viremia_clearance-end-alt39"]
+    assert (accp.events, accp.n, accp.inference) == (33, 43, "percent_mismatch")
+    assert (alt.events, alt.n, alt.row_use, alt.alternative_to) == (33, 39, "alternative", accp.name)
+    assert out.loc["accp2012-ivig-graft_survival-12m", "row_use"] == "narrative"
+    flagged = out[out.inference.notna()]
+    assert flagged.inference_note.str.len().min() > 40
+
+
+def test_the_plan_is_marked_post_hoc_and_selects_as_specified(pkg):
+    from analysis.review.plan import select
+
+    plan = pkg["analysis_plan"]
+    assert plan.written_after_data.all()
+    assert (plan.plan_date == "2026-12-01").all()
+    loss = select(pkg, "p07")  # comparative graft loss: the programme (once) and Kable 2017
+    assert loss.pool
+    assert loss.k == 2
+    assert ("ectrx2014-ivig-graft_loss-12m", "ectrx2014-control-graft_loss-12m") in loss.pooled
+    assert ("ectrx2016-ivig-graft_survival-end", "not a proportion (row_use narrative)") in loss.narrative
+    clear = select(pkg, "p01")  # single-arm clearance, primary population: ACCP only
+    assert clear.pooled == ("accp2012-ivig-viremia_clearance-end",)
+    assert not clear.pool
+    assert ("replace", "accp2012-ivig-viremia_clearance-end", "accp2012-ivig-viremia_clearance-end-alt39") in clear.sensitivity
+    vl = select(pkg, "p18")
+    assert not vl.pool
+    assert vl.pooled == ()
+    assert len(vl.narrative) >= 3
+
+
+def test_every_query_of_the_widened_search_has_its_new_records_screened(pkg):
+    sl = pkg["search_log"].set_index("query_id")
+    sl = sl[sl.index.str.startswith("w")]
+    assert len(sl) >= 40
+    sc = pkg["screening"]
+    for qid, row in sl.iterrows():
+        mine = sc[sc.query_id == qid]
+        assert (mine.decision == "included").sum() == row.records_new_included, qid
+        assert (mine.decision != "included").sum() == row.records_excluded, qid

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..stats._validation import InputError
+from .plan import check_plan
 
 MURAD_DOMAIN = {
     "q1": "selection",
@@ -77,6 +78,7 @@ def check_package(pkg) -> None:
         if r.count_basis == "not_reported" and has_e:
             raise InputError(f"count_basis is not_reported but events is given ({r.row_id})",
                              file=f_out, row=i, field="count_basis")
+    _check_row_use(t["outcomes"])
     f_vl = "data/raw/viral_loads.csv"
     for i, r in enumerate(t["viral_loads"].itertuples(index=False), start=1):
         if _present(r.arm_id) and (r.study_id, r.arm_id) not in arm_n:
@@ -90,6 +92,7 @@ def check_package(pkg) -> None:
                 file=f_ap, row=i, field="domain",
             )
     _check_claims(t, ids)
+    check_plan(pkg)
     f_sc = "data/raw/screening.csv"
     for i, r in enumerate(t["screening"].itertuples(index=False), start=1):
         if r.decision == "included":
@@ -134,3 +137,35 @@ def _check_claims(t, ids) -> None:
                 f"qualitative claim {r.claim_id} needs a judgement and a judgement_reason",
                 file=f_cl, row=i, field="judgement",
             )
+
+
+def _check_row_use(out) -> None:
+    """row_use, inference and alternative_to agree with the counts they describe."""
+    f_out = "data/raw/outcomes.csv"
+    rows = {r.row_id: r for r in out.itertuples(index=False)}
+    for i, r in enumerate(out.itertuples(index=False), start=1):
+        has_e, has_n = _present(r.events), _present(r.n)
+        if r.row_use in ("count", "alternative") and not (has_e and has_n):
+            raise InputError(f"row_use {r.row_use} needs events and n ({r.row_id})", file=f_out, row=i,
+                             field="row_use")
+        if r.row_use == "missing" and has_e:
+            raise InputError(f"row_use missing but events is given ({r.row_id})", file=f_out, row=i,
+                             field="row_use")
+        if r.verification == "not_found" and r.row_use != "missing":
+            raise InputError(f"a not_found row must have row_use missing ({r.row_id})", file=f_out, row=i,
+                             field="row_use")
+        if _present(r.inference) and not _present(r.inference_note):
+            raise InputError(f"inference {r.inference} needs an inference_note ({r.row_id})", file=f_out,
+                             row=i, field="inference_note")
+        if (r.row_use == "alternative") != _present(r.alternative_to):
+            raise InputError(f"alternative_to is set exactly when row_use is alternative ({r.row_id})",
+                             file=f_out, row=i, field="alternative_to")
+        if _present(r.alternative_to):
+            target = rows.get(r.alternative_to)
+            if target is None:
+                raise InputError(f"alternative_to names {r.alternative_to!r}, which is not a row",
+                                 file=f_out, row=i, field="alternative_to")
+            same = (target.study_id, target.arm_id, target.outcome) == (r.study_id, r.arm_id, r.outcome)
+            if not same or target.row_use != "count":
+                raise InputError(f"alternative_to must name a count row of the same study, arm and outcome "
+                                 f"({r.alternative_to!r})", file=f_out, row=i, field="alternative_to")
