@@ -9,9 +9,9 @@ The public API (importing it has no side effects)::
 
 from ._version import __version__
 from .stats._validation import InputError
-from .stats.effects import effect_sizes, two_group_effect_sizes
+from .stats.effects import effect_sizes
 from .stats.heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
-from .stats.pooling import leave_one_out, pool_proportions, pool_two_group
+from .stats.pooling import leave_one_out, pool_proportions
 from .stats.proportions import (
     back_transform,
     proportion_ci,
@@ -22,10 +22,12 @@ from .stats.results import (
     ConfidenceInterval,
     Heterogeneity,
     LeaveOneOut,
-    PooledEffect,
     PooledProportion,
     ProportionEstimate,
 )
+from .stats.two_group import pool_two_group, two_group_effect_sizes
+from .stats.two_group_results import PooledEffect
+from .stats.two_group_study import study_effects
 
 __all__ = [
     "ConfidenceInterval",
@@ -45,6 +47,7 @@ __all__ = [
     "pool_two_group",
     "proportion_ci",
     "q_statistic",
+    "study_effects",
     "study_proportions",
     "tau2",
     "tau2_ci_qprofile",

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..stats.pooling import leave_one_out, pool_proportions, pool_two_group
+from ..stats.pooling import leave_one_out, pool_proportions
+from ..stats.two_group import pool_two_group
 from ..stats.proportions import proportion_ci
 from .audit_rules import check_percent
 from .grade import grade_outcome
@@ -319,16 +320,17 @@ def comparative(pkg) -> dict[str, Any]:
             rec = {"study_id": sid, "outcome": outcome, "role": st.loc[sid, "role"],
                    "design": st.loc[sid, "design"], "events_1": int(ri.events), "n_1": int(ri.n),
                    "events_0": int(rc.events), "n_0": int(rc.n), "note": "", **printed}
-            for measure, key in (("log-risk-ratio", "rr"), ("risk-difference", "rd")):
-                if measure == "log-risk-ratio" and ri.events == 0 and rc.events == 0:
+            for measure, key in (("rr", "rr"), ("rd", "rd")):
+                if measure == "rr" and ri.events == 0 and rc.events == 0:
                     rec.update({f"{key}": None, f"{key}_ci_low": None, f"{key}_ci_high": None})
                     rec["note"] = "no events in either arm: the risk ratio is undefined"
                     continue
+                # one study through the inverse-variance common-effect model = its escalc
+                # effect with a Wald interval (1/2 added to a zero cell, as before)
                 r = pool_two_group([ri.events], [ri.n], [rc.events], [rc.n], measure=measure,
-                                   model="common")
+                                   method="inverse-variance", model="common", drop_double_zero=False)
                 d = r.to_dict()
-                rec.update({key: d["display_estimate"], f"{key}_ci_low": d["display_ci_low"],
-                            f"{key}_ci_high": d["display_ci_high"]})
+                rec.update({key: d["estimate"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"]})
             rows.append(rec)
     pooled = []
     df = pd.DataFrame(rows)
@@ -338,8 +340,8 @@ def comparative(pkg) -> dict[str, Any]:
             if len(g) < 2:
                 continue
             r = pool_two_group(g.events_1.astype(int), g.n_1.astype(int), g.events_0.astype(int),
-                               g.n_0.astype(int), measure="log-risk-ratio", model="random",
-                               study_ids=g.study_id.tolist())
+                               g.n_0.astype(int), measure="rr", method="inverse-variance", model="random",
+                               tau2_method="reml", drop_double_zero=False, study_ids=g.study_id.tolist())
             pooled.append({"outcome": outcome, "role": role, **r.to_dict()})
     caveat = ("IVIG-versus-control comparisons come from non-randomised cohorts and one small "
               "pilot trial whose arms differed at baseline; co-interventions (leflunomide, "
