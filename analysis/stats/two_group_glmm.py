@@ -289,8 +289,9 @@ def fit_two_group_glmm(a, n1, c, n0, *, model: str, random: bool, n_agq: int = 7
     if model == "glmm-umfs":
         const = float(np.sum(_lchoose(a, n1) + _lchoose(c, n0)))
         ll_sat = _binom_saturated(a, n1) + _binom_saturated(c, n0) + const
-        y = np.log(a[inner] * (n0 - c)[inner] / ((n1 - a)[inner] * c[inner]))
-        v = (1 / a + 1 / (n1 - a) + 1 / c + 1 / (n0 - c))[inner]
+        ai, bi, ci, di = a[inner], (n1 - a)[inner], c[inner], (n0 - c)[inner]
+        y = np.log(ai * di / (bi * ci))
+        v = 1 / ai + 1 / bi + 1 / ci + 1 / di
     else:
         hg = _Hypergeo(a, n1, c, n0)
         xs, info, ll_sat = _cmel_saturated(hg, inner)
