@@ -90,7 +90,10 @@ def nan(values):
 
 def test_reference_records_versions_and_covers_every_case():
     src = REF["source"]
-    assert src["metafor"].startswith("3.8") and src["lme4"] and src["BiasedUrn"] and src["R"]
+    assert src["metafor"].startswith("3.8")
+    assert src["lme4"]
+    assert src["BiasedUrn"]
+    assert src["R"]
     kinds = {}
     for c in REF["cases"]:
         kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
@@ -148,7 +151,8 @@ def test_inverse_variance(case_id):
         assert_close([h.tau2], [v["tau2"]], rtol=tol["rtol"], atol=TAU2_ATOL, what="tau2")
         assert_close([res.effect_pi.low, res.effect_pi.high], [v["pi.lb"], v["pi.ub"]], **tol, what="PI")
     else:
-        assert res.tau2 is None and res.pi is None
+        assert res.tau2 is None
+        assert res.pi is None
 
 
 # ----------------------------------------------------------------------------- MH, Peto
@@ -167,7 +171,8 @@ def test_mantel_haenszel_and_peto(case_id):
         return
     res = pool_two_group(a, n1, ci, n0, measure=measure, method=method, study_ids=sid)
     v = c["values"]
-    assert res.model == "common" and res.tau2 is None
+    assert res.model == "common"
+    assert res.tau2 is None
     assert res.k == v["k"]
     assert_close([res.effect, res.se, res.effect_ci.low, res.effect_ci.high, res.pvalue],
                  [v["b"], v["se"], v["ci.lb"], v["ci.ub"], v["pval"]], **CLOSED_FORM, what="estimate")
@@ -178,7 +183,8 @@ def test_mantel_haenszel_and_peto(case_id):
         assert_close([h.q, h.q_pvalue, h.i2, h.h2], [v["QE"], v["QEp"], v["I2"], v["H2"]], rtol=1e-10,
                      atol=1e-12, what="Q")
     else:  # metafor reports Q = 0, p = 1 with one informative table; none is computed here
-        assert h.q is None and v["QE"] == 0
+        assert h.q is None
+        assert v["QE"] == 0
 
 
 # ----------------------------------------------------------------------------- GLMMs
@@ -252,7 +258,7 @@ def test_cmel_wald_q_metafor_hessian_is_off_for_large_tables():
 @pytest.mark.parametrize("case_id", ids("study"))
 def test_study_intervals(case_id):
     c = case(case_id)
-    a, n1, ci, n0, sid = data(c)
+    a, n1, ci, n0, _sid = data(c)
     level = c["args"]["conf_level"]
     v = {k: nan(x) for k, x in c["values"].items() if k != "warnings"}
     for i in range(len(a)):
@@ -265,11 +271,12 @@ def test_study_intervals(case_id):
             assert np.isnan(got).all()
             continue
         fin = np.isfinite(tight)  # R's Inf is written as null, read here as NaN
-        assert np.array_equal(np.isfinite(got), fin) and np.all(np.isposinf(got[~fin]))
+        assert np.array_equal(np.isfinite(got), fin)
+        assert np.all(np.isposinf(got[~fin]))
         assert_close(got[fin], tight[fin], **ITERATIVE, what="exact OR (tight)")
         ft = np.array([v["fisher_est"][i], v["fisher_lo"][i], v["fisher_hi"][i]])
         # fisher.test's uniroot works on t = ncp (ncp < 1) or t = 1/ncp (ncp > 1), t in (0, 1)
-        fold = lambda x: np.minimum(x, 1 / x)  # noqa: E731
+        fold = lambda x: np.minimum(x, 1 / x)
         ok = fin & (ft > 0)
         assert_close(fold(got[ok]), fold(ft[ok]), rtol=0, atol=FISHER_TEST_ATOL, what="fisher.test")
         lo, hi = newcombe_interval(a[i], n1[i], ci[i], n0[i], confidence_level=level)
@@ -343,13 +350,20 @@ def test_published_examples():
 
 def test_review_comparisons_study_by_study():
     z = study_effects(0, 5, 0, 9)  # the double-zero comparison: RD 0, never 3.3%
-    assert z["rd"] == 0.0 and z["rr"] is None and z["or"] is None and z["fisher_p"] == 1.0
+    assert z["rd"] == 0.0
+    assert z["rr"] is None
+    assert z["or"] is None
+    assert z["fisher_p"] == 1.0
     assert z["rd_ci_low"] < 0 < z["rd_ci_high"]
     g = study_effects(6, 22, 15, 28)  # graft loss: the Newcombe interval includes 0, as p = 0.086
-    assert g["rd_ci_low"] < 0 < g["rd_ci_high"] and 0.05 < g["fisher_p"] < 0.1
-    assert g["rr_ci_low"] < 1 < g["rr_ci_high"] and g["or_ci_low"] < 1 < g["or_ci_high"]
+    assert g["rd_ci_low"] < 0 < g["rd_ci_high"]
+    assert 0.05 < g["fisher_p"] < 0.1
+    assert g["rr_ci_low"] < 1 < g["rr_ci_high"]
+    assert g["or_ci_low"] < 1 < g["or_ci_high"]
     one = study_effects(3, 10, 0, 8)  # a zero control arm: RR, OR unbounded above (None)
-    assert one["rr"] is None and one["rr_ci_high"] is None and one["rr_ci_low"] > 0
+    assert one["rr"] is None
+    assert one["rr_ci_high"] is None
+    assert one["rr_ci_low"] > 0
 
 
 # ----------------------------------------------------------------------------- API
@@ -377,14 +391,81 @@ def test_invalid_options_are_named(opts, match):
 def test_result_views_are_json_safe_and_complete():
     a, n1, c, n0, sid = data(case("sparse/rma.mh/OR"))
     res = pool_two_group(a, n1, c, n0, method="glmm-umfs", study_ids=sid)
-    assert isinstance(res, PooledEffect) and res.dropped == ("3",)
+    assert isinstance(res, PooledEffect)
+    assert res.dropped == ("3",)
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     for key in ("estimate", "ci_low", "ci_high", "tau2", "q", "k", "pvalue", "studies", "dropped"):
         assert key in d
-    assert d["k"] == 4 and len(d["studies"]) == 5 and d["studies"][2]["in_model"] is False
+    assert d["k"] == 4
+    assert len(d["studies"]) == 5
+    assert d["studies"][2]["in_model"] is False
     assert "dropped: double zero" in res.summary()
     frame = res.to_frame()
     assert list(frame.row) == ["study"] * 5 + ["pooled", "prediction"]
     assert math.isclose(d["estimate"], math.exp(d["analysis_scale"]["effect"]))
     with pytest.raises(AttributeError):
         res.k = 3  # frozen
+
+
+# ----------------------------------------------------------------------------- CLI
+def _write(tmp_path, text, name="t.csv"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_cli_compare_json_agrees_with_metafor(tmp_path, capsys):
+    from analysis.cli import main
+
+    a, n1, c, n0, sid = data(case("bcg/rma.mh/OR"))
+    rows = "\n".join(f"{s},{x},{m},{y},{k}" for s, x, m, y, k in zip(sid, a, n1, c, n0, strict=True))
+    path = _write(tmp_path, "study_id,events_treated,n_treated,events_control,n_control\n" + rows + "\n")
+    for cid, opts in (("bcg/rma.mh/OR", []),
+                      ("bcg/rma.uni/RR/DL/knha/drop00", ["--measure", "rr", "--method", "inverse-variance",
+                                                         "--tau2-method", "dersimonian-laird",
+                                                         "--ci-method", "knapp-hartung"])):
+        assert main(["compare", path, "--json", *opts]) == 0
+        out = json.loads(capsys.readouterr().out)
+        v = case(cid)["values"]
+        t = v["transf"]
+        assert_close([out["estimate"], out["ci_low"], out["ci_high"], out["q"], out["pvalue"]],
+                     [t["estimate"], t["ci.lb"], t["ci.ub"], v["QE"], v["pval"]], **CLOSED_FORM, what=cid)
+        assert out["k"] == 13
+        assert len(out["studies"]) == 13
+        assert (out["tau2"] is None) == (cid.startswith("bcg/rma.mh"))
+
+
+def test_cli_compare_accepts_metafor_spelling_and_prints_a_summary(tmp_path, capsys):
+    from analysis.cli import main
+
+    path = _write(tmp_path, "ai,n1i,ci,n2i\n4,123,11,139\n6,306,29,303\n0,10,0,12\n")
+    assert main(["compare", path, "--method", "peto"]) == 0
+    text = capsys.readouterr().out
+    assert "Peto" in text
+    assert "Dropped" not in text  # Peto keeps the double-zero table in its sums (metafor)
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("study_id,events_treated,n_treated,events_control\nA,1,2,3\n", "field 'n_control'"),
+    ("study_id,ai,n1i,ci,n2i\nA,1,10,x,12\n", "row 1, field 'ci'"),
+    ("study_id,ai,n1i,ci,n2i\nA,1,10,2,12\nB,11,10,2,12\n", "row 2, field 'ai'"),
+    ("study_id,ai,n1i,ci,n2i\nA,1,10,2,12\nA,1,10,2,12\n", "row 2, field 'study_id'"),
+])
+def test_cli_compare_bad_input_is_one_line_exit_2(tmp_path, capsys, text, where):
+    from analysis.cli import main
+
+    path = _write(tmp_path, text)
+    assert main(["compare", path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert path in err
+    assert where in err
+    assert "Traceback" not in err
+
+
+def test_cli_compare_invalid_combination_exits_2(tmp_path, capsys):
+    from analysis.cli import main
+
+    path = _write(tmp_path, "ai,n1i,ci,n2i\n4,123,11,139\n6,306,29,303\n")
+    assert main(["compare", path, "--method", "glmm-umfs", "--measure", "rd"]) == 2
+    assert 'measure "or"' in capsys.readouterr().err

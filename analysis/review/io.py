@@ -129,7 +129,7 @@ def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
             raise InputError(f"missing column, or metafor's '{alias}' (found: {', '.join(df.columns) or 'none'})",
                              file=name, field=field)
     ids = [s.strip() for s in df["study_id"]] if "study_id" in df.columns else [str(i + 1) for i in range(len(df))]
-    out: dict[str, list] = {f: [] for f in _TWO_GROUP_ALIASES}
+    out: dict[str, list[int]] = {}
     seen: dict[str, int] = {}
     for i, sid in enumerate(ids, start=1):
         if not sid:
@@ -147,9 +147,9 @@ def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
             if e > m:
                 raise InputError(f"events ({e}) exceed n ({m}) for study {sid!r}", file=name, row=i,
                                  field=cols[f"events_{arm}"])
-        for f in out:
-            out[f].append(rec[f])
-    return pd.DataFrame({"study_id": ids, **out}).astype({f: "int64" for f in out})
+        for f, value in rec.items():
+            out.setdefault(f, []).append(value)
+    return pd.DataFrame({"study_id": ids, **out}).astype(dict.fromkeys(out, "int64"))
 
 
 def _parse_count(text: str, *, file, row, field, sid) -> int:

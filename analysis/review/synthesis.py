@@ -20,8 +20,8 @@ import pandas as pd
 
 from .._version import __version__
 from ..stats.pooling import leave_one_out, pool_proportions
-from ..stats.two_group import pool_two_group
 from ..stats.proportions import proportion_ci
+from ..stats.two_group import pool_two_group
 from .audit_rules import check_percent
 from .grade import grade_outcome
 

@@ -230,7 +230,7 @@ def pool_two_group(
     --------
     >>> res = pool_two_group([4, 6], [123, 306], [11, 29], [139, 303], measure="rr")
     >>> res.method, res.model, round(res.estimate, 4)
-    ('mantel-haenszel', 'common', 0.2806)
+    ('mantel-haenszel', 'common', 0.2588)
     """
     model, tau2_method = _check_options(measure, method, model, tau2_method, ci_method, n_agq)
     level = check_confidence_level(confidence_level)

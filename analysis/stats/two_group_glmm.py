@@ -299,7 +299,7 @@ def fit_two_group_glmm(a, n1, c, n0, *, model: str, random: bool, n_agq: int = 7
     q_wald = q_statistic(y, v) if y.size >= 2 else (0.0 if k > 1 else None)
     q_df = max(int(y.size) - 1, 0)
     if sep != 0:
-        return GLMMTwoGroupFit(None, None, None if not random else None, None, q_wald, q_df, None,
+        return GLMMTwoGroupFit(None, None, None, None, q_wald, q_df, None,
                                False, False, "no finite maximum-likelihood estimate (separation)")
     if model == "glmm-umfs":
         mu0, se0, ll0, alpha0 = _umfs_common(a, n1, c, n0)
@@ -343,7 +343,7 @@ def _se_theta(negll, mu, tau) -> float:
     hm = 1e-4 * max(1.0, abs(mu))
     ht = 1e-4 * max(1.0, tau)
     f0 = negll(np.array([mu, tau]))
-    f = lambda x, y: negll(np.array([x, y]))  # noqa: E731
+    f = lambda x, y: negll(np.array([x, y]))
     d2m = (f(mu + hm, tau) - 2 * f0 + f(mu - hm, tau)) / hm**2
     d2t = (f(mu, tau + ht) - 2 * f0 + f(mu, tau - ht)) / ht**2
     d2mt = (f(mu + hm, tau + ht) - f(mu + hm, tau - ht) - f(mu - hm, tau + ht)
