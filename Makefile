@@ -39,7 +39,8 @@ check-data: $(STAMP)                                ## Validate data/ (schema, h
 
 references:                                         ## Regenerate R metafor reference values
 	Rscript tests/reference/make_metafor_reference.R tests/reference/metafor.json
-	git diff --stat --exit-code -- tests/reference/metafor.json
+	Rscript tests/reference/make_two_group_reference.R tests/reference/metafor_two_group.json
+	git diff --stat --exit-code -- tests/reference/metafor.json tests/reference/metafor_two_group.json
 
 bench: $(STAMP)                                     ## Time the engine (and R metafor if present) and the build
 	$(PY) benchmarks/bench.py

@@ -22,7 +22,8 @@ from ._version import __version__
 _EXPORTS = {
     "InputError": "analysis.stats._validation",
     "effect_sizes": "analysis.stats.effects",
-    "two_group_effect_sizes": "analysis.stats.effects",
+    "two_group_effect_sizes": "analysis.stats.two_group",
+    "study_effects": "analysis.stats.two_group_study",
     "i_squared": "analysis.stats.heterogeneity",
     "i_squared_q": "analysis.stats.heterogeneity",
     "q_statistic": "analysis.stats.heterogeneity",
@@ -30,7 +31,7 @@ _EXPORTS = {
     "tau2_ci_qprofile": "analysis.stats.heterogeneity",
     "leave_one_out": "analysis.stats.pooling",
     "pool_proportions": "analysis.stats.pooling",
-    "pool_two_group": "analysis.stats.pooling",
+    "pool_two_group": "analysis.stats.two_group",
     "back_transform": "analysis.stats.proportions",
     "proportion_ci": "analysis.stats.proportions",
     "study_proportions": "analysis.stats.proportions",
@@ -38,7 +39,7 @@ _EXPORTS = {
     "ConfidenceInterval": "analysis.stats.results",
     "Heterogeneity": "analysis.stats.results",
     "LeaveOneOut": "analysis.stats.results",
-    "PooledEffect": "analysis.stats.results",
+    "PooledEffect": "analysis.stats.two_group_results",
     "PooledProportion": "analysis.stats.results",
     "ProportionEstimate": "analysis.stats.results",
 }
@@ -61,6 +62,7 @@ __all__ = [
     "pool_two_group",
     "proportion_ci",
     "q_statistic",
+    "study_effects",
     "study_proportions",
     "tau2",
     "tau2_ci_qprofile",
@@ -84,9 +86,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from .stats._validation import InputError
-    from .stats.effects import effect_sizes, two_group_effect_sizes
+    from .stats.effects import effect_sizes
     from .stats.heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
-    from .stats.pooling import leave_one_out, pool_proportions, pool_two_group
+    from .stats.pooling import leave_one_out, pool_proportions
     from .stats.proportions import (
         back_transform,
         proportion_ci,
@@ -97,7 +99,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
         ConfidenceInterval,
         Heterogeneity,
         LeaveOneOut,
-        PooledEffect,
         PooledProportion,
         ProportionEstimate,
     )
+    from .stats.two_group import pool_two_group, two_group_effect_sizes
+    from .stats.two_group_results import PooledEffect
+    from .stats.two_group_study import study_effects

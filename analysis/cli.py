@@ -19,6 +19,9 @@ from .stats._validation import (
     MODELS,
     STUDY_CI_METHODS,
     TAU2_METHODS,
+    TWO_GROUP_CI_METHODS,
+    TWO_GROUP_MEASURES,
+    TWO_GROUP_METHODS,
     InputError,
 )
 
@@ -83,6 +86,39 @@ def _cmd_pool(args) -> int:
     return 0
 
 
+def _add_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="pool 2x2 tables (treated vs control) from a CSV and print the result",
+        description="Compare two groups: pool a CSV with columns study_id,events_treated,n_treated,"
+                    "events_control,n_control (or metafor's ai,n1i,ci,n2i).",
+    )
+    p.add_argument("file", help="CSV file with columns study_id,events_treated,n_treated,events_control,n_control")
+    p.add_argument("--measure", choices=TWO_GROUP_MEASURES, default="or")
+    p.add_argument("--method", choices=TWO_GROUP_METHODS, default="mantel-haenszel")
+    p.add_argument("--model", choices=("random", "common"), default=None,
+                   help="default: common for mantel-haenszel and peto, random otherwise")
+    p.add_argument("--tau2-method", choices=TAU2_METHODS, default=None,
+                   help="inverse-variance random effects only (default reml)")
+    p.add_argument("--ci-method", choices=TWO_GROUP_CI_METHODS, default="wald")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _cmd_compare(args) -> int:
+    from .review.io import dumps_json, read_two_group_csv
+    from .stats.two_group import pool_two_group
+
+    df = read_two_group_csv(args.file)
+    res = pool_two_group(
+        df.events_treated, df.n_treated, df.events_control, df.n_control, measure=args.measure,
+        method=args.method, model=args.model, tau2_method=args.tau2_method, ci_method=args.ci_method,
+        confidence_level=args.level, study_ids=df.study_id.tolist(),
+    )
+    sys.stdout.write(dumps_json(res.to_dict()) if args.json else res.summary() + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (one subparser per command)."""
     parser = _Parser(
@@ -92,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_pool(sub)
+    _add_compare(sub)
     from .present import steps as pipeline
 
     pipeline.add_commands(sub)
@@ -105,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "pool":
             return _cmd_pool(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         return args.func(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

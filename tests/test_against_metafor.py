@@ -54,7 +54,7 @@ GLM_RTOL = 1e-5
 MEASURE = {"PLO": "logit", "PFT": "freeman-tukey", "PAS": "arcsine", "PLN": "log", "PR": "raw"}
 METHOD = {"DL": "dersimonian-laird", "REML": "reml", "PM": "paule-mandel", "ML": "ml"}
 TEST = {"z": "wald", "knha": "knapp-hartung", "t": "knapp-hartung"}
-TWO_GROUP = {"OR": "log-odds-ratio", "RR": "log-risk-ratio", "RD": "risk-difference"}
+TWO_GROUP = {"OR": "or", "RR": "rr", "RD": "rd"}
 
 
 def cases(ref, kind):
@@ -255,10 +255,12 @@ def test_two_group(metafor_reference, case_id):
         assert_close(es.effect, v["yi"], **CLOSED_FORM, what="yi")
         assert_close(es.variance, v["vi"], **CLOSED_FORM, what="vi")
         return
-    res = pool_two_group(d["ai"], d["n1i"], d["ci"], d["n2i"], measure=measure, model="random",
-                         tau2_method=METHOD[a["method"]], ci_method=TEST[a["test"]])
+    # rma.uni's default keeps double-zero tables (drop00=FALSE), hence drop_double_zero=False
+    res = pool_two_group(d["ai"], d["n1i"], d["ci"], d["n2i"], measure=measure, method="inverse-variance",
+                         model="random", tau2_method=METHOD[a["method"]], ci_method=TEST[a["test"]],
+                         drop_double_zero=False)
     tol = ITERATIVE if a["method"] == "REML" else CLOSED_FORM
-    assert_close([res.estimate, res.se, res.ci.low, res.ci.high], [v["b"], v["se"], v["ci.lb"], v["ci.ub"]],
-                 **tol, what="pooled")
+    assert_close([res.effect, res.se, res.effect_ci.low, res.effect_ci.high],
+                 [v["b"], v["se"], v["ci.lb"], v["ci.ub"]], **tol, what="pooled")
     assert_close([res.heterogeneity.tau2], [v["tau2"]], rtol=tol["rtol"], atol=TAU2_ATOL, what="tau2")
-    assert_close([res.pi.low, res.pi.high], [v["pi.lb"], v["pi.ub"]], **tol, what="PI")
+    assert_close([res.effect_pi.low, res.effect_pi.high], [v["pi.lb"], v["pi.ub"]], **tol, what="PI")

@@ -29,6 +29,7 @@ __all__ = [
     "DataPackage",
     "load_package",
     "read_counts_csv",
+    "read_two_group_csv",
     "sha256_file",
     "verify_hashes",
     "write_csv",
@@ -38,6 +39,25 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- counts CSV
+
+
+def _read_table(path: str | os.PathLike, header: str) -> pd.DataFrame:
+    """Read a small CSV as strings (BOM allowed), or raise InputError naming the file."""
+    name = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("no such file", file=name)
+    text = p.read_text(encoding="utf-8-sig")
+    if not text.strip():
+        raise InputError(f"the file is empty (expected a header '{header}')", file=name)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV file ({exc})", file=name) from None
+    df.columns = [c.strip() for c in df.columns]
+    if len(df) == 0:
+        raise InputError("no data rows below the header", file=name)
+    return df
 
 
 def read_counts_csv(path: str | os.PathLike) -> pd.DataFrame:
@@ -51,24 +71,12 @@ def read_counts_csv(path: str | os.PathLike) -> pd.DataFrame:
         the message names the file, the data row and the field.
     """
     name = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("no such file", file=name)
-    text = p.read_text(encoding="utf-8-sig")
-    if not text.strip():
-        raise InputError("the file is empty (expected a header 'study_id,events,n')", file=name)
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a readable CSV file ({exc})", file=name) from None
-    df.columns = [c.strip() for c in df.columns]
+    df = _read_table(path, "study_id,events,n")
     for col in ("study_id", "events", "n"):
         if col not in df.columns:
             raise InputError(
                 f"missing column (found: {', '.join(df.columns) or 'none'})", file=name, field=col
             )
-    if len(df) == 0:
-        raise InputError("no data rows below the header", file=name)
     seen: dict[str, int] = {}
     events, ns = [], []
     for i, rec in enumerate(df[["study_id", "events", "n"]].itertuples(index=False), start=1):
@@ -94,6 +102,54 @@ def read_counts_csv(path: str | os.PathLike) -> pd.DataFrame:
     return pd.DataFrame(
         {"study_id": [s.strip() for s in df.study_id], "events": events, "n": ns}
     ).astype({"events": "int64", "n": "int64"})
+
+
+# metafor's argument names for the same four counts
+_TWO_GROUP_ALIASES = {"events_treated": "ai", "n_treated": "n1i", "events_control": "ci", "n_control": "n2i"}
+
+
+def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV of 2x2 tables and validate it.
+
+    Columns ``study_id,events_treated,n_treated,events_control,n_control`` (metafor's
+    ``ai,n1i,ci,n2i`` are accepted for the counts; ``study_id`` is optional and defaults
+    to the row number). Raises InputError naming the file, data row and field for a
+    missing column, an empty, non-numeric, negative or fractional count, ``n = 0``,
+    events above n or a duplicate ``study_id``.
+    """
+    name = str(path)
+    df = _read_table(path, "study_id,events_treated,n_treated,events_control,n_control")
+    cols = {}
+    for field, alias in _TWO_GROUP_ALIASES.items():
+        if field in df.columns:
+            cols[field] = field
+        elif alias in df.columns:
+            cols[field] = alias
+        else:
+            raise InputError(f"missing column, or metafor's '{alias}' (found: {', '.join(df.columns) or 'none'})",
+                             file=name, field=field)
+    ids = [s.strip() for s in df["study_id"]] if "study_id" in df.columns else [str(i + 1) for i in range(len(df))]
+    out: dict[str, list[int]] = {}
+    seen: dict[str, int] = {}
+    for i, sid in enumerate(ids, start=1):
+        if not sid:
+            raise InputError("empty study_id", file=name, row=i, field="study_id")
+        if sid in seen:
+            raise InputError(f"duplicate study_id {sid!r} (first at row {seen[sid]})", file=name, row=i,
+                             field="study_id")
+        seen[sid] = i
+        rec = {f: _parse_count(df[c].iloc[i - 1], file=name, row=i, field=c, sid=sid) for f, c in cols.items()}
+        for arm in ("treated", "control"):
+            e, m = rec[f"events_{arm}"], rec[f"n_{arm}"]
+            if m < 1:
+                raise InputError(f"n must be at least 1 (study {sid!r}); got {m}", file=name, row=i,
+                                 field=cols[f"n_{arm}"])
+            if e > m:
+                raise InputError(f"events ({e}) exceed n ({m}) for study {sid!r}", file=name, row=i,
+                                 field=cols[f"events_{arm}"])
+        for f, value in rec.items():
+            out.setdefault(f, []).append(value)
+    return pd.DataFrame({"study_id": ids, **out}).astype(dict.fromkeys(out, "int64"))
 
 
 def _parse_count(text: str, *, file, row, field, sid) -> int:

@@ -15,7 +15,9 @@ StudyCIMethod = Literal[
     "clopper-pearson", "wilson", "wilson-cc", "agresti-coull", "jeffreys", "wald"
 ]
 Measure = Literal["logit", "freeman-tukey", "arcsine", "log", "raw"]
-TwoGroupMeasure = Literal["log-odds-ratio", "log-risk-ratio", "risk-difference"]
+TwoGroupMeasure = Literal["or", "rr", "rd"]
+TwoGroupMethod = Literal["mantel-haenszel", "peto", "inverse-variance", "glmm-umfs", "glmm-cmel"]
+TwoGroupCIMethod = Literal["wald", "knapp-hartung", "t"]
 Model = Literal["common", "random", "glmm"]
 Tau2Method = Literal["dersimonian-laird", "reml", "paule-mandel", "ml"]
 CIMethod = Literal["wald", "knapp-hartung"]
@@ -25,6 +27,8 @@ PIMethod = Literal["metafor", "hts"]
 STUDY_CI_METHODS: tuple[str, ...] = get_args(StudyCIMethod)
 MEASURES: tuple[str, ...] = get_args(Measure)
 TWO_GROUP_MEASURES: tuple[str, ...] = get_args(TwoGroupMeasure)
+TWO_GROUP_METHODS: tuple[str, ...] = get_args(TwoGroupMethod)
+TWO_GROUP_CI_METHODS: tuple[str, ...] = get_args(TwoGroupCIMethod)
 MODELS: tuple[str, ...] = get_args(Model)
 TAU2_METHODS: tuple[str, ...] = get_args(Tau2Method)
 CI_METHODS: tuple[str, ...] = get_args(CIMethod)

@@ -2,9 +2,9 @@
 
 The continuity-correction policy is metafor's (Viechtbauer 2010): by default 1/2 is
 added to the event and non-event counts of a study only when one of them is 0
-("only0"), for the measures that need it (logit, log, raw, and the two-group
-measures); none is added for the arcsine and Freeman-Tukey transforms, which are
-defined at 0% and 100%. The correction only feeds the inverse-variance models and the
+("only0"), for the measures that need it (logit, log, raw; the two-group measures
+are in `analysis.stats.two_group`); none is added for the arcsine and Freeman-Tukey
+transforms, which are defined at 0% and 100%. The correction only feeds the inverse-variance models and the
 I^2 of the GLMM: the GLMM itself fits the raw counts.
 """
 
@@ -16,17 +16,15 @@ import pandas as pd
 from ._validation import (
     CORRECTION_POLICIES,
     MEASURES,
-    TWO_GROUP_MEASURES,
     CorrectionPolicy,
     InputError,
     Measure,
-    TwoGroupMeasure,
     check_choice,
     check_counts,
 )
 from .proportions import transform_proportion
 
-__all__ = ["default_correction", "effect_sizes", "two_group_effect_sizes"]
+__all__ = ["default_correction", "effect_sizes"]
 
 
 def default_correction(measure: str) -> float:
@@ -111,72 +109,6 @@ def effect_sizes(
             "study_id": ids,
             "events": x.astype(np.int64),
             "n": m.astype(np.int64),
-            "effect": y,
-            "variance": v,
-            "corrected": corrected,
-        }
-    )
-
-
-def two_group_effect_sizes(
-    events_1,
-    n_1,
-    events_0,
-    n_0,
-    *,
-    measure: TwoGroupMeasure,
-    correction: float = 0.5,
-    correction_policy: CorrectionPolicy = "only0",
-    study_ids=None,
-) -> pd.DataFrame:
-    """Two-group effects (group 1 = treated, group 0 = control), as metafor's ``escalc``.
-
-    * "log-odds-ratio": ``log(a d / (b c))``, ``1/a + 1/b + 1/c + 1/d``
-    * "log-risk-ratio": ``log((a / n1) / (c / n0))``, ``1/a - 1/n1 + 1/c - 1/n0``
-    * "risk-difference": ``a / n1 - c / n0``, ``p1 (1 - p1) / n1 + p0 (1 - p0) / n0``
-
-    where a, b are events and non-events with treatment and c, d without. With
-    ``correction_policy="only0"`` the correction is added to all four cells of a study
-    that has a zero cell.
-
-    Examples
-    --------
-    >>> es = two_group_effect_sizes([8], [10], [3], [9], measure="log-risk-ratio")
-    >>> round(float(es.effect[0]), 4)
-    0.8755
-    """
-    check_choice("measure", measure, TWO_GROUP_MEASURES)
-    check_choice("correction_policy", correction_policy, CORRECTION_POLICIES)
-    a, n1 = check_counts(events_1, n_1, study_ids=study_ids)
-    c, n0 = check_counts(events_0, n_0, study_ids=study_ids)
-    ids = list(study_ids) if study_ids is not None else [str(i + 1) for i in range(a.size)]
-    b, d = n1 - a, n0 - c
-    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-    corrected = _needs_correction(zero, correction_policy) & (correction > 0)
-    add = np.where(corrected, float(correction), 0.0)
-    af, bf, cf, df_ = a + add, b + add, c + add, d + add
-    m1, m0 = af + bf, cf + df_
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if measure == "log-odds-ratio":
-            y = np.log(af * df_ / (bf * cf))
-            v = 1 / af + 1 / bf + 1 / cf + 1 / df_
-        elif measure == "log-risk-ratio":
-            y = np.log((af / m1) / (cf / m0))
-            v = 1 / af - 1 / m1 + 1 / cf - 1 / m0
-        else:
-            p1, p0 = af / m1, cf / m0
-            y = p1 - p0
-            v = p1 * (1 - p1) / m1 + p0 * (1 - p0) / m0
-    _require_defined(y, v, ids, lambda i: (
-        f"the {measure} of study {ids[i]} is undefined (zero variance or zero cell "
-        "without continuity correction)"))
-    return pd.DataFrame(
-        {
-            "study_id": ids,
-            "events_1": a.astype(np.int64),
-            "n_1": n1.astype(np.int64),
-            "events_0": c.astype(np.int64),
-            "n_0": n0.astype(np.int64),
             "effect": y,
             "variance": v,
             "corrected": corrected,

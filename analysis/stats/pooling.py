@@ -1,7 +1,7 @@
 """Pooling: common-effect and random-effects inverse-variance models, and the GLMM.
 
-`pool_proportions` is the one entry point for single proportions; `pool_two_group`
-pools treated-versus-control effects through the same inverse-variance machinery;
+`pool_proportions` is the one entry point for single proportions (two-group effects are
+pooled by `analysis.stats.two_group.pool_two_group`, which reuses `pool_effects_iv`);
 `leave_one_out` re-fits any of them without each study in turn.
 """
 
@@ -25,12 +25,11 @@ from ._validation import (
     Model,
     StudyCIMethod,
     Tau2Method,
-    TwoGroupMeasure,
     check_choice,
     check_confidence_level,
     check_counts,
 )
-from .effects import default_correction, effect_sizes, two_group_effect_sizes
+from .effects import default_correction, effect_sizes
 from .glmm import common_logistic, fit_glmm, saturated_loglik
 from .glmm_profile import tau2_ci_profile
 from .heterogeneity import (
@@ -46,11 +45,10 @@ from .results import (
     ConfidenceInterval,
     Heterogeneity,
     LeaveOneOut,
-    PooledEffect,
     PooledProportion,
 )
 
-__all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions", "pool_two_group"]
+__all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions"]
 
 # Freeman-Tukey back-transformation warning: the pooled value back-transformed with the
 # harmonic-mean n and with the arithmetic-mean n differ by more than this many
@@ -529,63 +527,3 @@ def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
             }
         )
     return LeaveOneOut(full=full, rows=pd.DataFrame(rows))
-
-
-def pool_two_group(
-    events_1,
-    n_1,
-    events_0,
-    n_0,
-    *,
-    measure: TwoGroupMeasure = "log-risk-ratio",
-    model: Model = "random",
-    tau2_method: Tau2Method = "reml",
-    ci_method: CIMethod = "wald",
-    confidence_level: float = 0.95,
-    correction: float = 0.5,
-    correction_policy: CorrectionPolicy = "only0",
-    study_ids=None,
-) -> PooledEffect:
-    """Per-study and pooled treated-versus-control effects (inverse variance).
-
-    Group 1 is treated, group 0 the control. ``model`` is "random" or "common" (the GLMM
-    is for single proportions only). Per-study CIs are Wald on the analysis scale, as
-    metafor's ``escalc``/``forest``.
-
-    Examples
-    --------
-    >>> res = pool_two_group([8, 5], [10, 12], [3, 4], [9, 15], measure="risk-difference")
-    >>> round(res.to_dict()["display_estimate"], 3) > 0
-    True
-    """
-    if model == "glmm":
-        raise ValueError('pool_two_group: model must be "random" or "common"; got "glmm"')
-    check_choice("model", model, MODELS)
-    check_choice("tau2_method", tau2_method, TAU2_METHODS)
-    check_choice("ci_method", ci_method, CI_METHODS)
-    level = check_confidence_level(confidence_level)
-    ids = None if study_ids is None else [str(s) for s in study_ids]
-    es = two_group_effect_sizes(
-        events_1, n_1, events_0, n_0, measure=measure, correction=correction,
-        correction_policy=correction_policy, study_ids=ids,
-    )
-    y, v = es.effect.to_numpy(), es.variance.to_numpy()
-    fit = pool_effects_iv(y, v, model=model, tau2_method=tau2_method, ci_method=ci_method,
-                          confidence_level=level)
-    z = float(stats.norm.ppf(1 - (1 - level) / 2))
-    studies = es.assign(ci_low=y - z * np.sqrt(v), ci_high=y + z * np.sqrt(v), weight=fit["weights"])
-    warnings = []
-    if len(es) < 3:
-        warnings.append(
-            f"only {len(es)} comparative stud{'y' if len(es) == 1 else 'ies'}: the pooled "
-            "effect and tau^2 are very imprecise"
-        )
-    return PooledEffect(
-        measure=measure, model=model, tau2_method=tau2_method if model == "random" else None,
-        ci_method=ci_method, confidence_level=level, correction=float(correction),
-        correction_policy=correction_policy, estimate=fit["estimate"], se=fit["se"],
-        ci=ConfidenceInterval(*fit["ci"], level),
-        pi=None if fit["pi"] is None else ConfidenceInterval(*fit["pi"], level),
-        heterogeneity=fit["heterogeneity"], studies=studies, warnings=tuple(warnings),
-    )
-

@@ -22,7 +22,6 @@ __all__ = [
     "ConfidenceInterval",
     "Heterogeneity",
     "LeaveOneOut",
-    "PooledEffect",
     "PooledProportion",
     "ProportionEstimate",
 ]
@@ -350,100 +349,6 @@ class PooledProportion:
             f"PooledProportion({self.label()}, k={self.k}, "
             f"proportion={p} [{_fmt(c.low)}, {_fmt(c.high)}])"
         )
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class PooledEffect:
-    """A pooled two-group effect (log odds ratio, log risk ratio or risk difference).
-
-    ``studies`` has ``study_id``, ``events_1``, ``n_1``, ``events_0``, ``n_0`` (1 =
-    treated, 0 = control), ``effect``, ``variance``, ``ci_low``, ``ci_high`` (Wald, analysis
-    scale), ``corrected`` and ``weight`` (percent). ``ratio*`` fields are the
-    exponentiated values for the log measures and None for the risk difference.
-    """
-
-    measure: str
-    model: str
-    tau2_method: str | None
-    ci_method: str
-    confidence_level: float
-    correction: float
-    correction_policy: str
-    estimate: float
-    se: float
-    ci: ConfidenceInterval
-    pi: ConfidenceInterval | None
-    heterogeneity: Heterogeneity
-    studies: pd.DataFrame
-    warnings: tuple[str, ...] = field(default=())
-
-    def _display(self, x: float | None) -> float | None:
-        if x is None:
-            return None
-        return float(np.exp(x)) if self.measure != "risk-difference" else float(x)
-
-    def summary(self) -> str:
-        """Fixed-width text: per-study effects, pooled row, heterogeneity, methods."""
-        name = {"log-odds-ratio": "OR", "log-risk-ratio": "RR", "risk-difference": "RD"}[
-            self.measure
-        ]
-        lines = [f"Pooled {name} ({self.model}; k = {len(self.studies)})", ""]
-        for r in self.studies.itertuples(index=False):
-            lines.append(
-                f"{r.study_id!s:<22}{r.events_1:>4d}/{r.n_1:<4d}{r.events_0:>4d}/{r.n_0:<4d}"
-                f" {name} {_fmt(self._display(r.effect), 3)}"
-                f" [{_fmt(self._display(r.ci_low), 3)}, {_fmt(self._display(r.ci_high), 3)}]"
-            )
-        lines.append(
-            f"{'pooled':<32} {name} {_fmt(self._display(self.estimate), 3)}"
-            f" [{_fmt(self._display(self.ci.low), 3)}, {_fmt(self._display(self.ci.high), 3)}]"
-        )
-        h = self.heterogeneity
-        lines.append(f"tau^2 = {_fmt(h.tau2)}; I^2 = {_fmt(h.i2, 1)}%; Q({h.df}) = {_fmt(h.q)}")
-        for w in self.warnings:
-            lines.append(f"Warning: {w}")
-        return "\n".join(lines)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per study plus the pooled row."""
-        df = self.studies.copy()
-        pooled = pd.DataFrame(
-            [
-                {
-                    "study_id": "pooled",
-                    "effect": self.estimate,
-                    "variance": self.se**2,
-                    "ci_low": self.ci.low,
-                    "ci_high": self.ci.high,
-                    "weight": 100.0,
-                }
-            ]
-        )
-        return pd.concat([df, pooled], ignore_index=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe view (analysis scale plus the display scale)."""
-        return {
-            "measure": self.measure,
-            "model": self.model,
-            "tau2_method": self.tau2_method,
-            "ci_method": self.ci_method,
-            "confidence_level": self.confidence_level,
-            "correction": self.correction,
-            "correction_policy": self.correction_policy,
-            "estimate": _num(self.estimate),
-            "se": _num(self.se),
-            "ci_low": _num(self.ci.low),
-            "ci_high": _num(self.ci.high),
-            "pi_low": None if self.pi is None else _num(self.pi.low),
-            "pi_high": None if self.pi is None else _num(self.pi.high),
-            "display_estimate": _num(self._display(self.estimate)),
-            "display_ci_low": _num(self._display(self.ci.low)),
-            "display_ci_high": _num(self._display(self.ci.high)),
-            "heterogeneity": self.heterogeneity.to_dict(),
-            "warnings": list(self.warnings),
-            "studies": _frame_records(self.studies),
-        }
 
 
 @dataclass(frozen=True, slots=True, eq=False)
