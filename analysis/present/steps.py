@@ -193,7 +193,10 @@ def _cmd_calibrate(args) -> int:
     from ..stats.calibration import default_grid, recommend, run_calibration
 
     res = _read_json(args.results)
-    observed = [d["n"] for d in res["outcomes"]["viremia_clearance"]["dataset"]]
+    # the observed design: every treated arm with a clearance count in any plan set
+    first = res["question"]["primary_outcomes"][0] if res.get("question") else "viremia_clearance"
+    sets = [res["outcomes"].get(first, {}), *res.get("subgroups", {}).get(first, [])]
+    observed = sorted(d["n"] for s in sets for d in s.get("dataset", []))
     grid = default_grid(observed)
     if args.replicates:
         grid["replicates"] = args.replicates
