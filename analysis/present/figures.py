@@ -160,7 +160,7 @@ def comparative_specs(results: dict, *, style: str = "report") -> list:
         for c in sets:
             if not c["studies"]:
                 continue
-            title = f"{c['label']}: {iv} versus {cmp_} ({c['set_id'].replace('_', ' ')})"
+            title = f"{c['label']}: {iv} versus {cmp_} ({c['set_label']})"
             caption = (f"{c['label']}, {iv} versus {cmp_}: risk ratio per study with its 95% CI (log scale), "
                        "grouped by design; a diamond is a Mantel-Haenszel pooled risk ratio within one design "
                        f"(drawn only where two or more studies share it). Population: {c['population_label']}.")

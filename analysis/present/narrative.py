@@ -210,7 +210,7 @@ def comparison_sentence(N: TextNumbers, results: dict, question: dict) -> str:
             if not c["studies"]:
                 continue
             base = f"comparative.outcomes.{o}.{i}"
-            who = f"{_outcome_word(results, o)} ({N.text(c['set_id'].replace('_', ' '))})"
+            who = f"{_outcome_word(results, o)} ({N.text(c['set_label'])})"
             head = c["pooled"][0]["id"] if c["pooled"] else None
             bits = []
             for j, pr in enumerate(c["pooled"]):

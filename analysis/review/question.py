@@ -43,6 +43,11 @@ class Question:
     pico: dict[str, str]
     outcomes: dict[str, Outcome]
     answer: dict[str, str] = field(default_factory=dict)
+    sets: dict[str, str] = field(default_factory=dict)
+
+    def set_label(self, set_id: str) -> str:
+        """Short name of an analysis set of the plan (the id, spaced, when unnamed)."""
+        return self.sets.get(set_id, set_id.replace("_", " "))
 
     @property
     def primary_outcomes(self) -> tuple[str, ...]:
@@ -64,7 +69,7 @@ class Question:
             "title": self.title, "short_title": self.short_title, "subtitle": self.subtitle,
             "question": self.question, "intervention": dict(self.intervention),
             "comparator": dict(self.comparator), "pico": dict(self.pico),
-            "answer": dict(self.answer),
+            "answer": dict(self.answer), "sets": dict(self.sets),
             "outcomes": {k: {"label": o.label, "short": o.short, "primary": o.primary,
                              "direction": o.direction, "derived_from": o.derived_from}
                          for k, o in self.outcomes.items()},
@@ -127,4 +132,5 @@ def load_question(path: str | Path) -> Question:
         subtitle=raw.get("subtitle", ""), question=" ".join(raw["question"].split()),
         intervention=dict(raw["intervention"]), comparator=dict(raw["comparator"]),
         pico=dict(raw["pico"]), outcomes=outcomes, answer=dict(raw.get("answer", {})),
+        sets={str(k): str(v) for k, v in raw.get("sets", {}).items()},
     )

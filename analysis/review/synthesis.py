@@ -66,11 +66,13 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         if p.comparison == "comparative":
             res = analyse_comparative(pkg, p, sel)
             res["label"] = _label(p.outcome)
+            res["set_label"] = question.set_label(p.set_id) if question is not None else p.set_id
             pairs |= set(sel.pooled)
             comparisons.setdefault(p.outcome, []).append(res)
             continue
         res = analyse_set(pkg, p, sel, groups, options=PRIMARY_OPTIONS, primary_id=PRIMARY_ID)
         res["label"] = _label(p.outcome)
+        res["set_label"] = question.set_label(p.set_id) if question is not None else p.set_id
         if p.set_kind == "primary_pool":
             res["grade"] = None
             if res["primary"] is not None:
