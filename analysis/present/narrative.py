@@ -226,6 +226,24 @@ def comparison_sentence(N: TextNumbers, results: dict, question: dict) -> str:
     return "; ".join(parts) if parts else "none were found"
 
 
+def reported_without_counts(N: TextNumbers, results: dict, question: dict) -> list[str]:
+    """What comparative reports of the question's outcomes state without counts (one per
+    report: the intervention arm's row), e.g. a long-term report's P value."""
+    out, seen = [], set()
+    comp = results["comparative"]["outcomes"]
+    for o in question_outcomes(question):
+        for c in comp.get(o, []):
+            for n in c["narrative"]:
+                if n["row_use"] != "narrative" or not n["note"] or n["study_id"] in seen:
+                    continue
+                if n.get("arm_id") != question["intervention"].get("arm_treatment"):
+                    continue
+                seen.add(n["study_id"])
+                out.append(f"{N.text(n['label'])} ({_outcome_word(results, o)}, no counts printed): "
+                           f"{N.text(n['note'].rstrip('.'))}")
+    return out
+
+
 def bayes_phrase(N: TextNumbers, results: dict, base: str, row: dict) -> str:
     """'Bayesian posterior median 70.1% (95% CrI 35.0% to 90.2%; half-normal(0.5) prior on tau)'."""
     prior = row.get("prior") or row["label"]
@@ -283,6 +301,9 @@ def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dic
     """The bottom-line paragraphs (report box, slides, handout): the comparison first."""
     iv = question["intervention"]["name"]
     paras = [f"Compared with {question['comparator']['name']}: {comparison_sentence(N, results, question)}."]
+    extra = reported_without_counts(N, results, question)
+    if extra:
+        paras[0] += " Reported without counts: " + "; ".join(extra) + "."
     first = []
     for o in question["primary_outcomes"]:
         if o not in results["outcomes"]:

@@ -109,7 +109,13 @@ def analyse_comparative(pkg, plan_row, selection) -> dict[str, Any]:
         members = [r for r in rows if r["design_group"] == group]
         if len(members) >= max(2, int(plan_row.min_studies)) and selection.pool:
             pooled += _pool(members, group)
-    narrative = [{"row_id": rid, "study_id": out.loc[rid].study_id, "reason": why} for rid, why in selection.narrative]
+    narrative = [{"row_id": rid, "study_id": out.loc[rid].study_id, "arm_id": out.loc[rid].arm_id,
+                  "label": study_label({"study_id": out.loc[rid].study_id,
+                                        **pkg["studies"].set_index("study_id").loc[out.loc[rid].study_id].to_dict()}),
+                  "reason": why, "row_use": out.loc[rid].row_use,
+                  "note": "" if pd.isna(out.loc[rid].notes) else str(out.loc[rid].notes),
+                  "source_locator": out.loc[rid].source_locator}
+                 for rid, why in selection.narrative]
     return {"plan_id": plan_row.plan_id, "outcome": plan_row.outcome, "set_kind": plan_row.set_kind,
             "set_id": plan_row.set_id, "population_label": plan_row.population_label,
             "window": [float(plan_row.window_min_months), float(plan_row.window_max_months)],

@@ -166,7 +166,9 @@ def narrative_rows(pkg, selection) -> list[dict]:
                      "events": None if pd.isna(r.events) else int(r.events),
                      "n": None if pd.isna(r.n) else int(r.n),
                      "percent_reported": None if pd.isna(r.percent_reported) else float(r.percent_reported),
-                     "timepoint": "" if pd.isna(r.timepoint) else str(r.timepoint), "reason": reason})
+                     "timepoint": "" if pd.isna(r.timepoint) else str(r.timepoint), "reason": reason,
+                     "row_use": r.row_use, "note": "" if pd.isna(r.notes) else str(r.notes),
+                     "source_locator": r.source_locator})
     return rows
 
 
