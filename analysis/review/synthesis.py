@@ -22,7 +22,9 @@ from .._version import __version__
 from ..stats.pooling import leave_one_out, pool_proportions, pool_two_group
 from ..stats.proportions import proportion_ci
 from .audit_rules import check_percent
-from .grade import grade_outcome
+from .grade import GradeContext, certainty_summary, grade_outcome, grading_context, rate_comparative
+from .prisma import prisma_checklist
+from .rob import rob_tables
 
 # The two outcomes of the question, then every other outcome pooled when >= 2 studies
 # report counts for it.
@@ -158,6 +160,13 @@ def outcome_rows(pkg, outcome: str, *, basis: str = "reported") -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def cited_study_ids(studies: pd.DataFrame, groups: dict[str, int]) -> set[str]:
+    """Studies the answer cites, and every report of the same cohort (its overlap group):
+    the one notion of "cited" that the synthesis scenarios and the audit's context share."""
+    cited = {groups[r.study_id] for r in studies.itertuples(index=False) if _present(r.answer_ref)}
+    return {s for s, g in groups.items() if g in cited}
+
+
 def resolve_overlaps(df: pd.DataFrame, groups: dict[str, int]) -> tuple[pd.DataFrame, list[str]]:
     """Keep one report per overlap group (DESIGN_RANK, larger n, id); say what was dropped."""
     if df.empty:
@@ -188,7 +197,6 @@ def _summary_row(label, group, res, df, primary=False, note="") -> dict:
 def scenarios(pkg, outcome: str, groups, *, reported: pd.DataFrame | None = None,
               claimed: pd.DataFrame | None = None) -> list[tuple[str, pd.DataFrame, str]]:
     """Every sensitivity scenario: (label, dataset, note)."""
-    st = pkg["studies"].set_index("study_id")
     if reported is None:
         reported = outcome_rows(pkg, outcome, basis="reported")
     if claimed is None:
@@ -198,8 +206,7 @@ def scenarios(pkg, outcome: str, groups, *, reported: pd.DataFrame | None = None
     if base.empty and claimed.empty:
         return out
     out.append(("All studies, reported counts (primary)", base, "one report per overlapping cohort"))
-    cited_ids = {s for s in st.index if _present(st.loc[s, "answer_ref"])}
-    cited_groups = {groups[s] for s in cited_ids}
+    cited_groups = {groups[s] for s in cited_study_ids(pkg["studies"], groups)}
     if not base.empty:
         cited = base[[groups[s] in cited_groups for s in base.study_id]]
         out.append(("Cited studies only (reported counts)", cited,
@@ -238,7 +245,7 @@ def scenarios(pkg, outcome: str, groups, *, reported: pd.DataFrame | None = None
     return out
 
 
-def analyse_outcome(pkg, outcome: str, groups, appraisal: pd.DataFrame) -> dict[str, Any] | None:
+def analyse_outcome(pkg, outcome: str, groups, appraisal: GradeContext) -> dict[str, Any] | None:
     """Primary fit, methods, scenarios, leave-one-out and GRADE for one outcome."""
     reported = outcome_rows(pkg, outcome, basis="reported")
     base, overlap_notes = resolve_overlaps(reported, groups)
@@ -471,18 +478,10 @@ def prisma_counts(pkg) -> dict[str, Any]:
     }
 
 
-def rob_table(pkg) -> list[dict[str, Any]]:
-    """The Murad et al. (2018) appraisal, item level, with study labels."""
-    st = pkg["studies"].set_index("study_id")
-    return [{"study_id": r.study_id, "label": study_label({"study_id": r.study_id, **st.loc[r.study_id].to_dict()}),
-             "item": r.item, "domain": r.domain, "answer": r.answer, "reason": r.reason}
-            for r in pkg["appraisal"].itertuples(index=False)]
-
-
 def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
     """Every analysis of the report as one JSON-safe dict (see the module docstring)."""
     groups = overlap_groups(pkg["studies"])
-    appraisal = pkg["appraisal"]
+    appraisal = grading_context(pkg)  # what the GRADE rules read (risk of bias, control risks, ...)
     have = sorted({r.outcome for r in pkg["outcomes"].itertuples(index=False)
                    if r.basis == "reported" and _present(r.events) and _present(r.n)})
     secondary = []
@@ -492,6 +491,8 @@ def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
         if len(outcome_rows(pkg, o)) >= 2:
             secondary.append(o)
     outcomes = {o: analyse_outcome(pkg, o, groups, appraisal) for o in (*PRIMARY_OUTCOMES, *secondary)}
+    comp = comparative(pkg)
+    labels = {r.study_id: study_label(r._asdict()) for r in pkg["studies"].itertuples(index=False)}
     return {
         "generated_by": f"bkvn-ivig-evidence {__version__} (python -m analysis analyze)",
         "data_hashes": dict(sorted(package_hashes.items())),
@@ -499,11 +500,13 @@ def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
                            "study_ci_method": "clopper-pearson", "confidence_level": 0.95},
         "outcomes": outcomes,
         "outcome_order": list(outcomes),
-        "comparative": comparative(pkg),
+        "comparative": comp,
+        "certainty": certainty_summary(outcomes, rate_comparative(comp, appraisal, OUTCOME_LABELS), appraisal),
         "evidence_table": evidence_table(pkg),
         "percent_checks": percent_checks(pkg),
         "prisma": prisma_counts(pkg),
-        "risk_of_bias": rob_table(pkg),
+        "risk_of_bias": rob_tables(pkg, labels),
+        "prisma_checklist": prisma_checklist(pkg),
         "viral_loads": [
             {k: (None if not _present(v) else v) for k, v in rec.items()}
             for rec in pkg["viral_loads"].astype(object).to_dict(orient="records")
