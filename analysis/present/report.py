@@ -175,8 +175,8 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
         f"{A('summary.partly_supported', 'int')} partly supported, {A('summary.discrepant', 'int')} discrepant "
         f"and {A('summary.unverifiable', 'int')} could not be verified, chiefly because the studies it cites "
         f"as references {not_found_refs()} were not found in any available source; so its headline percentages "
-        f"({unverified_percents()}) remain unverified. IVIG in this scenario is a low-certainty salvage option, "
-        "not an evidence-based one.</p>"
+        f"({unverified_percents()}) remain unverified. IVIG in this scenario is a salvage option resting on "
+        f"{_e(results['certainty']['bottom_line']['phrase'])} evidence, not an evidence-based one.</p>"
     )
     pico = _table(None, [
         ["Population", "Kidney-transplant recipients with biopsy-proven BK-virus nephropathy progressing "
@@ -297,8 +297,10 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
     # ---- viral, rob
     viral = ("<p>Individual and mean viral loads as reported; the answer's own unsourced values are not "
              "plotted.</p>" + _svg(manifest, figdir, "viral_loads"))
-    rob = (f"<p>Murad et al. (2018) tool {_cite(['murad2018'], refs)}: eight items in four domains, judged "
-           "from what the source shows (mostly abstracts).</p>" + _svg(manifest, figdir, "risk_of_bias"))
+    rob = (f"<p>One tool per design: RoB 2 for randomised trials, ROBINS-I for non-randomised comparative studies, "
+           f"and the Murad et al. (2018) tool {_cite(['murad2018'], refs)} for case series and case reports, judged "
+           "from what the source shows (mostly abstracts); 'no information' is not high risk.</p>"
+           + "".join(_svg(manifest, figdir, f"risk_of_bias_{t}") for t in ("rob2", "robins_i", "murad")))
     # ---- grade
     grows = []
     for o in results["outcome_order"]:
@@ -306,15 +308,26 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
         if not g:
             continue
         b = f"outcomes.{o}.grade"
-        downs = "<br>".join(f"<strong>{_e(d['domain'])}</strong> (&minus;{d['levels']}): {_e(d['reason'])}"
-                            if d["levels"] else f"<strong>{_e(d['domain'])}</strong> (not downgraded): {_e(d['reason'])}"
+        downs = "<br>".join(f"<strong>{_e(d['domain'])}</strong> ({_e(d['judgement'])}"
+                            + (f", &minus;{d['levels']}" if d["levels"] else "") + f"): {_e(d['reason'])}"
                             for d in g["downgrades"])
         est = R(b + ".estimate") + (f" ({R.ci(b + '.ci_low', b + '.ci_high')})" if g["ci_low"] is not None else "")
         grows.append([_e(outs[o]["label"]), f"{R(b + '.k', 'int')} / {R(b + '.patients', 'int')}", est,
                       f"<strong>{_e(g['certainty'])}</strong><br><span class='small'>start: {_e(g['start'])}</span>",
                       downs])
-    grade = (f"<p>GRADE {_cite(['guyatt2011'], refs)}. Ratings are proposed by the stated rules in "
-             "<code>analysis/grade.py</code>; a review team confirms or changes each.</p>"
+    for i, g in enumerate(results["certainty"]["comparative"]):  # comparative path: risk ratio, IVIG vs no IVIG
+        b = f"certainty.comparative.{i}"
+        est = (f"RR {R(b + '.estimate', 'ratio')} ({R(b + '.ci_low', 'ratio')} to {R(b + '.ci_high', 'ratio')})"
+               if g["estimate"] is not None else "RR undefined (no events)")
+        grows.append([_e(g["label"]), f"{R(b + '.k', 'int')} / {R(b + '.patients', 'int')}", est,
+                      f"<strong>{_e(g['certainty'])}</strong><br><span class='small'>start: {_e(g['start'])}</span>",
+                      "<br>".join(f"<strong>{_e(d['domain'])}</strong> ({_e(d['judgement'])}"
+                                  + (f", &minus;{d['levels']}" if d["levels"] else "") + f"): {_e(d['reason'])}"
+                                  for d in g["domains"])])
+    grade = (f"<p>GRADE {_cite(['guyatt2011'], refs)}, two paths: single-arm rows give the risk with IVIG and are "
+             "very low by construction; comparative rows (IVIG vs no IVIG) start high for RoB 2 and ROBINS-I "
+             "evidence. Ratings are proposed by the named rules in <code>analysis/review/grade/</code>; a review "
+             "team confirms or changes each.</p>"
              + _table(["Outcome", "Studies / patients", "Pooled (95% CI)", "Certainty", "Reasons"], grows,
                       numeric={1, 2}))
     # ---- audit
@@ -414,6 +427,12 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
              ["scipy", scipy.__version__], ["pandas", pandas.__version__], ["matplotlib", matplotlib.__version__]]
     crows += [[_e(path), _e(h)] for path, h in sorted(results["data_hashes"].items())]
     colophon = _table(None, crows).replace("<table>", '<table class="colophon">')
+    pc = results["prisma_checklist"]  # every PRISMA 2020 item, where the report addresses it or why not
+    prisma_checklist = (f"<p>{_e(pc['guideline'])}: every item, where this report addresses it, or why it does "
+                        "not apply.</p>" + _table(["Item", "Section", "Topic", "Status", "Where", "How addressed"], [
+                            [_e(r["item"]), _e(r["section"]), _e(r["topic"]), _e(r["status"].replace("_", " ")),
+                             f"<a href='{_e(r['location'])}'>{_e(r['location'])}</a>" if r["location"] else "—",
+                             _e(r["how_addressed"])] for r in pc["items"]]))
     unknown = sorted(set(refs) - {k for _, k in CITATIONS.values()})
     if unknown:
         raise ValueError(f"report cites keys not in analysis/_citations.py: {unknown}")
@@ -422,5 +441,5 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
         prisma=prisma, evidence_table=evidence_table, results=results_html, sensitivity=sensitivity,
         comparative=comparative_html, viral=viral, rob=rob, grade=grade, audit=audit_html,
         calibration=calibration_html, checks=checks, limitations=limitations, methods=methods,
-        references=references, colophon=colophon)
+        references=references, colophon=colophon, prisma_checklist=prisma_checklist)
     write_text(page, out)
