@@ -36,8 +36,9 @@ def test_every_raw_file_is_described_with_a_schema_and_hash():
 
 
 def test_package_loads_through_its_schema(pkg):
-    assert set(pkg.tables) == {"studies", "arms", "outcomes", "viral_loads", "claims", "appraisal",
-                               "search_log", "screening", "analysis_plan"}
+    assert set(pkg.tables) == {"studies", "arms", "outcomes", "viral_loads", "claims", "murad", "rob2",
+                               "robins_i", "search_log", "screening", "publication_bias", "field_provenance",
+                               "prisma_checklist", "analysis_plan"}
     assert pkg["outcomes"].events.dtype == "Int64"
 
 
@@ -133,6 +134,14 @@ CASES = {
     "plan: not marked post hoc or not": ("analysis_plan", set_cell(0, "written_after_data", "maybe"),
                                          "field 'written_after_data'", "not a boolean"),
     "plan: duplicate id": ("analysis_plan", set_cell(1, "plan_id", "p01"), "field 'plan_id'", "duplicate primary key"),
+    "unknown RoB 2 judgement": ("rob2", set_cell(0, "judgement", "unclear"), "field 'judgement'",
+                                "unknown value 'unclear'"),
+    "judgement without a locator": ("robins_i", set_cell(0, "source_locator", ""), "field 'source_locator'",
+                                    "required"),
+    "judgement without its reason": ("murad", set_cell(0, "support", ""), "field 'support'", "required"),
+    "PRISMA item without a location": ("prisma_checklist", set_cell(0, "location", ""), "field 'location'",
+                                       "names no report section"),
+    "PRISMA item missing": ("prisma_checklist", lambda df: df[df["item"] != "13a"], "field 'item'", "13a"),
 }
 
 
@@ -150,8 +159,21 @@ def test_corrupt_copy_fails_naming_file_row_and_field(tmp_path, case):
     assert f"data/raw/{table}.csv" in msg
     assert field in msg
     assert reason in msg
-    if case not in ("missing column",):
+    if case not in ("missing column", "PRISMA item missing"):
         assert "row " in msg
+
+
+def test_a_year_of_a_study_not_found_must_be_recorded_as_the_answers(tmp_path):
+    desc = corrupt(tmp_path, "field_provenance",
+                   lambda df: df[~((df.row_key == "anonseries2015") & (df.field == "year"))])
+    with pytest.raises(InputError, match=r"data/raw/studies.csv.*field 'year'.*can only come from the answer"):
+        load_package(desc, check_hashes=False)
+
+
+def test_a_provenance_row_must_name_an_existing_cell(tmp_path):
+    desc = corrupt(tmp_path, "field_provenance", set_cell(0, "row_key", "nobody2020/ivig"))
+    with pytest.raises(InputError, match=r"field_provenance.csv.*row 1.*field 'row_key'"):
+        load_package(desc, check_hashes=False)
 
 
 def test_a_changed_raw_file_fails_the_hash_check(tmp_path):
@@ -174,8 +196,8 @@ def test_check_data_exits_2_without_traceback_and_writes_nothing(tmp_path):
 def test_empty_table_is_reported(tmp_path):
     dst = tmp_path / "data"
     shutil.copytree(ROOT / "data", dst, ignore=shutil.ignore_patterns("derived"))
-    (dst / "raw" / "appraisal.csv").write_text("")
-    with pytest.raises(InputError, match="appraisal.csv: the file is empty"):
+    (dst / "raw" / "murad.csv").write_text("")
+    with pytest.raises(InputError, match="murad.csv: the file is empty"):
         load_package(dst / "datapackage.json", check_hashes=False)
 
 

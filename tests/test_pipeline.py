@@ -73,6 +73,47 @@ def test_report_is_self_contained(two_builds):
         assert section in page
 
 
+def test_every_prisma_2020_item_is_in_the_report_or_marked_not_applicable(two_builds):
+    """Each of the 42 PRISMA 2020 items (27 with sub-items, Page et al. 2021) has a row of
+    the report's checklist; an item marked as reported names a section that exists, one
+    that does not apply says why."""
+    from analysis.review.prisma import PRISMA_ITEMS
+
+    d, _, _, _ = two_builds
+    page = (d / "report" / "report.html").read_text(encoding="utf-8")
+    section = re.search(r'<section id="prisma-checklist">(.*?)</section>', page, re.DOTALL).group(1)
+    rows = {}
+    for tr in re.findall(r"<tr>(.*?)</tr>", section, re.DOTALL):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.DOTALL)]
+        if cells:  # the header row has th cells only
+            rows[cells[0]] = cells
+    assert len(PRISMA_ITEMS) == 42
+    ids = set(re.findall(r'\bid="([\w-]+)"', page))
+    for item in PRISMA_ITEMS:
+        assert item in rows, f"PRISMA item {item} is not in the report"
+        status, where, how = rows[item][3], rows[item][4], rows[item][5]
+        if status == "not applicable":
+            assert len(how) > 20, f"item {item}: say why it does not apply"
+        else:
+            assert where.startswith("#"), f"item {item}: no section named"
+            assert where[1:] in ids, f"item {item}: section {where} not in the report"
+    for item, words in (("24a", "Not registered"), ("24b", "after the data had been seen"),
+                        ("8", "not duplicated"), ("9", "not duplicated"), ("6", "stored"), ("25", "none"),
+                        ("26", "none")):
+        assert words in rows[item][5], item
+
+
+def test_the_bottom_line_certainty_words_come_from_the_ratings(two_builds):
+    d, _, _, _ = two_builds
+    res = json.loads((d / "results.json").read_text())
+    page = (d / "report" / "report.html").read_text(encoding="utf-8")
+    bottom = re.search(r'<div class="bottom-line">(.*?)</div>', page, re.DOTALL).group(1)
+    phrase = res["certainty"]["bottom_line"]["phrase"]
+    assert phrase in bottom
+    for word in ("low-certainty", "moderate-certainty", "high-certainty"):
+        assert word not in bottom
+
+
 def test_report_prints_the_primary_clearance_estimate(two_builds):
     d, _, _, _ = two_builds
     res = json.loads((d / "results.json").read_text())
@@ -86,8 +127,9 @@ def test_figure_captions_credit_the_source_and_version(two_builds):
     manifest = {"figures": [f for m in ("manifest", "outcome_manifest", "calibration_manifest")
                             for f in json.loads((d / "figures" / f"{m}.json").read_text())["figures"]]}
     names = {f["name"] for f in manifest["figures"]}
-    assert {"forest_viremia_clearance", "forest_graft_survival", "prisma", "risk_of_bias", "evidence_map",
-            "claims_audit", "viral_loads", "sensitivity_viremia_clearance"} <= names
+    assert {"forest_viremia_clearance", "forest_graft_survival", "prisma", "risk_of_bias_rob2",
+            "risk_of_bias_robins_i", "risk_of_bias_murad", "evidence_map", "claims_audit", "viral_loads",
+            "sensitivity_viremia_clearance"} <= names
     for f in manifest["figures"]:
         caption = (d / "figures" / f"{f['name']}.txt").read_text()
         assert "bkvn-ivig-evidence" in caption

@@ -113,13 +113,7 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
                           vl[~vl.row_id.str.endswith("claimed")], labels=labels,
                           title="BK viral load over time (time origin as each study reports it)",
                           style=style)))
-    rob = pd.DataFrame(results["risk_of_bias"])
-    st = {r["study_id"]: r for r in results["evidence_table"]}
-    rob = rob[[st[s]["role"] != "guideline" for s in rob.study_id]]
-    specs.append(("risk_of_bias", "Risk of bias (Murad et al. 2018)",
-                  "Methodological quality of case series and case reports (Murad et al. 2018): "
-                  "selection, ascertainment, causality and reporting items per study.",
-                  lambda: plotting.rob_traffic_light(rob, labels=labels, title="Risk of bias", style=style)))
+    specs += _rob_specs(results, labels, style)
     specs.append(("prisma", "PRISMA 2020 flow diagram",
                   "PRISMA 2020 flow of records from the logged searches (data/raw/search_log.csv, "
                   "screening.csv).", lambda: plotting.prisma_flow(_prisma_counts(results), style=style)))
@@ -169,6 +163,25 @@ def comparative_specs(results: dict, *, style: str = "report") -> list:
                           lambda c=c, t=title, hib=hib:
                           comparative_forest_plot(c["studies"], c["pooled"], title=t, intervention=iv,
                                                   comparator=cmp_, higher_is_better=hib, style=style)))
+    return specs
+
+
+def _rob_specs(results: dict, labels: dict, style: str) -> list:
+    """One traffic-light figure per risk-of-bias tool that has rows (rob_figure.py)."""
+    from .rob_figure import rob_traffic_light_tool
+
+    rob = results["risk_of_bias"]
+    specs = []
+    for tool, meta in rob["tools"].items():
+        rows = pd.DataFrame(rob[tool])
+        if rows.empty:
+            continue
+        specs.append((f"risk_of_bias_{tool}", f"Risk of bias: {meta['name']}",
+                      f"{meta['name']} ({meta['citation']}): judgement per domain and study, from what the stored "
+                      "source shows (mostly abstracts); 'no information' is drawn apart from high risk.",
+                      lambda rows=rows, meta=meta, tool=tool: rob_traffic_light_tool(
+                          rows, tool=tool, domains=meta["domains"], domain_labels=meta["domain_labels"],
+                          labels=labels, title=f"Risk of bias: {meta['name']}", style=style)))
     return specs
 
 

@@ -519,8 +519,8 @@ def _slide_bottom_line(fig, results: dict, audit: dict) -> None:
         _text(fig, MARGIN + 0.05, y - 0.06, "\u25a0", BODY_PT * 0.8, va="top", color=ACCENT)
         _text(fig, MARGIN + 0.55, y, "\n".join(lines), BODY_PT, va="top", linespacing=1.2)
         y -= len(lines) * _line(BODY_PT, 1.2) + 0.28
-    cert = results["outcomes"]["viremia_clearance"]["grade"]["certainty"]
-    verdict = f"IVIG in this scenario is a {cert}-certainty salvage option, not an evidence-based one."
+    phrase = results["certainty"]["bottom_line"]["phrase"]  # words from every rating, not one outcome's
+    verdict = f"IVIG in this scenario is a salvage option resting on {phrase} evidence, not an evidence-based one."
     lines = _wrap(fig, verdict, SLIDE_W - 2 * MARGIN, BODY_PT, "bold")
     _text(fig, MARGIN, y - 0.05, "\n".join(lines), BODY_PT, fontweight="bold", va="top", color=ACCENT,
           linespacing=1.2)
@@ -626,7 +626,7 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
          "subtitle": f"{sum(s.values())} checkable claims, each with a computed or recorded verdict",
          "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)},
         {"name": "grade", "title": "GRADE summary of findings",
-         "subtitle": "Share of IVIG-treated patients with each outcome; ratings by analysis/grade.py",
+         "subtitle": "Share of IVIG-treated patients with each outcome; ratings by analysis/review/grade/",
          "sources": ["results.json"], "figure": True, "draw": page(lambda f: _slide_grade(f, results))},
         {"name": "bottom_line", "title": "Bottom line", "subtitle": "",
          "sources": ["results.json", "claims_audit.json"], "figure": False,

@@ -8,11 +8,17 @@ typed.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+
+import pandas as pd
 
 __all__ = [
     "PercentCheck",
+    "answer_origin",
+    "arm_doses",
     "check_percent",
+    "check_recorded_judgements",
     "compatible_counts",
     "percent_matches_count",
     "printed_decimals",
@@ -139,3 +145,101 @@ def values_match(claimed: float, reported: float, *, rel: float = 0.005) -> bool
     if reported == 0:
         return claimed == 0
     return abs(claimed - reported) <= rel * abs(reported)
+
+
+# ----------------------------------------------- recorded judgements vs the data package
+
+_NO_RCT = re.compile(r"\bno\s+(?:rcts?|randomi[sz]ed(?:\s+controlled)?\s+(?:clinical\s+)?trials?)\b", re.IGNORECASE)
+_UNIVERSAL = re.compile(r"\b(?:all|every)\b", re.IGNORECASE)
+_DOSE = re.compile(r"(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\s*gm?/kg", re.IGNORECASE)
+_SUSTAINED = re.compile(r"\bsustained\b|\bclear(?:ed|ance)\b", re.IGNORECASE)
+_POSITIVE = ("supported", "partly_supported")
+FOUND = ("full_text", "abstract", "conference_abstract", "secondary_source")
+
+
+def _cells(cell) -> list[str]:
+    return [p.strip() for p in str(cell).split(";") if p.strip()] if _has(cell) else []
+
+
+def _has(v) -> bool:
+    return v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v))
+
+
+def answer_origin(provenance: pd.DataFrame) -> set[tuple[str, str, str]]:
+    """(resource, row_key, field) of every cell whose value came from the AI answer."""
+    return {(r.resource, r.row_key, r.field) for r in provenance.itertuples(index=False) if r.origin == "answer"}
+
+
+def arm_doses(arm, key: str, from_answer: set) -> list[float]:
+    """Every IVIG dose in g/kg an arm records (the numeric field, and each number of a
+    range in the dose text such as '0.5-1.0 gm/kg'), leaving out answer-only cells."""
+    doses = []
+    if _has(arm.ivig_dose_g_per_kg) and ("arms", key, "ivig_dose_g_per_kg") not in from_answer:
+        doses.append(float(arm.ivig_dose_g_per_kg))
+    if _has(arm.ivig_dose_text) and ("arms", key, "ivig_dose_text") not in from_answer:
+        for lo, hi in _DOSE.findall(str(arm.ivig_dose_text)):
+            doses += [float(lo)] + ([float(hi)] if hi else [])
+    return sorted(set(doses))
+
+
+def _refuted(c, t, found: set, from_answer: set) -> str | None:
+    """Why the data package refutes this recorded judgement (None if it does not)."""
+    rcts = sorted(s for s in found if t["studies"].set_index("study_id").loc[s, "design"] == "rct")
+    if rcts and _NO_RCT.search(str(c.judgement_reason or "")):
+        return f"its reason asserts there is no RCT, but {', '.join(rcts)} are randomised trials (design=rct)"
+    if rcts and c.judgement in _POSITIVE and _NO_RCT.search(c.claim):
+        return (f"it is {c.judgement} although the claim denies randomised trials and {', '.join(rcts)} are "
+                "randomised trials (design=rct)")
+    sids = _cells(c.study_ids)
+    if c.judgement != "unverifiable" and sids and sids[0] not in found:
+        return f"its cited study {sids[0]} was not found, so the only consistent verdict is unverifiable"
+    if c.judgement not in _POSITIVE:
+        return None
+    links = _cells(c.outcome_rows)
+    m = _DOSE.search(c.claim)
+    if m and _UNIVERSAL.search(c.claim):
+        claimed = float(m.group(1))
+        arms = t["arms"].set_index(["study_id", "arm_id"])
+        for link in (x[4:] for x in links if x.startswith("arm:")):
+            s, a = link.split("/")
+            arm = arms.loc[(s, a)]
+            if s not in found:
+                continue
+            other = [d for d in arm_doses(arm, link, from_answer) if abs(d - claimed) > 1e-9]
+            if other:
+                return f"the claim says all used {claimed:g} g/kg but arm {link} records {', '.join(map(str, other))} g/kg"
+            if re.search(r"\bsingle\b", c.claim, re.IGNORECASE) and _has(arm.ivig_courses) and int(arm.ivig_courses) > 1:
+                return f"the claim says a single dose but arm {link} records {int(arm.ivig_courses)} courses"
+    if _SUSTAINED.search(c.claim):
+        out = t["outcomes"].set_index("row_id")
+        for link in links:
+            if link in out.index:
+                r = out.loc[link]
+                if (r.outcome == "viremia_clearance" and r.basis == "reported" and r.verification in FOUND
+                        and _has(r.events) and int(r.events) == 0):
+                    return f"the linked row {link} codes the patient(s) as not cleared (0/{int(r.n)})"
+    return None
+
+
+def check_recorded_judgements(t) -> None:
+    """Loader rule: a recorded (qualitative) verdict must not assert what the package refutes.
+
+    It fails, naming the claim, when the reason says there is no RCT while ``design=rct``
+    studies were found, or the claim denies randomised trials and is still judged
+    (partly) supported; when the cited study (the first ``study_ids``) was not found but
+    the verdict is not ``unverifiable``; when a claim about what "all" reports used is
+    (partly) supported although a linked arm records another dose or several courses of
+    a "single" dose; and when a claim of sustained response or clearance is (partly)
+    supported although a linked clearance row codes the patient as not cleared.
+    """
+    from ..stats._validation import InputError
+
+    found = {r.study_id for r in t["studies"].itertuples(index=False) if r.verification in FOUND}
+    from_answer = answer_origin(t["field_provenance"])
+    for i, c in enumerate(t["claims"].itertuples(index=False), start=1):
+        if c.claim_type != "qualitative" or not _has(c.judgement):
+            continue
+        why = _refuted(c, t, found, from_answer)
+        if why:
+            raise InputError(f"claim {c.claim_id}: the recorded judgement contradicts the data package: {why}",
+                             file="data/raw/claims.csv", row=i, field="judgement")

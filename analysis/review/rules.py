@@ -1,6 +1,8 @@
 """Cross-field and cross-table rules of the data package that Table Schema cannot express.
 
 Each rule raises `InputError` naming the file, the data row (1-based) and the field.
+The risk-of-bias rules live in `rob.py` and the rules that keep recorded audit
+judgements from contradicting the data in `audit_rules.py`; `check_package` runs them all.
 """
 
 from __future__ import annotations
@@ -8,18 +10,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ..stats._validation import InputError
+from .audit_rules import check_recorded_judgements
 from .plan import check_plan
-
-MURAD_DOMAIN = {
-    "q1": "selection",
-    "q2": "ascertainment",
-    "q3": "ascertainment",
-    "q4": "causality",
-    "q5": "causality",
-    "q6": "causality",
-    "q7": "causality",
-    "q8": "reporting",
-}
+from .prisma import PRISMA_ITEMS
+from .rob import check_risk_of_bias
 
 
 def _split(cell) -> list[str]:
@@ -84,15 +78,12 @@ def check_package(pkg) -> None:
         if _present(r.arm_id) and (r.study_id, r.arm_id) not in arm_n:
             raise InputError(f"arm {r.study_id}/{r.arm_id} does not exist in arms", file=f_vl,
                              row=i, field="arm_id")
-    f_ap = "data/raw/appraisal.csv"
-    for i, r in enumerate(t["appraisal"].itertuples(index=False), start=1):
-        if MURAD_DOMAIN[r.item] != r.domain:
-            raise InputError(
-                f"item {r.item} belongs to domain {MURAD_DOMAIN[r.item]!r}, not {r.domain!r}",
-                file=f_ap, row=i, field="domain",
-            )
+    check_risk_of_bias(t)
     _check_claims(t, ids)
     check_plan(pkg)
+    check_recorded_judgements(t)
+    _check_provenance(t)
+    _check_prisma(t)
     f_sc = "data/raw/screening.csv"
     for i, r in enumerate(t["screening"].itertuples(index=False), start=1):
         if r.decision == "included":
@@ -169,3 +160,39 @@ def _check_row_use(out) -> None:
             if not same or target.row_use != "count":
                 raise InputError(f"alternative_to must name a count row of the same study, arm and outcome "
                                  f"({r.alternative_to!r})", file=f_out, row=i, field="alternative_to")
+_KEYS = {"studies": lambda r: r.study_id, "arms": lambda r: f"{r.study_id}/{r.arm_id}",
+         "outcomes": lambda r: r.row_id, "viral_loads": lambda r: r.row_id}
+
+
+def _check_provenance(t) -> None:
+    """Each provenance row names an existing cell; a year shown for a study that was not
+    found can only have come from the answer, so it must be recorded as such."""
+    f_pv = "data/raw/field_provenance.csv"
+    keys = {res: {_KEYS[res](r) for r in t[res].itertuples(index=False)} for res in _KEYS}
+    recorded = set()
+    for i, r in enumerate(t["field_provenance"].itertuples(index=False), start=1):
+        if r.row_key not in keys[r.resource]:
+            raise InputError(f"{r.resource} has no row {r.row_key!r}", file=f_pv, row=i, field="row_key")
+        if r.field not in t[r.resource].columns:
+            raise InputError(f"{r.resource} has no column {r.field!r}", file=f_pv, row=i, field="field")
+        recorded.add((r.resource, r.row_key, r.field, r.origin))
+    for i, r in enumerate(t["studies"].itertuples(index=False), start=1):
+        if r.verification == "not_found" and _present(r.year) and \
+                ("studies", r.study_id, "year", "answer") not in recorded:
+            raise InputError(f"{r.study_id} was not found, so its year can only come from the answer: record it in "
+                             "field_provenance.csv with origin 'answer'", file="data/raw/studies.csv", row=i,
+                             field="year")
+
+
+def _check_prisma(t) -> None:
+    """Every PRISMA 2020 item is listed; a reported item names where, one that does not
+    apply says why (the reason is the required how_addressed text)."""
+    f_pr = "data/raw/prisma_checklist.csv"
+    df = t["prisma_checklist"]
+    for i, r in enumerate(df.itertuples(index=False), start=1):
+        if r.status != "not_applicable" and not _present(r.location):
+            raise InputError(f"item {r.item} is {r.status} but names no report section", file=f_pr, row=i,
+                             field="location")
+    missing = [item for item in PRISMA_ITEMS if item not in set(df["item"])]
+    if missing:
+        raise InputError(f"PRISMA 2020 item(s) {', '.join(missing)} missing", file=f_pr, field="item")

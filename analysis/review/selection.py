@@ -106,6 +106,13 @@ def outcome_rows(pkg, outcome: str, *, basis: str = "reported") -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def cited_study_ids(studies: pd.DataFrame, groups: dict[str, int]) -> set[str]:
+    """Studies the answer cites, and every report of the same cohort (its overlap group):
+    the one notion of "cited" that the synthesis scenarios and the audit's context share."""
+    cited = {groups[r.study_id] for r in studies.itertuples(index=False) if _present(r.answer_ref)}
+    return {s for s, g in groups.items() if g in cited}
+
+
 def resolve_overlaps(df: pd.DataFrame, groups: dict[str, int]) -> tuple[pd.DataFrame, list[str]]:
     """Keep one report per overlap group (DESIGN_RANK, larger n, id); say what was dropped."""
     if df.empty:

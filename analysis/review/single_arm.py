@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..stats.pooling import leave_one_out, pool_proportions
 from ..stats.proportions import proportion_ci
-from .selection import dataset_from_rows, outcome_rows, records, resolve_overlaps
+from .selection import cited_study_ids, dataset_from_rows, outcome_rows, records, resolve_overlaps
 
 # Every frequentist method shown side by side: (stable id, label, options). The primary
 # method's row is the primary fit itself.
@@ -126,7 +126,8 @@ def scenarios(pkg, outcome: str, df: pd.DataFrame, selection, groups, primary, o
             sets.append(("no-time", "Only rows with a stated time point",
                          df[df.timepoint.astype(str) != ""], "drops rows whose time point is not reported"))
     sets.append(("no-abstracts", "Without conference abstracts", df[df.design != "conference_abstract"], ""))
-    cited = df[df.answer_ref.notna()]
+    cited_ids = cited_study_ids(pkg["studies"], groups)
+    cited = df[df.study_id.isin(cited_ids)]
     sets.append(("cited-only", "Studies the answer cites", cited, "the answer's references 3-7 that were found"))
     everyone, _ = resolve_overlaps(outcome_rows(pkg, outcome), groups)
     if not everyone.empty:

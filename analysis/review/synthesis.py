@@ -17,11 +17,13 @@ import pandas as pd
 
 from .._version import __version__
 from .comparative import analyse_comparative, other_comparisons
-from .grade import grade_outcome
+from .grade import certainty_summary, grade_outcome, grading_context, rate_comparative_sets
 from .plan import select
-from .selection import _present, overlap_groups
+from .prisma import prisma_checklist
+from .rob import rob_tables
+from .selection import _present, overlap_groups, study_label
 from .single_arm import METHODS, analyse_set
-from .tables import evidence_table, percent_checks, prisma_counts, rob_table
+from .tables import evidence_table, percent_checks, prisma_counts
 
 # The primary single-arm method: the binomial-normal GLMM with t(k - 1) intervals
 # (metafor rma.glmm(test="t")) and t(k - 2) prediction intervals (Higgins, Thompson &
@@ -56,6 +58,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
     if question is not None:
         OUTCOME_LABELS.update(question.labels())
     groups = overlap_groups(pkg["studies"])
+    ctx = grading_context(pkg)  # what the GRADE rules read (risk of bias, control risks, ...)
     outcomes: dict[str, Any] = {}
     subgroups: dict[str, list] = {}
     narrative_sets: list[dict] = []
@@ -74,9 +77,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         res["label"] = _label(p.outcome)
         res["set_label"] = question.set_label(p.set_id) if question is not None else p.set_id
         if p.set_kind == "primary_pool":
-            res["grade"] = None
-            if res["primary"] is not None:
-                res["grade"] = grade_outcome(res, pd.DataFrame(res["dataset"]), pkg["appraisal"])
+            res["grade"] = grade_outcome(res, pd.DataFrame(res["dataset"]), ctx) if res["dataset"] else None
             outcomes[p.outcome] = res
         elif p.set_kind == "subgroup":
             subgroups.setdefault(p.outcome, []).append(res)
@@ -84,6 +85,8 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
             narrative_sets.append(res)
     flat = [{**s, "role": "treatment", "plan_id": c["plan_id"], "set_id": c["set_id"]}
             for sets in comparisons.values() for c in sets for s in c["studies"]]
+    labels = {r.study_id: study_label(r._asdict()) for r in pkg["studies"].itertuples(index=False)}
+    ratings = rate_comparative_sets(comparisons, ctx, OUTCOME_LABELS)
     return {
         "generated_by": f"bkvn-ivig-evidence {__version__} (python -m analysis analyze)",
         "question": question.to_dict() if question is not None else None,
@@ -100,8 +103,10 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
                         "other": other_comparisons(pkg, pairs), "caveat": CAVEAT},
         "evidence_table": evidence_table(pkg),
         "percent_checks": percent_checks(pkg),
+        "certainty": certainty_summary(outcomes, ratings, ctx),
         "prisma": prisma_counts(pkg),
-        "risk_of_bias": rob_table(pkg),
+        "prisma_checklist": prisma_checklist(pkg),
+        "risk_of_bias": rob_tables(pkg, labels),
         "viral_loads": [
             {k: (None if not _present(v) else v) for k, v in rec.items()}
             for rec in pkg["viral_loads"].astype(object).to_dict(orient="records")

@@ -128,11 +128,3 @@ def prisma_counts(pkg) -> dict[str, Any]:
                  "available to the search tool), so 'assessed for eligibility' means the "
                  "abstract-level assessment."),
     }
-
-
-def rob_table(pkg) -> list[dict[str, Any]]:
-    """The Murad et al. (2018) appraisal, item level, with study labels."""
-    st = pkg["studies"].set_index("study_id")
-    return [{"study_id": r.study_id, "label": study_label({"study_id": r.study_id, **st.loc[r.study_id].to_dict()}),
-             "item": r.item, "domain": r.domain, "answer": r.answer, "reason": r.reason}
-            for r in pkg["appraisal"].itertuples(index=False)]

@@ -1,0 +1,129 @@
+"""What the GRADE rules read from the data package, gathered once: study facts, each
+study's risk of bias, the no-IVIG risk of the control arms, and the recorded
+publication-bias judgements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ...stats.proportions import proportion_ci
+from ..rob import study_concern, study_tools
+
+VERIFIED = ("full_text", "abstract", "conference_abstract", "secondary_source")
+
+__all__ = ["ControlRisk", "GradeContext", "grading_context"]
+
+
+def _present(v) -> bool:
+    return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRisk:
+    """The risk without IVIG: summed counts of the control arms, with the exact 95% CI."""
+
+    outcome: str
+    role: str
+    events: int
+    n: int
+    ci_low: float
+    ci_high: float
+    studies: tuple[str, ...]
+
+    @property
+    def risk(self) -> float:
+        """events / n."""
+        return self.events / self.n
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return {"outcome": self.outcome, "role": self.role, "events": self.events, "n": self.n,
+                "risk": self.risk, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "studies": list(self.studies), "ci_method": "clopper-pearson"}
+
+
+@dataclass(frozen=True, slots=True)
+class GradeContext:
+    """Everything the rules need besides the pooled result itself."""
+
+    studies: dict[str, dict[str, Any]]  # study_id -> design, setting, role, prior therapies, ...
+    co_interventions: dict[str, tuple[str, ...]]  # study_id -> co-interventions of its IVIG arms
+    concern: dict[str, tuple[str, str]]  # study_id -> (low|some|high|no_information, text)
+    tool: dict[str, str]  # study_id -> rob2 | robins_i | murad
+    overall: dict[str, tuple[str, str]]  # study_id -> (RoB 2 / ROBINS-I overall judgement, support)
+    control: dict[tuple[str, str], ControlRisk]  # (outcome, role) -> no-IVIG risk
+    publication_bias: dict[tuple[str, str], tuple[str, str]]  # (outcome or "all", path) -> (judgement, reason)
+    definitions: dict[tuple[str, str], str]  # (study_id, outcome) -> the study's own definition
+
+    def pub_bias(self, outcome: str, path: str) -> tuple[str, str] | None:
+        """The recorded judgement for an outcome and path (the outcome's row, else 'all')."""
+        return self.publication_bias.get((outcome, path)) or self.publication_bias.get(("all", path))
+
+
+def _control_arms(arms: pd.DataFrame) -> dict[str, str]:
+    """study_id -> its control arm: the first control arm listed, the choice the
+    comparative analysis makes (synthesis.comparative)."""
+    out: dict[str, str] = {}
+    for r in arms.itertuples(index=False):
+        if r.treatment == "control":
+            out.setdefault(r.study_id, r.arm_id)
+    have_ivig = set(arms.study_id[arms.treatment == "ivig"])
+    return {s: a for s, a in out.items() if s in have_ivig}
+
+
+def control_risks(pkg) -> dict[tuple[str, str], ControlRisk]:
+    """The no-IVIG risk per (outcome, role) from the control arms of comparative studies:
+    summed reported counts; graft survival is also derived from graft loss (n - lost)
+    and graft loss from graft survival, as the single-arm analysis does."""
+    st = pkg["studies"].set_index("study_id")
+    ctrl = _control_arms(pkg["arms"])
+    acc: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+    mirror = {"graft_loss": "graft_survival", "graft_survival": "graft_loss"}
+    for r in pkg["outcomes"].itertuples(index=False):
+        if (r.basis != "reported" or ctrl.get(r.study_id) != r.arm_id or r.verification not in VERIFIED
+                or not (_present(r.events) and _present(r.n))):
+            continue
+        role = st.loc[r.study_id, "role"]
+        acc.setdefault((r.outcome, role), []).append((r.study_id, int(r.events), int(r.n)))
+        if r.outcome in mirror:
+            acc.setdefault((mirror[r.outcome], role), []).append((r.study_id, int(r.n) - int(r.events), int(r.n)))
+    out = {}
+    for (outcome, role), rows in sorted(acc.items()):
+        seen: dict[str, tuple[int, int]] = {}
+        for sid, e, n in rows:
+            seen.setdefault(sid, (e, n))  # a study's own row before one derived from the mirror outcome
+        e, n = sum(v[0] for v in seen.values()), sum(v[1] for v in seen.values())
+        ci = proportion_ci(e, n)
+        out[(outcome, role)] = ControlRisk(outcome, role, e, n, float(ci.ci.low), float(ci.ci.high),
+                                           tuple(sorted(seen)))
+    return out
+
+
+def grading_context(pkg) -> GradeContext:
+    """Gather the rules' inputs from a loaded data package."""
+    st = pkg["studies"]
+    arms = pkg["arms"]
+    studies = {r.study_id: {"design": r.design, "setting": r.setting, "role": r.role, "population": r.population,
+                            "prior_therapies_failed": r.prior_therapies_failed or "",
+                            "verification": r.verification} for r in st.itertuples(index=False)}
+    co: dict[str, list[str]] = {}
+    for r in arms.itertuples(index=False):
+        if r.treatment == "ivig" and _present(r.co_interventions):
+            co.setdefault(r.study_id, []).append(str(r.co_interventions))
+    tools = study_tools(st, arms)
+    overall = {}
+    for tool in ("rob2", "robins_i"):
+        df = pkg[tool]
+        for r in df[df.domain == "overall"].itertuples(index=False):
+            overall[r.study_id] = (r.judgement, r.support)
+    pub = {(r.outcome, r.path): (r.judgement, r.reason) for r in pkg["publication_bias"].itertuples(index=False)}
+    defs = {}
+    for r in pkg["outcomes"].itertuples(index=False):
+        if r.basis == "reported" and _present(r.definition):
+            defs.setdefault((r.study_id, r.outcome), str(r.definition))
+    return GradeContext(studies=studies, co_interventions={k: tuple(sorted(set(v))) for k, v in co.items()},
+                        concern={s: study_concern(pkg, s) for s in tools}, tool=tools, overall=overall,
+                        control=control_risks(pkg), publication_bias=pub, definitions=defs)
