@@ -20,7 +20,13 @@ from typing import Any
 import pandas as pd
 
 from .context import ControlRisk, GradeContext, grading_context
-from .paths import certainty_phrase, certainty_summary, rate_comparative, rate_comparative_sets, rate_single_arm
+from .paths import (
+    certainty_phrase,
+    certainty_summary,
+    rate_comparative,
+    rate_comparative_sets,
+    rate_single_arm,
+)
 from .types import LEVELS, CertaintyRating, DomainRating
 
 __all__ = ["LEVELS", "CertaintyRating", "ControlRisk", "DomainRating", "GradeContext", "certainty_phrase",
