@@ -1,7 +1,7 @@
 """Agreement with R metafor 3.8.1 / lme4 1.1.31 (pinned in tests/reference/metafor.json).
 
 The JSON is written by tests/reference/make_metafor_reference.R (`make references`); it
-keeps metafor's vocabulary, translated here through the dicts below (PyMARE-style).
+keeps metafor's vocabulary, translated by the package's alias table (`canonical`).
 
 Tolerances (the derivations; see tests/reference/README.md for the measurements):
 
@@ -36,6 +36,7 @@ from analysis import (
     proportion_ci,
     two_group_effect_sizes,
 )
+from analysis.stats._validation import canonical
 
 pytestmark = pytest.mark.reference
 
@@ -51,10 +52,9 @@ QWALD_ATOL = 1e-3
 # R glm() stops IRLS at a relative deviance change of 1e-8: its se agrees to ~1e-6.
 GLM_RTOL = 1e-5
 
-MEASURE = {"PLO": "logit", "PFT": "freeman-tukey", "PAS": "arcsine", "PLN": "log", "PR": "raw"}
-METHOD = {"DL": "dersimonian-laird", "REML": "reml", "PM": "paule-mandel", "ML": "ml"}
-TEST = {"z": "wald", "knha": "knapp-hartung", "t": "knapp-hartung"}
-TWO_GROUP = {"OR": "log-odds-ratio", "RR": "log-risk-ratio", "RD": "risk-difference"}
+# metafor's vocabulary ("PLO", "REML", "knha", ...) is translated by the package's own alias
+# table, `canonical` (the one the API and the command line use), so these tests also pin
+# that table to what metafor means.
 
 
 def cases(ref, kind):
@@ -96,7 +96,7 @@ def test_reference_covers_every_case(metafor_reference):
 def test_escalc(metafor_reference, case_id):
     case = get_case(metafor_reference, case_id)
     x, n = data(metafor_reference, case)
-    es = effect_sizes(x, n, measure=MEASURE[case["args"]["measure"]])
+    es = effect_sizes(x, n, measure=canonical("measure", case["args"]["measure"]))
     v = case["values"]
     assert_close(es.effect, v["yi"], **CLOSED_FORM, what="yi")
     assert_close(es.variance, v["vi"], **CLOSED_FORM, what="vi")
@@ -124,8 +124,8 @@ def test_rma_uni(metafor_reference, case_id):
     x, n = data(metafor_reference, case)
     model = "common" if a["method"] == "EE" else "random"
     res = pool_proportions(
-        x, n, measure=MEASURE[a["measure"]], model=model,
-        tau2_method=METHOD.get(a["method"], "reml"), ci_method=TEST[a["test"]],
+        x, n, measure=canonical("measure", a["measure"]), model=model,
+        tau2_method=canonical("tau2_method", a["method"]) if model == "random" else "reml", ci_method=canonical("ci_method", a["test"]),
     )
     v = case["values"]
     tol = _tol(case, a["method"] in ("REML", "ML", "PM"))
@@ -181,7 +181,7 @@ def test_rma_glmm(metafor_reference, case_id):
     a = case["args"]
     x, n = data(metafor_reference, case)
     v = case["values"]
-    ci_method = TEST[a["test"]]
+    ci_method = canonical("ci_method", a["test"])
     if a["method"] == "EE":
         # metafor's equal-effects logistic model: the GLM with a common intercept
         from analysis.stats.glmm import common_logistic
@@ -249,14 +249,14 @@ def test_two_group(metafor_reference, case_id):
     a = case["args"]
     d = metafor_reference["datasets"][case["dataset"]]
     v = case["values"]
-    measure = TWO_GROUP[a["measure"]]
+    measure = canonical("two_group_measure", a["measure"])
     if "/escalc/" in case_id:
         es = two_group_effect_sizes(d["ai"], d["n1i"], d["ci"], d["n2i"], measure=measure)
         assert_close(es.effect, v["yi"], **CLOSED_FORM, what="yi")
         assert_close(es.variance, v["vi"], **CLOSED_FORM, what="vi")
         return
     res = pool_two_group(d["ai"], d["n1i"], d["ci"], d["n2i"], measure=measure, model="random",
-                         tau2_method=METHOD[a["method"]], ci_method=TEST[a["test"]])
+                         tau2_method=canonical("tau2_method", a["method"]), ci_method=canonical("ci_method", a["test"]))
     tol = ITERATIVE if a["method"] == "REML" else CLOSED_FORM
     assert_close([res.estimate, res.se, res.ci.low, res.ci.high], [v["b"], v["se"], v["ci.lb"], v["ci.ub"]],
                  **tol, what="pooled")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
+from ..stats.options import DEFAULTS
 from ..stats.pooling import leave_one_out, pool_proportions, pool_two_group
 from ..stats.proportions import proportion_ci
 from .audit_rules import check_percent
@@ -46,28 +47,32 @@ VERIFIED = ("full_text", "abstract", "conference_abstract", "secondary_source")
 # article before a conference abstract, then the larger n, then the id (stable).
 DESIGN_RANK = {"rct": 0, "prospective_cohort": 1, "retrospective_cohort": 2, "case_series": 3,
                "case_report": 4, "conference_abstract": 5, "review": 6, "guideline": 7}
-# The GLMM's CI and PI use t quantiles with k - 1 df (metafor rma.glmm(test="t")): the
-# calibration study (make calibration) shows normal quantiles under-cover with this
-# evidence's study sizes (mean coverage about 88%) while t quantiles come close to 95%.
-PRIMARY_OPTIONS = {"model": "glmm", "n_agq": 7, "ci_method": "knapp-hartung", "measure": "logit"}
-# Every method shown side by side (label, options)
+# The primary method is the engine's default (analysis.stats.options.DEFAULTS, where the
+# reason is given): the GLMM with t(k - 1) quantiles (metafor rma.glmm(test="t")).
+PRIMARY_OPTIONS = DEFAULTS.as_kwargs()
+# Every method shown side by side (label, options); the alternatives name their interval
+# rule explicitly, since the default (t) is the primary method's.
 METHODS = [
-    ("GLMM, ML, AGHQ-7, t intervals (primary)", {"model": "glmm", "n_agq": 7, "ci_method": "knapp-hartung"}),
-    ("GLMM, ML, AGHQ-7, z intervals", {"model": "glmm", "n_agq": 7}),
-    ("GLMM, ML, Laplace, t intervals", {"model": "glmm", "n_agq": 1, "ci_method": "knapp-hartung"}),
-    ("RE logit, REML", {"model": "random", "measure": "logit", "tau2_method": "reml"}),
+    ("GLMM, ML, AGHQ-7, t intervals (primary)", PRIMARY_OPTIONS),
+    ("GLMM, ML, AGHQ-7, z intervals", {"model": "glmm", "n_agq": 7, "ci_method": "wald"}),
+    ("GLMM, ML, Laplace, t intervals", {"model": "glmm", "n_agq": 1, "ci_method": "t"}),
+    ("RE logit, REML", {"model": "random", "measure": "logit", "tau2_method": "reml", "ci_method": "wald"}),
     ("RE logit, REML, Knapp-Hartung", {"model": "random", "measure": "logit", "tau2_method": "reml",
                                         "ci_method": "knapp-hartung"}),
     ("RE logit, DerSimonian-Laird", {"model": "random", "measure": "logit",
-                                     "tau2_method": "dersimonian-laird"}),
-    ("RE logit, Paule-Mandel", {"model": "random", "measure": "logit", "tau2_method": "paule-mandel"}),
-    ("RE logit, ML", {"model": "random", "measure": "logit", "tau2_method": "ml"}),
-    ("RE Freeman-Tukey, REML", {"model": "random", "measure": "freeman-tukey", "tau2_method": "reml"}),
+                                     "tau2_method": "dersimonian-laird", "ci_method": "wald"}),
+    ("RE logit, Paule-Mandel", {"model": "random", "measure": "logit", "tau2_method": "paule-mandel",
+                                "ci_method": "wald"}),
+    ("RE logit, ML", {"model": "random", "measure": "logit", "tau2_method": "ml", "ci_method": "wald"}),
+    ("RE Freeman-Tukey, REML", {"model": "random", "measure": "freeman-tukey", "tau2_method": "reml",
+                                "ci_method": "wald"}),
     ("RE Freeman-Tukey, DL", {"model": "random", "measure": "freeman-tukey",
-                              "tau2_method": "dersimonian-laird"}),
-    ("RE arcsine, REML", {"model": "random", "measure": "arcsine", "tau2_method": "reml"}),
-    ("RE raw proportion, REML", {"model": "random", "measure": "raw", "tau2_method": "reml"}),
-    ("Common effect, logit", {"model": "common", "measure": "logit"}),
+                              "tau2_method": "dersimonian-laird", "ci_method": "wald"}),
+    ("RE arcsine, REML", {"model": "random", "measure": "arcsine", "tau2_method": "reml",
+                          "ci_method": "wald"}),
+    ("RE raw proportion, REML", {"model": "random", "measure": "raw", "tau2_method": "reml",
+                                 "ci_method": "wald"}),
+    ("Common effect, logit", {"model": "common", "measure": "logit", "ci_method": "wald"}),
 ]
 
 
@@ -495,8 +500,9 @@ def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
     return {
         "generated_by": f"bkvn-ivig-evidence {__version__} (python -m analysis analyze)",
         "data_hashes": dict(sorted(package_hashes.items())),
-        "primary_method": {"label": METHODS[0][0], **PRIMARY_OPTIONS,
-                           "study_ci_method": "clopper-pearson", "confidence_level": 0.95},
+        "primary_method": {"label": METHODS[0][0],
+                           **{k: PRIMARY_OPTIONS[k] for k in ("model", "n_agq", "ci_method", "measure",
+                                                              "study_ci_method", "confidence_level")}},
         "outcomes": outcomes,
         "outcome_order": list(outcomes),
         "comparative": comparative(pkg),
