@@ -1,4 +1,5 @@
-"""`python -m analysis pool`: output shapes and bad input (exit 2, one message, no traceback)."""
+"""`evsynth pool` (= `python -m analysis pool`): output shapes and bad input (exit 2, one
+message, no traceback). Option handling, help and plots: tests/test_cli_options.py."""
 
 import json
 import subprocess
@@ -74,13 +75,14 @@ def test_bad_input_exits_2_with_file_row_and_field(tmp_path, case):
     assert r.stdout == ""
 
 
-@pytest.mark.parametrize("option", [("--measure", "PLO"), ("--model", "fixed"),
-                                    ("--tau2-method", "DL"), ("--study-ci", "beta"),
-                                    ("--ci-method", "hksj")])
+@pytest.mark.parametrize("option", [("--measure", "PLX"), ("--model", "fixed"),
+                                    ("--tau2-method", "HS"), ("--study-ci", "beta"),
+                                    ("--ci-method", "hksj"), ("--to", "some")])
 def test_unknown_option_value_exits_2(good_csv, option):
     r = run("pool", str(good_csv), *option)
     assert r.returncode == 2
     assert "invalid choice" in r.stderr
+    assert option[0] in r.stderr
     assert "Traceback" not in r.stderr
 
 
