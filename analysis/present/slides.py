@@ -632,7 +632,7 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
          "sources": ["results.json", "claims_audit.json"], "figure": False,
          "draw": page(lambda f: _slide_bottom_line(f, results, audit))},
         {"name": "references", "title": "References",
-         "subtitle": "All, with DOI or PMID: report/references.bib, or  python -m analysis cite",
+         "subtitle": "All, with DOI or PMID: report/references.bib, or run  make cite",
          "sources": ["references.bib", "CITATION.cff"], "figure": False,
          "draw": page(lambda f: _slide_references(f, results, bib, cff_path))},
     ]
