@@ -459,7 +459,7 @@ class PooledEffect:
             f" [{_fmt(self._display(self.ci.low), 3)}, {_fmt(self._display(self.ci.high), 3)}]"
         )
         h = self.heterogeneity
-        lines.append(f"tau^2 = {_fmt(h.tau2)}; I^2 = {_fmt(h.i2, 1)}%; Q({h.df}) = {_fmt(h.q)}")
+        lines += _heterogeneity_lines(h, self.model)
         for w in self.warnings:
             lines.append(f"Warning: {w}")
         return "\n".join(lines)
