@@ -240,6 +240,16 @@ def add_commands(sub) -> None:
     ``--results data/derived/results.json``, ...); outputs are required, except where a
     command also prints its result (``check-data``, ``audit``).
     """
+    _add_data_commands(sub)
+    _add_build_commands(sub)
+    _add_other_commands(sub)
+    from .slides import add_slides_command
+
+    add_slides_command(sub)
+
+
+def _add_data_commands(sub) -> None:
+    """check-data, update-hashes, bibtex: the curator's commands on the data package."""
     p = _command(sub, "check-data", _cmd_check_data,
                  help="validate the data package (schema, cross-table rules, hashes)",
                  description="Validate every table of the data package against its Table Schema, "
@@ -258,6 +268,17 @@ def add_commands(sub) -> None:
                  example="evsynth update-hashes  # or: make update-hashes")
     _in(p)
 
+    p = _command(sub, "bibtex", _cmd_bibtex,
+                 help="regenerate the study entries of the BibTeX file (curators; `make bibtex`)",
+                 description="Rewrite the generated block of study entries in the BibTeX file from "
+                             "data/raw/studies.csv; the hand-written method entries are kept.",
+                 example="evsynth bibtex  # or: make bibtex")
+    _in(p)
+    p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file to update")
+
+
+def _add_build_commands(sub) -> None:
+    """analyze, audit, tables, figures, report: the steps of `make report`."""
     p = _command(sub, "analyze", _cmd_analyze, help="run every analysis into one results JSON",
                  description="Load and validate the data package, then run every analysis of the "
                              "report (primary fits, methods side by side, sensitivity scenarios, "
@@ -321,14 +342,9 @@ def add_commands(sub) -> None:
     p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file")
     p.add_argument("--out", required=True, metavar="PATH", help="the HTML file to write")
 
-    p = _command(sub, "bibtex", _cmd_bibtex,
-                 help="regenerate the study entries of the BibTeX file (curators; `make bibtex`)",
-                 description="Rewrite the generated block of study entries in the BibTeX file from "
-                             "data/raw/studies.csv; the hand-written method entries are kept.",
-                 example="evsynth bibtex  # or: make bibtex")
-    _in(p)
-    p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file to update")
 
+def _add_other_commands(sub) -> None:
+    """calibrate and cite."""
     p = _command(sub, "calibrate", _cmd_calibrate,
                  help="simulate the coverage of every interval for this design",
                  description="Simulate the coverage of every pooled interval with this evidence's "
@@ -351,7 +367,3 @@ def add_commands(sub) -> None:
     p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file")
     p.add_argument("--cff", default="CITATION.cff", metavar="PATH", help="the CITATION.cff file")
     p.add_argument("--style", choices=("text", "bibtex", "both"), default="both", help="output form")
-
-    from .slides import add_slides_command
-
-    add_slides_command(sub)

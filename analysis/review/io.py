@@ -12,7 +12,6 @@ line number, header = line 1) with the record's key, and the field.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -25,12 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..stats._validation import COLUMN_ALIASES, InputError, InputErrors
+from ..stats._validation import COLUMN_ALIASES, InputError
+from .problems import MAX_PROBLEMS, Problems, record_key, record_lines
 
 __all__ = [
+    "MAX_PROBLEMS",
     "DataPackage",
+    "Problems",
     "load_package",
     "read_counts_csv",
+    "record_lines",
     "sha256_file",
     "verify_hashes",
     "write_csv",
@@ -123,61 +126,6 @@ def _parse_count(text: str, *, file, row, field, sid) -> int:
 
 
 # ------------------------------------------------------------------------ data package
-
-# `check-data` lists at most this many problems (then says how many more there are).
-MAX_PROBLEMS = 50
-
-
-class Problems:
-    """Collects `InputError`s instead of raising the first; `raise_if_any` raises them all."""
-
-    def __init__(self, cap: int = MAX_PROBLEMS) -> None:
-        self.errors: list[InputError] = []
-        self.more = 0
-        self.cap = cap
-
-    def add(self, error: InputError) -> None:
-        """Keep `error` (or only count it, beyond the cap)."""
-        if len(self.errors) < self.cap:
-            self.errors.append(error)
-        else:
-            self.more += 1
-
-    def __bool__(self) -> bool:
-        return bool(self.errors)
-
-    def raise_if_any(self) -> None:
-        """Raise one `InputErrors` holding every problem found so far."""
-        if self.errors:
-            raise InputErrors(self.errors, more=self.more)
-
-
-def record_lines(path: Path) -> list[int]:
-    """File line number (header = 1) where each data record starts, blank lines skipped.
-
-    Counted with the csv module, so a quoted cell spanning several lines is still right.
-    """
-    starts = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        end = 0
-        for i, rec in enumerate(reader):
-            start, end = end + 1, reader.line_num
-            if i > 0 and any(cell.strip() for cell in rec):
-                starts.append(start)
-    return starts
-
-
-def record_key(res: dict, df: pd.DataFrame, i: int) -> str | None:
-    """'row_id o12' / 'study_id/item x/q1': the primary key of data row `i` (0-based)."""
-    pk = res.get("schema", {}).get("primaryKey")
-    if not pk:
-        return None
-    keys = [pk] if isinstance(pk, str) else list(pk)
-    vals = [df.iloc[i][k] for k in keys] if isinstance(df, pd.DataFrame) else []
-    if not vals or any(v is None or v is pd.NA for v in vals):
-        return None
-    return f"{'/'.join(keys)} {'/'.join(map(str, vals))}"
 
 _TRUE = {"true", "TRUE", "True", "1", "yes"}
 _FALSE = {"false", "FALSE", "False", "0", "no"}

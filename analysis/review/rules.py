@@ -39,7 +39,7 @@ def check_package(pkg, problems=None) -> None:
     raised together at the end. A rule that cannot run because a cell already failed its
     schema check (and is empty) is skipped: that problem is reported already.
     """
-    from .io import Problems
+    from .problems import Problems
 
     own = problems is None
     problems = Problems() if own else problems
