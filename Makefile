@@ -18,11 +18,12 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: all report test check-data references bench notebooks notebook slides calibration audit cite lint clean distclean help
+.PHONY: all report test check-data update-hashes bibtex references bench notebooks notebook slides calibration audit cite lint clean distclean help
 .DEFAULT_GOAL := report
 
 # --- environment: a pinned virtualenv built from the repository's own lock file ----------
 $(STAMP): requirements.lock pyproject.toml
+	@echo "Building $(VENV) from requirements.lock (about a minute, once; installs the evsynth command)..."
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -36,6 +37,12 @@ test: $(STAMP)                                      ## Run the test suite (what 
 
 check-data: $(STAMP)                                ## Validate data/ (schema, hashes, rules)
 	$(RUN) check-data --in data/datapackage.json
+
+update-hashes: $(STAMP)                             ## Record the sha256 of changed raw files (say why in data/README.md)
+	$(RUN) update-hashes --in data/datapackage.json
+
+bibtex: $(STAMP)                                    ## Regenerate the study entries of report/references.bib
+	$(RUN) bibtex --in data/datapackage.json --bib report/references.bib
 
 references:                                         ## Regenerate R metafor reference values
 	Rscript tests/reference/make_metafor_reference.R tests/reference/metafor.json

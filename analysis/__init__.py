@@ -6,6 +6,7 @@ until a name is used: PEP 562 lazy attributes)::
     from analysis import pool_proportions, proportion_ci, leave_one_out
     res = pool_proportions(events, n)             # GLMM, the primary model
     print(res.summary()); res.to_frame(); res.to_dict()
+    fig = res.plot_forest()                       # or forest_plot(res); needs matplotlib
 
 Layers: `analysis.stats` (the engine), `analysis.review` (this evidence review),
 `analysis.present` (figures, report, slides); imports point down only.
@@ -21,6 +22,9 @@ from ._version import __version__
 # public name -> module that defines it
 _EXPORTS = {
     "InputError": "analysis.stats._validation",
+    "DEFAULTS": "analysis.stats.options",
+    "PoolingOptions": "analysis.stats.options",
+    "forest_plot": "analysis.present.plotting",
     "effect_sizes": "analysis.stats.effects",
     "two_group_effect_sizes": "analysis.stats.two_group",
     "study_effects": "analysis.stats.two_group_study",
@@ -45,16 +49,19 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DEFAULTS",
     "ConfidenceInterval",
     "Heterogeneity",
     "InputError",
     "LeaveOneOut",
     "PooledEffect",
     "PooledProportion",
+    "PoolingOptions",
     "ProportionEstimate",
     "__version__",
     "back_transform",
     "effect_sizes",
+    "forest_plot",
     "i_squared",
     "i_squared_q",
     "leave_one_out",
@@ -85,9 +92,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from .present.plotting import forest_plot
     from .stats._validation import InputError
     from .stats.effects import effect_sizes
     from .stats.heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
+    from .stats.options import DEFAULTS, PoolingOptions
     from .stats.pooling import leave_one_out, pool_proportions
     from .stats.proportions import (
         back_transform,

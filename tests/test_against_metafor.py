@@ -1,7 +1,7 @@
 """Agreement with R metafor 3.8.1 / lme4 1.1.31 (pinned in tests/reference/metafor.json).
 
 The JSON is written by tests/reference/make_metafor_reference.R (`make references`); it
-keeps metafor's vocabulary, translated here through the dicts below (PyMARE-style).
+keeps metafor's vocabulary, translated by the package's alias table (`canonical`).
 
 Tolerances (the derivations; see tests/reference/README.md for the measurements):
 
@@ -36,6 +36,7 @@ from analysis import (
     proportion_ci,
     two_group_effect_sizes,
 )
+from analysis.stats._validation import canonical
 
 pytestmark = pytest.mark.reference
 
@@ -53,8 +54,11 @@ GLM_RTOL = 1e-5
 
 MEASURE = {"PLO": "logit", "PFT": "freeman-tukey", "PAS": "arcsine", "PLN": "log", "PR": "raw"}
 METHOD = {"DL": "dersimonian-laird", "REML": "reml", "PM": "paule-mandel", "ML": "ml"}
-TEST = {"z": "wald", "knha": "knapp-hartung", "t": "knapp-hartung"}
+TEST = {"z": "wald", "knha": "knapp-hartung", "t": "t"}
 TWO_GROUP = {"OR": "or", "RR": "rr", "RD": "rd"}
+# metafor's vocabulary ("PLO", "REML", "knha", ...) is translated by the package's own alias
+# table, `canonical` (the one the API and the command line use), so these tests also pin
+# that table to what metafor means.
 
 
 def cases(ref, kind):
@@ -96,7 +100,7 @@ def test_reference_covers_every_case(metafor_reference):
 def test_escalc(metafor_reference, case_id):
     case = get_case(metafor_reference, case_id)
     x, n = data(metafor_reference, case)
-    es = effect_sizes(x, n, measure=MEASURE[case["args"]["measure"]])
+    es = effect_sizes(x, n, measure=canonical("measure", case["args"]["measure"]))
     v = case["values"]
     assert_close(es.effect, v["yi"], **CLOSED_FORM, what="yi")
     assert_close(es.variance, v["vi"], **CLOSED_FORM, what="vi")
@@ -124,8 +128,9 @@ def test_rma_uni(metafor_reference, case_id):
     x, n = data(metafor_reference, case)
     model = "common" if a["method"] == "EE" else "random"
     res = pool_proportions(
-        x, n, measure=MEASURE[a["measure"]], model=model,
-        tau2_method=METHOD.get(a["method"], "reml"), ci_method=TEST[a["test"]],
+        x, n, measure=canonical("measure", a["measure"]), model=model,
+        tau2_method=canonical("tau2_method", a["method"]) if model == "random" else "reml",
+        ci_method=canonical("ci_method", a["test"]), pi_method="metafor",
     )
     v = case["values"]
     tol = _tol(case, a["method"] in ("REML", "ML", "PM"))
@@ -181,7 +186,7 @@ def test_rma_glmm(metafor_reference, case_id):
     a = case["args"]
     x, n = data(metafor_reference, case)
     v = case["values"]
-    ci_method = TEST[a["test"]]
+    ci_method = canonical("ci_method", a["test"])
     if a["method"] == "EE":
         # metafor's equal-effects logistic model: the GLM with a common intercept
         from analysis.stats.glmm import common_logistic
@@ -189,7 +194,7 @@ def test_rma_glmm(metafor_reference, case_id):
         mu, se, _ = common_logistic(x, n)
         assert_close([mu, se], [v["b"], v["se"]], rtol=GLM_RTOL, atol=1e-12, what="EE GLMM")
         return
-    res = pool_proportions(x, n, model="glmm", n_agq=a["nAGQ"], ci_method=ci_method)
+    res = pool_proportions(x, n, model="glmm", n_agq=a["nAGQ"], ci_method=ci_method, pi_method="metafor")
     laplace = a["nAGQ"] == 1
     brtol = GLMM_LAPLACE_RTOL if laplace else GLMM_B_RTOL
     rtol = GLMM_LAPLACE_RTOL if laplace else GLMM_RTOL
@@ -216,7 +221,8 @@ def test_leave_one_out(metafor_reference, case_id):
     x, n = data(metafor_reference, case)
     v = case["values"]
     glmm = "rma.glmm" in case_id
-    opts = {"model": "glmm"} if glmm else {"model": "random", "tau2_method": "reml"}
+    opts = {"model": "glmm", "ci_method": "wald"} if glmm else {"model": "random", "tau2_method": "reml",
+                                                                "ci_method": "wald"}
     loo = leave_one_out(x, n, **opts)
     est = [np.log(p / (1 - p)) if 0 < p < 1 else np.nan for p in loo.rows.estimate]
     key = "b" if glmm else "estimate"
@@ -249,7 +255,7 @@ def test_two_group(metafor_reference, case_id):
     a = case["args"]
     d = metafor_reference["datasets"][case["dataset"]]
     v = case["values"]
-    measure = TWO_GROUP[a["measure"]]
+    measure = canonical("two_group_measure", a["measure"])
     if "/escalc/" in case_id:
         es = two_group_effect_sizes(d["ai"], d["n1i"], d["ci"], d["n2i"], measure=measure)
         assert_close(es.effect, v["yi"], **CLOSED_FORM, what="yi")

@@ -13,6 +13,10 @@ PKG = ROOT / "analysis"
 # and the front door (cli, __init__, __main__) above them. ``_version`` is a leaf anyone may use.
 LAYER_OF_PACKAGE = {"stats": 0, "review": 1, "present": 2}
 FRONT_DOOR = 3
+# The one documented exception: `PooledProportion.plot_forest` follows statsmodels' convention
+# of a plot method on the result object. It imports the plotting module inside the method
+# (checked below), so the engine still loads, and runs, without matplotlib.
+LAZY_UPWARD_IMPORTS = {("analysis.stats.results", "analysis.present.plotting")}
 
 
 def layer_of(module: str) -> int | None:
@@ -84,16 +88,36 @@ def test_imports_point_down(path):
     mine = layer_of(me)
     for other in package_imports(path):
         theirs = layer_of(other)
-        if theirs is None or mine is None:
+        if theirs is None or mine is None or (me, other) in LAZY_UPWARD_IMPORTS:
             continue
         ok = theirs <= mine and (theirs < FRONT_DOOR or mine == FRONT_DOOR)
         assert ok, f"{me} (layer {mine}) must not import {other} (layer {theirs})"
 
 
+def module_level_imports(path) -> set[str]:
+    """Absolute names of the package modules imported by statements at module level."""
+    base = module_name(path).split(".")[:-1]
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            anchor = base[: len(base) - (node.level - 1)] if node.level else []
+            found.add(".".join([*anchor, node.module]))
+    return found
+
+
+def test_the_upward_exception_is_lazy():
+    for me, other in LAZY_UPWARD_IMPORTS:
+        path = ROOT / (me.replace(".", "/") + ".py")
+        assert other in package_imports(path), f"stale exception: {me} no longer imports {other}"
+        assert other not in module_level_imports(path), f"{me} must import {other} inside a function"
+
+
 @pytest.mark.parametrize("path", sorted((PKG / "stats").glob("*.py")), ids=lambda p: p.stem)
 def test_the_engine_touches_no_plotting_files_or_review(path):
     assert "matplotlib" not in external_imports(path)
-    assert not {m for m in package_imports(path) if m.startswith(("analysis.review", "analysis.present"))}
+    me = module_name(path)
+    assert not {m for m in package_imports(path) if m.startswith(("analysis.review", "analysis.present"))
+                and (me, m) not in LAZY_UPWARD_IMPORTS}
     text = path.read_text(encoding="utf-8").lower()
     for word in ("bk virus", "bkvn", "ivig"):
         assert word not in text, f"the engine knows no disease, but {path.name} says {word!r}"

@@ -26,7 +26,7 @@ def test_every_method_name_has_a_citation_in_the_bib():
 def test_study_entries_are_in_sync_with_the_data_package():
     pkg = load_package(ROOT / "data" / "datapackage.json")
     text = BIB.read_text(encoding="utf-8")
-    assert update_bib(BIB, pkg["studies"]) == text, "run `python -m analysis bibtex` and commit"
+    assert update_bib(BIB, pkg["studies"]) == text, "run `make bibtex` and commit"
     entries = parse_bibtex(text)
     for r in pkg["studies"].itertuples(index=False):
         assert r.study_id in entries
@@ -41,3 +41,30 @@ def test_cite_prints_the_package_and_every_study():
     assert "[kable2017]" in r.stdout
     assert "doi:10.1097/TXD.0000000000000641" in r.stdout
     assert "[stijnen2010]" in r.stdout
+
+
+def test_cite_prints_clean_text_and_keeps_placeholders_apart():
+    from analysis.present.citation import format_citations
+
+    text = format_citations(BIB, ROOT / "CITATION.cff", style="text")
+    assert "\\%" not in text
+    assert "n.d.." not in text
+    assert ".." not in text.replace("...", "")
+    studies, rest = text.split("Studies and guidelines in the data package:")[1].split(
+        "Cited by the appraised answer but not found")
+    placeholders = rest.split("Methods and software:")[0]
+    entries = parse_bibtex(BIB.read_text(encoding="utf-8"))
+    for key, e in entries.items():
+        if "verification: not_found" in e.get("note", ""):
+            assert f"[{key}]" in placeholders, key
+            assert f"[{key}]" not in studies, key
+    assert "[kable2017]" in studies
+    assert "NOT FOUND" not in studies
+
+
+def test_cite_bibtex_prints_each_entry_once():
+    from analysis.present.citation import format_citations
+
+    text = format_citations(BIB, ROOT / "CITATION.cff", style="bibtex")
+    entries = parse_bibtex(BIB.read_text(encoding="utf-8"))
+    assert text.count("@") == len(entries) + 1  # plus the package's own @software entry

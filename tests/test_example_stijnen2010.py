@@ -14,6 +14,8 @@ from conftest import assert_close, published
 from analysis import pool_proportions, proportion_ci
 
 P4 = published(4)
+# The published intervals use normal quantiles (metafor's default test="z"); this
+# package's default is t (the report's primary method), so each fit asks for "wald".
 
 
 @pytest.mark.parametrize(
@@ -27,18 +29,19 @@ P4 = published(4)
 )
 def test_stijnen2010_table_2(metafor_reference, arm, nn, glmm):
     d = metafor_reference["datasets"][arm]
-    iv = pool_proportions(d["events"], d["n"], model="random", measure="logit", tau2_method="reml")
+    iv = pool_proportions(d["events"], d["n"], model="random", measure="logit", tau2_method="reml",
+                          ci_method="wald", pi_method="metafor")
     got = [iv.estimate, iv.se, iv.heterogeneity.tau2, iv.proportion, iv.proportion_ci.low,
            iv.proportion_ci.high]
     assert_close(got, nn, **P4, what=f"{arm} normal-normal")
-    gm = pool_proportions(d["events"], d["n"], model="glmm")
+    gm = pool_proportions(d["events"], d["n"], model="glmm", ci_method="wald", pi_method="metafor")
     got = [gm.estimate, gm.se, gm.heterogeneity.tau2, gm.proportion, gm.proportion_ci.low,
            gm.proportion_ci.high]
     assert_close(got, glmm, **P4, what=f"{arm} binomial-normal")
 
 
 def test_meta_issue_35_glmm_with_two_studies():
-    res = pool_proportions([5, 116], [119, 170], model="glmm")
+    res = pool_proportions([5, 116], [119, 170], model="glmm", ci_method="wald", pi_method="metafor")
     assert_close([res.proportion, res.proportion_ci.low, res.proportion_ci.high],
                  [0.2355, 0.0191, 0.8297], **P4, what="GLMM k=2")
     a, b = proportion_ci(5, 119), proportion_ci(116, 170)
@@ -47,21 +50,21 @@ def test_meta_issue_35_glmm_with_two_studies():
 
 
 def test_degenerate_glmm_cases_warn_instead_of_switching_silently():
-    one = pool_proportions([3], [10], model="glmm")
+    one = pool_proportions([3], [10], model="glmm", ci_method="wald", pi_method="metafor")
     assert one.heterogeneity.tau2 is None
     assert one.proportion_pi is None
     assert any("only one study" in w for w in one.warnings)
-    zeros = pool_proportions([0, 0, 0], [4, 1, 7], model="glmm")
+    zeros = pool_proportions([0, 0, 0], [4, 1, 7], model="glmm", ci_method="wald", pi_method="metafor")
     assert zeros.proportion == 0.0
     assert zeros.proportion_ci.low is None
     assert any("0% events" in w for w in zeros.warnings)
-    homog = pool_proportions([5, 10, 15], [10, 20, 30], model="glmm")
+    homog = pool_proportions([5, 10, 15], [10, 20, 30], model="glmm", ci_method="wald", pi_method="metafor")
     assert homog.heterogeneity.tau2 == 0.0
     assert any("tau^2 is 0" in w for w in homog.warnings)
     assert_close([homog.proportion], [0.5], rtol=1e-10, atol=0, what="common logistic")
 
 
 def test_single_case_reports_are_pooled_by_the_glmm():
-    res = pool_proportions([1, 0, 1, 3], [1, 1, 1, 4], model="glmm")
+    res = pool_proportions([1, 0, 1, 3], [1, 1, 1, 4], model="glmm", ci_method="wald", pi_method="metafor")
     assert 0 < res.proportion < 1
     assert res.proportion_ci.low < res.proportion < res.proportion_ci.high

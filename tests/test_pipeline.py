@@ -134,3 +134,22 @@ def test_figure_captions_credit_the_source_and_version(two_builds):
         caption = (d / "figures" / f"{f['name']}.txt").read_text()
         assert "bkvn-ivig-evidence" in caption
         assert "data/datapackage.json" in caption
+
+
+def test_pool_with_defaults_reproduces_the_reports_primary_numbers(two_builds, tmp_path, capsys):
+    """The engine's defaults are the report's primary method: `evsynth pool` with no options,
+    on the report's clearance counts, prints the report's primary estimate and intervals."""
+    d, _, _, _ = two_builds
+    res = json.loads((d / "results.json").read_text())
+    clearance = res["outcomes"]["viremia_clearance"]
+    csv = tmp_path / "clearance.csv"
+    csv.write_text("study_id,events,n\n" + "".join(f"{r['study_id']},{r['events']},{r['n']}\n"
+                                                  for r in clearance["dataset"]))
+    assert main(["pool", str(csv), "--json"]) == 0
+    mine = json.loads(capsys.readouterr().out)
+    primary = clearance["primary"]
+    keys = ["estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "k"]
+    # the same computation on the same counts: equal to the last bit
+    assert {k: mine[k] for k in keys} == {k: primary[k] for k in keys}
+    assert mine["methods"] == primary["methods"]
+    assert res["primary_method"]["ci_method"] == mine["methods"]["ci_method"] == "t"

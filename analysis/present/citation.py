@@ -112,13 +112,24 @@ def format_reference(key: str, e: dict[str, str]) -> str:
     if e.get("pmid"):
         ids.append(f"PMID {e['pmid']}")
     if ids:
-        ref += ". " + ". ".join(ids)
+        ref = _then(ref, ". ".join(ids))
     if e.get("url") and not e.get("doi"):
-        ref += f". {e['url']}"
+        ref = _then(ref, e["url"])
     for tex, uni in (('\\"a', "ä"), ('\\"o', "ö"), ('\\"u', "ü"), ('\\"O', "Ö"), ("``", '"'), ("''", '"'),
-                     ("---", "—"), ("--", "-")):
+                     ("---", "—"), ("--", "-"), ("\\%", "%"), ("\\&", "&"), ("\\_", "_"), ("\\#", "#")):
         ref = ref.replace(tex, uni)
-    return ref.replace("{", "").replace("}", "") + "."
+    ref = ref.replace("{", "").replace("}", "")
+    return ref if ref.endswith(".") else ref + "."
+
+
+def _then(ref: str, more: str) -> str:
+    """Append a reference element after a full stop, never doubling one ('n.d.' stays)."""
+    return f"{ref} {more}" if ref.endswith(".") else f"{ref}. {more}"
+
+
+def _not_found(entry: dict[str, str]) -> bool:
+    """A placeholder for a reference that was searched for and not found (not a study)."""
+    return "verification: not_found" in entry.get("note", "")
 
 
 def _cff_citation(cff: Path) -> tuple[str, str]:
@@ -145,17 +156,16 @@ def format_citations(bib_path: Path, cff_path: Path, *, style: str = "both") -> 
         out += ["", bib]
     text = bib_path.read_text(encoding="utf-8")
     studies = set(parse_bibtex(text[text.index(BLOCK_START):])) if BLOCK_START in text else set()
-    for heading, keys in (("Included and cited studies:", sorted(k for k in entries if k in studies)),
+    found = sorted(k for k in entries if k in studies and not _not_found(entries[k]))
+    missing = sorted(k for k in entries if k in studies and _not_found(entries[k]))
+    if style == "bibtex":  # the entries themselves, once
+        return "\n".join([*out, "", text.rstrip("\n")])
+    for heading, keys in (("Studies and guidelines in the data package:", found),
+                          ("Cited by the appraised answer but not found (placeholders, not studies):",
+                           missing),
                           ("Methods and software:", sorted(k for k in entries if k not in studies))):
-        out += ["", heading]
-        for k in keys:
-            if style in ("text", "both"):
-                out.append(f"  [{k}] {format_reference(k, entries[k])}")
-        if style in ("bibtex", "both"):
-            out.append("")
-            body = text if style == "bibtex" else ""
-            if body:
-                out.append(body)
+        if keys:
+            out += ["", heading] + [f"  [{k}] {format_reference(k, entries[k])}" for k in keys]
     if style == "both":
-        out += ["", "BibTeX of every reference: report/references.bib"]
+        out += ["", f"BibTeX of every reference: {bib_path}"]
     return "\n".join(out)

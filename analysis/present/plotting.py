@@ -223,7 +223,12 @@ def _ci_text(est: float, lo: float, hi: float, digits: int = 1) -> str:
 # --------------------------------------------------------------------------- forest
 
 
-def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | None = None,
+def _as_result_dict(pooled):
+    """A result object (anything with ``to_dict()``, e.g. `PooledProportion`) -> its dict."""
+    return pooled.to_dict() if hasattr(pooled, "to_dict") and not isinstance(pooled, dict) else pooled
+
+
+def forest_plot(pooled, *, labels: dict | None = None, designs: dict | None = None,
                 title: str = "", style: str = "report", ax=None) -> Figure:
     """Forest plot of single proportions with the pooled diamond and prediction bar.
 
@@ -238,9 +243,9 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
 
     Parameters
     ----------
-    pooled : dict
-        ``PooledProportion.to_dict()``: ``estimate``, ``ci_low``, ``ci_high``,
-        ``pi_low``/``pi_high`` (None when undefined), ``tau2``, ``i2``, ``k``, ``label``,
+    pooled : PooledProportion or dict
+        A result of `analysis.pool_proportions`, or its ``to_dict()``: ``estimate``,
+        ``ci_low``, ``ci_high``, ``pi_low``/``pi_high`` (None when undefined), ``tau2``, ``i2``, ``k``, ``label``,
         ``methods`` and ``studies`` (``study_id``, ``events``, ``n``, ``proportion``,
         ``ci_low``, ``ci_high``, ``weight`` in percent or None), proportions in 0-1.
     labels : dict, optional
@@ -275,6 +280,7 @@ def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | Non
     >>> [round(v) for v in fig.get_axes()[0].get_xlim()]
     [-2, 102]
     """
+    pooled = _as_result_dict(pooled)
     st = _style(style)
     studies = list(pooled.get("studies") or [])
     if not studies:

@@ -632,7 +632,7 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
          "sources": ["results.json", "claims_audit.json"], "figure": False,
          "draw": page(lambda f: _slide_bottom_line(f, results, audit))},
         {"name": "references", "title": "References",
-         "subtitle": "All, with DOI or PMID: report/references.bib, or  python -m analysis cite",
+         "subtitle": "All, with DOI or PMID: report/references.bib, or run  make cite",
          "sources": ["references.bib", "CITATION.cff"], "figure": False,
          "draw": page(lambda f: _slide_references(f, results, bib, cff_path))},
     ]
@@ -714,12 +714,19 @@ def _cmd_slides(args) -> int:
 
 def add_slides_command(sub) -> None:
     """Register ``python -m analysis slides`` on an argparse subparsers object."""
-    p = sub.add_parser("slides", help="build the 16:9 journal-club deck (PDF) and its figure slides")
-    p.add_argument("--results", required=True)
-    p.add_argument("--audit", required=True)
-    p.add_argument("--calibration", default=None)
-    p.add_argument("--bib", default="report/references.bib")
-    p.add_argument("--cff", default="CITATION.cff")
-    p.add_argument("--out", required=True, help="the PDF; figure slides go beside it")
-    p.add_argument("--outdir", default=None, help="folder for the PNG/SVG slides (default: the PDF's)")
+    p = sub.add_parser("slides", help="build the 16:9 journal-club deck (PDF) and its figure slides",
+                       description="Build the 16:9 journal-club deck as one PDF, plus each figure "
+                                   "slide as PNG and SVG, from the same derived files as the report.",
+                       epilog="example:\n  evsynth slides --out slides/journal-club.pdf  # or: make slides")
+    p.add_argument("--results", default="data/derived/results.json", metavar="PATH",
+                   help="results JSON (from `analyze`)")
+    p.add_argument("--audit", default="data/derived/claims_audit.json", metavar="PATH",
+                   help="claims audit JSON (from `audit`)")
+    p.add_argument("--calibration", default=None, metavar="PATH",
+                   help="calibration JSON (default: none: no calibration results on the slides)")
+    p.add_argument("--bib", default="report/references.bib", metavar="PATH", help="the BibTeX file")
+    p.add_argument("--cff", default="CITATION.cff", metavar="PATH", help="the CITATION.cff file")
+    p.add_argument("--out", required=True, metavar="PATH", help="the PDF; figure slides go beside it")
+    p.add_argument("--outdir", default=None, metavar="DIR",
+                   help="folder for the PNG/SVG slides (default: the PDF's)")
     p.set_defaults(func=_cmd_slides)

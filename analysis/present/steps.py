@@ -150,9 +150,10 @@ def format_audit(claims) -> str:
 def _cmd_figures(args) -> int:
     from .figures import write_figures
 
-    write_figures(_read_json(args.results), _read_json(args.audit) if args.audit else None,
+    # each set reads only the files it draws from (the make jobs run in parallel)
+    write_figures(_read_json(args.results), _read_json(args.audit) if args.only == "evidence" else None,
                   Path(args.outdir), args.manifest, only=args.only,
-                  calibration=_read_json(args.calibration) if args.calibration else None)
+                  calibration=_read_json(args.calibration) if args.only == "calibration" else None)
     print(f"wrote {args.manifest}")
     return 0
 
@@ -212,78 +213,162 @@ def _cmd_calibrate(args) -> int:
     return 0
 
 
+# Standard paths of the pipeline's files (the Makefile's), used as the defaults of every
+# subcommand that reads them, so each flag means the same thing everywhere.
+DATA = "data/datapackage.json"
+RESULTS = "data/derived/results.json"
+AUDIT = "data/derived/claims_audit.json"
+CALIBRATION = "data/derived/calibration.json"
+BIB = "report/references.bib"
+
+
+def _command(sub, name: str, func, *, help: str, description: str, example: str):
+    """One subparser with a description and an example (every subcommand has both)."""
+    p = sub.add_parser(name, help=help, description=description,
+                       epilog=f"example:\n  {example}")
+    p.set_defaults(func=func)
+    return p
+
+
+def _in(p) -> None:
+    p.add_argument("--in", dest="inp", default=DATA, metavar="PATH", help="the data package descriptor")
+
+
+def _results(p) -> None:
+    p.add_argument("--results", default=RESULTS, metavar="PATH", help="results JSON (from `analyze`)")
+
+
 def add_commands(sub) -> None:
-    """Register the pipeline subcommands on an argparse subparsers object."""
-    p = sub.add_parser("check-data", help="validate the data package (schema, hashes, rules)")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
-    p.add_argument("--out", default=None, help="optional JSON stamp of the validated package")
-    p.set_defaults(func=_cmd_check_data)
+    """Register the pipeline subcommands on an argparse subparsers object.
 
-    p = sub.add_parser("update-hashes", help="record the sha256 of every raw file (curators only)")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
-    p.set_defaults(func=_cmd_update_hashes)
-
-    p = sub.add_parser("analyze", help="run every analysis into one results JSON")
-    p.add_argument("--in", dest="inp", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=_cmd_analyze)
-
-    p = sub.add_parser("tables", help="write every results table as CSV, then their manifest")
-    p.add_argument("--results", required=True)
-    p.add_argument("--audit", required=True)
-    p.add_argument("--calibration", required=True)
-    p.add_argument("--outdir", required=True)
-    p.add_argument("--manifest", required=True)
-    p.set_defaults(func=_cmd_tables)
-
-    p = sub.add_parser("audit", help="audit the AI answer's claims; prints the table")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
-    p.add_argument("--results", required=True)
-    p.add_argument("--out", default=None)
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    p.add_argument("--print", action="store_true", help="print the table also when --out is given")
-    p.set_defaults(func=_cmd_audit)
-
-    p = sub.add_parser("figures", help="draw every figure (SVG, PNG, PDF) and write the manifest")
-    p.add_argument("--results", required=True)
-    p.add_argument("--audit", default=None)
-    p.add_argument("--calibration", default=None)
-    p.add_argument("--only", choices=("outcomes", "evidence", "calibration"), default="evidence")
-    p.add_argument("--outdir", required=True)
-    p.add_argument("--manifest", required=True)
-    p.set_defaults(func=_cmd_figures)
-
-    p = sub.add_parser("report", help="render the self-contained HTML report")
-    p.add_argument("--results", required=True)
-    p.add_argument("--audit", required=True)
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--extra-manifest", action="append", help="another figure manifest (repeatable)")
-    p.add_argument("--calibration", default=None)
-    p.add_argument("--template", default="report/templates/report.html.j2")
-    p.add_argument("--bib", default="report/references.bib")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=_cmd_report)
-
-    p = sub.add_parser("bibtex", help="regenerate the study entries of report/references.bib (curators)")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
-    p.add_argument("--bib", default="report/references.bib")
-    p.set_defaults(func=_cmd_bibtex)
-
-    p = sub.add_parser("calibrate", help="simulate the coverage of every interval for this design")
-    p.add_argument("--results", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--replicates", type=int, default=None, help="per scenario (default: the grid's)")
-    p.add_argument("--seed", type=int, default=20261123)
-    p.add_argument("--executor", choices=("local", "dask"), default="local")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
-    p.set_defaults(func=_cmd_calibrate)
-
-    p = sub.add_parser("cite", help="print how to cite the package and every included study")
-    p.add_argument("--bib", default="report/references.bib")
-    p.add_argument("--cff", default="CITATION.cff")
-    p.add_argument("--style", choices=("text", "bibtex", "both"), default="both")
-    p.set_defaults(func=_cmd_cite)
-
+    Inputs default to the pipeline's standard paths (``--in data/datapackage.json``,
+    ``--results data/derived/results.json``, ...); outputs are required, except where a
+    command also prints its result (``check-data``, ``audit``).
+    """
+    _add_data_commands(sub)
+    _add_build_commands(sub)
+    _add_other_commands(sub)
     from .slides import add_slides_command
 
     add_slides_command(sub)
+
+
+def _add_data_commands(sub) -> None:
+    """check-data, update-hashes, bibtex: the curator's commands on the data package."""
+    p = _command(sub, "check-data", _cmd_check_data,
+                 help="validate the data package (schema, cross-table rules, hashes)",
+                 description="Validate every table of the data package against its Table Schema, "
+                             "the cross-table rules and the recorded sha256 of each raw file. Lists "
+                             "every problem (up to 50) with file, line, row_id and field; exit 2 if any.",
+                 example="evsynth check-data --in data/datapackage.json")
+    _in(p)
+    p.add_argument("--out", default=None, metavar="PATH",
+                   help="also write a JSON stamp of the validated package")
+
+    p = _command(sub, "update-hashes", _cmd_update_hashes,
+                 help="record the sha256 of every raw file (curators; also `make update-hashes`)",
+                 description="Record the sha256 of every data/raw file in the data package "
+                             "descriptor, after a deliberate change to a raw table (say why in "
+                             "data/README.md).",
+                 example="evsynth update-hashes  # or: make update-hashes")
+    _in(p)
+
+    p = _command(sub, "bibtex", _cmd_bibtex,
+                 help="regenerate the study entries of the BibTeX file (curators; `make bibtex`)",
+                 description="Rewrite the generated block of study entries in the BibTeX file from "
+                             "data/raw/studies.csv; the hand-written method entries are kept.",
+                 example="evsynth bibtex  # or: make bibtex")
+    _in(p)
+    p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file to update")
+
+
+def _add_build_commands(sub) -> None:
+    """analyze, audit, tables, figures, report: the steps of `make report`."""
+    p = _command(sub, "analyze", _cmd_analyze, help="run every analysis into one results JSON",
+                 description="Load and validate the data package, then run every analysis of the "
+                             "report (primary fits, methods side by side, sensitivity scenarios, "
+                             "leave-one-out, GRADE, comparative effects) into one JSON file.",
+                 example="evsynth analyze --out data/derived/results.json")
+    _in(p)
+    p.add_argument("--out", required=True, metavar="PATH", help="the results JSON to write")
+
+    p = _command(sub, "tables", _cmd_tables,
+                 help="write every results table as CSV, then their manifest",
+                 description="Write each results table as a CSV file into --outdir, then (last) the "
+                             "manifest listing them with their sha256.",
+                 example="evsynth tables --outdir data/derived --manifest data/derived/tables.json")
+    _results(p)
+    p.add_argument("--audit", default=AUDIT, metavar="PATH", help="claims audit JSON (from `audit`)")
+    p.add_argument("--calibration", default=CALIBRATION, metavar="PATH",
+                   help="calibration JSON (from `calibrate`)")
+    p.add_argument("--outdir", required=True, metavar="DIR", help="folder for the CSV files")
+    p.add_argument("--manifest", required=True, metavar="PATH", help="the manifest JSON to write")
+
+    p = _command(sub, "audit", _cmd_audit, help="audit the AI answer's claims; prints the table",
+                 description="Give every claim of the appraised answer a verdict computed from the "
+                             "data package and the results; prints the table, or writes JSON.",
+                 example="evsynth audit  # or: make audit")
+    _in(p)
+    _results(p)
+    p.add_argument("--out", default=None, metavar="PATH", help="also write the audit as JSON")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--print", action="store_true", help="print the table also when --out is given")
+
+    p = _command(sub, "figures", _cmd_figures,
+                 help="draw a set of figures (SVG, PNG, PDF) and write their manifest",
+                 description="Draw one set of figures with a caption file each, then (last) the "
+                             "manifest that lists them.",
+                 example="evsynth figures --only outcomes --outdir figures "
+                         "--manifest figures/outcome_manifest.json")
+    _results(p)
+    p.add_argument("--audit", default=AUDIT, metavar="PATH",
+                   help="claims audit JSON; read only with --only evidence")
+    p.add_argument("--calibration", default=CALIBRATION, metavar="PATH",
+                   help="calibration JSON; read only with --only calibration")
+    p.add_argument("--only", choices=("outcomes", "evidence", "calibration"), default="evidence",
+                   help="which set of figures")
+    p.add_argument("--outdir", required=True, metavar="DIR", help="folder for the figure files")
+    p.add_argument("--manifest", required=True, metavar="PATH", help="the manifest JSON to write")
+
+    p = _command(sub, "report", _cmd_report, help="render the self-contained HTML report",
+                 description="Render the self-contained HTML report from the derived results, the "
+                             "audit, the figure manifests and the bibliography.",
+                 example="evsynth report --manifest figures/manifest.json --extra-manifest "
+                         "figures/outcome_manifest.json --out report/report.html")
+    _results(p)
+    p.add_argument("--audit", default=AUDIT, metavar="PATH", help="claims audit JSON (from `audit`)")
+    p.add_argument("--manifest", required=True, metavar="PATH", help="the main figure manifest")
+    p.add_argument("--extra-manifest", action="append", metavar="PATH",
+                   help="another figure manifest (repeatable)")
+    p.add_argument("--calibration", default=None, metavar="PATH",
+                   help="calibration JSON for the 'Which interval' section (default: none, the "
+                        "section is left out)")
+    p.add_argument("--template", default="report/templates/report.html.j2", metavar="PATH", help="HTML template")
+    p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file")
+    p.add_argument("--out", required=True, metavar="PATH", help="the HTML file to write")
+
+
+def _add_other_commands(sub) -> None:
+    """calibrate and cite."""
+    p = _command(sub, "calibrate", _cmd_calibrate,
+                 help="simulate the coverage of every interval for this design",
+                 description="Simulate the coverage of every pooled interval with this evidence's "
+                             "study sizes (the calibration study of the report).",
+                 example="evsynth calibrate --replicates 500 --out data/derived/calibration.json")
+    _results(p)
+    p.add_argument("--out", required=True, metavar="PATH", help="the calibration JSON to write")
+    p.add_argument("--replicates", type=int, default=None, metavar="R",
+                   help="replicates per scenario (default: the grid's, 2000)")
+    p.add_argument("--seed", type=int, default=20261123, help="random seed")
+    p.add_argument("--executor", choices=("local", "dask"), default="local", help="where to run")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://host:8786; only with --executor dask")
+
+    p = _command(sub, "cite", _cmd_cite,
+                 help="print how to cite the package and every included study",
+                 description="Print how to cite this package (CITATION.cff), every included study "
+                             "and the methods (from the BibTeX file).",
+                 example="evsynth cite --style text  # or: make cite")
+    p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file")
+    p.add_argument("--cff", default="CITATION.cff", metavar="PATH", help="the CITATION.cff file")
+    p.add_argument("--style", choices=("text", "bibtex", "both"), default="both", help="output form")

@@ -5,8 +5,9 @@ The loader reads each table through the Table Schema in ``data/datapackage.json`
 ``primaryKey``, ``foreignKeys``); there is no second hand-written copy of the column
 types in Python. Rules that Table Schema cannot express (``events <= n``, arm sizes
 consistent with the study, links between claims and data rows) are checked in
-`check_package`. Every error is an `analysis.InputError` naming the file, the data
-row (1-based, header excluded) and the field.
+`check_package`. `load_package` reports every problem it finds in one pass (up to
+`MAX_PROBLEMS`), each an `analysis.InputError` naming the file, the line (the file's
+line number, header = line 1) with the record's key, and the field.
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..stats._validation import InputError
+from ..stats._validation import COLUMN_ALIASES, InputError
+from .problems import MAX_PROBLEMS, Problems, record_key, record_lines
 
 __all__ = [
+    "MAX_PROBLEMS",
     "DataPackage",
+    "Problems",
     "load_package",
     "read_counts_csv",
     "read_two_group_csv",
+    "record_lines",
     "sha256_file",
     "verify_hashes",
     "write_csv",
@@ -41,7 +46,7 @@ __all__ = [
 # --------------------------------------------------------------------------- counts CSV
 
 
-def _read_table(path: str | os.PathLike, header: str) -> pd.DataFrame:
+def _read_engine_csv(path: str | os.PathLike, header: str) -> pd.DataFrame:
     """Read a small CSV as strings (BOM allowed), or raise InputError naming the file."""
     name = str(path)
     p = Path(path)
@@ -63,6 +68,8 @@ def _read_table(path: str | os.PathLike, header: str) -> pd.DataFrame:
 def read_counts_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a CSV with columns ``study_id,events,n`` (others ignored) and validate it.
 
+    metafor's names ``slab``, ``xi`` and ``ni`` are accepted for the three columns.
+
     Raises
     ------
     InputError
@@ -71,7 +78,10 @@ def read_counts_csv(path: str | os.PathLike) -> pd.DataFrame:
         the message names the file, the data row and the field.
     """
     name = str(path)
-    df = _read_table(path, "study_id,events,n")
+    df = _read_engine_csv(path, "study_id,events,n")
+    # metafor's column names (slab, xi, ni) are read as study_id, events, n
+    df = df.rename(columns={c: COLUMN_ALIASES[c.lower()] for c in df.columns
+                            if c.lower() in COLUMN_ALIASES and COLUMN_ALIASES[c.lower()] not in df.columns})
     for col in ("study_id", "events", "n"):
         if col not in df.columns:
             raise InputError(
@@ -118,7 +128,7 @@ def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
     events above n or a duplicate ``study_id``.
     """
     name = str(path)
-    df = _read_table(path, "study_id,events_treated,n_treated,events_control,n_control")
+    df = _read_engine_csv(path, "study_id,events_treated,n_treated,events_control,n_control")
     cols = {}
     for field, alias in _TWO_GROUP_ALIASES.items():
         if field in df.columns:
@@ -180,10 +190,18 @@ _FALSE = {"false", "FALSE", "False", "0", "no"}
 class DataPackage:
     """A loaded, validated data package: ``tables[name]`` are typed DataFrames."""
 
-    def __init__(self, root: Path, descriptor: dict, tables: dict[str, pd.DataFrame]):
+    def __init__(self, root: Path, descriptor: dict, tables: dict[str, pd.DataFrame],
+                 lines: dict[str, list[int]] | None = None):
         self.root = root
         self.descriptor = descriptor
         self.tables = tables
+        self.lines = lines or {}
+
+    def where(self, name: str, i: int) -> dict[str, Any]:
+        """``line`` and ``row_id`` keywords of `InputError` for data row `i` (1-based) of a table."""
+        lines = self.lines.get(name) or []
+        line = lines[i - 1] if 0 < i <= len(lines) else i + 1
+        return {"line": line, "row_id": record_key(self.resource(name), self.tables[name], i - 1)}
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -277,7 +295,24 @@ def _cast(value: str, field: dict, *, file: str, row: int) -> Any:
     return out
 
 
-def _read_resource(root: Path, res: dict) -> pd.DataFrame:
+def _read_resource(root: Path, res: dict, problems: Problems | None = None) -> pd.DataFrame | None:
+    """One table through its schema; cell problems go to `problems` (None: raise the first).
+
+    Returns None when the table cannot be read at all (the problem is recorded).
+    """
+    if problems is None:
+        problems = Problems()
+        df = _read_resource(root, res, problems)
+        problems.raise_if_any()
+        return df
+    try:
+        return _read_table(root, res, problems)
+    except InputError as exc:  # the file as a whole is unusable
+        problems.add(exc)
+        return None
+
+
+def _read_table(root: Path, res: dict, problems: Problems) -> pd.DataFrame:
     rel = res["path"]
     path = root / rel
     file = f"data/{rel}"
@@ -291,36 +326,48 @@ def _read_resource(root: Path, res: dict) -> pd.DataFrame:
         raise InputError(f"not a readable CSV file ({exc})", file=file) from None
     fields = res["schema"]["fields"]
     names = [f["name"] for f in fields]
-    for f in names:
-        if f not in raw.columns:
-            raise InputError("missing column", file=file, field=f)
-    extra = [c for c in raw.columns if c not in names]
-    if extra:
-        raise InputError(f"column not in the schema: {extra[0]!r}", file=file, field=extra[0])
+    bad_columns = [InputError("missing column", file=file, field=f) for f in names if f not in raw.columns]
+    bad_columns += [InputError(f"column not in the schema: {c!r}", file=file, field=c)
+                    for c in raw.columns if c not in names]
+    if bad_columns:
+        for err in bad_columns[:-1]:
+            problems.add(err)
+        raise bad_columns[-1]
+    lines = record_lines(path)
+    pk = res["schema"].get("primaryKey")
+    keys = [pk] if isinstance(pk, str) else list(pk or [])
     records = []
     for i, rec in enumerate(raw[names].itertuples(index=False), start=1):
-        records.append({f["name"]: _cast(val, f, file=file, row=i) for f, val in zip(fields, rec, strict=True)})
+        out = {}
+        for f, val in zip(fields, rec, strict=True):
+            try:
+                out[f["name"]] = _cast(val, f, file=file, row=i)
+            except InputError as exc:
+                out[f["name"]] = None
+                key = "/".join(str(getattr(rec, k)).strip() for k in keys) if keys else ""
+                problems.add(InputError(exc.reason, file=file, field=exc.field,
+                                        line=lines[i - 1] if i <= len(lines) else i + 1,
+                                        row_id=f"{'/'.join(keys)} {key}" if key.strip("/") else None))
+        records.append(out)
     df = pd.DataFrame.from_records(records, columns=names)
     for f in fields:
         if f.get("type") == "integer":
             df[f["name"]] = df[f["name"]].astype("Int64")
         elif f.get("type") == "number":
             df[f["name"]] = df[f["name"]].astype("Float64")
-    pk = res["schema"].get("primaryKey")
-    if pk:
-        keys = [pk] if isinstance(pk, str) else list(pk)
+    if keys:
         dup = df.duplicated(subset=keys, keep="first")
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            val = tuple(df.loc[i, keys])
-            raise InputError(
+        for i in np.flatnonzero(dup.to_numpy()):
+            val = tuple(df.loc[int(i), keys])
+            problems.add(InputError(
                 f"duplicate primary key {val if len(val) > 1 else val[0]!r}",
-                file=file, row=i + 1, field="/".join(keys),
-            )
+                file=file, line=lines[int(i)] if int(i) < len(lines) else int(i) + 2, field="/".join(keys),
+            ))
     return df
 
 
-def _check_foreign_keys(desc: dict, tables: dict[str, pd.DataFrame]) -> None:
+def _check_foreign_keys(pkg: DataPackage, problems: Problems) -> None:
+    desc, tables = pkg.descriptor, pkg.tables
     for res in desc["resources"]:
         if res["name"] not in tables:
             continue
@@ -328,6 +375,8 @@ def _check_foreign_keys(desc: dict, tables: dict[str, pd.DataFrame]) -> None:
         for fk in res.get("schema", {}).get("foreignKeys", []):
             fields = [fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"]
             ref = fk["reference"]
+            if ref["resource"] not in tables:
+                continue
             target = tables[ref["resource"]]
             rfields = [ref["fields"]] if isinstance(ref["fields"], str) else ref["fields"]
             valid = set(map(tuple, target[rfields].astype(object).to_numpy().tolist()))
@@ -335,19 +384,21 @@ def _check_foreign_keys(desc: dict, tables: dict[str, pd.DataFrame]) -> None:
                 if any(k is None or (isinstance(k, float) and math.isnan(k)) for k in key):
                     continue
                 if key not in valid:
-                    raise InputError(
+                    problems.add(InputError(
                         f"{'/'.join(fields)} {key if len(key) > 1 else key[0]!r} does not exist in "
                         f"{ref['resource']}",
-                        file=f"data/{res['path']}", row=i, field="/".join(fields),
-                    )
+                        file=f"data/{res['path']}", field="/".join(fields), **pkg.where(res["name"], i),
+                    ))
 
 
 def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = True) -> DataPackage:
     """Load every tabular resource of a data package through its schema and validate it.
 
     Runs, in order: each table's schema, the foreign keys, `check_package`'s cross-table
-    rules, and the sha256 of every raw file (optional). The first problem raises an
-    `InputError` naming the file, row and field.
+    rules, and (when all of those pass) the sha256 of every raw file (optional). Every
+    problem is collected (up to `MAX_PROBLEMS`) and raised together as one
+    `analysis.stats._validation.InputErrors` (an `InputError`), each naming the file, line
+    and field.
     """
     dp = Path(descriptor_path)
     if not dp.is_file():
@@ -357,21 +408,30 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc})", file=str(descriptor_path)) from None
     root = dp.parent
-    tables = {}
+    problems = Problems()
+    tables, lines = {}, {}
     for res in desc["resources"]:
         if "schema" in res and not res.get("compendium:generatedBy"):
-            tables[res["name"]] = _read_resource(root, res)
-    _check_foreign_keys(desc, tables)
-    pkg = DataPackage(root, desc, tables)
+            df = _read_resource(root, res, problems)
+            if df is not None:
+                tables[res["name"]] = df
+                lines[res["name"]] = record_lines(root / res["path"])
+    pkg = DataPackage(root, desc, tables, lines)
+    unreadable = len(tables) < sum(1 for r in desc["resources"]
+                                   if "schema" in r and not r.get("compendium:generatedBy"))
+    if unreadable:  # cross-table rules need every table
+        problems.raise_if_any()
+    _check_foreign_keys(pkg, problems)
     from .rules import check_package  # local import: rules live beside the loader
 
-    check_package(pkg)
+    check_package(pkg, problems)
+    problems.raise_if_any()
     # hashes last, so a curator editing a table sees its schema errors first
     if check_hashes:
-        bad = verify_hashes(dp)
-        if bad:
-            raise InputError(bad[0] + " (a raw file changed: record why in data/README.md, then run "
-                             "`python -m analysis update-hashes`)", file=str(descriptor_path))
+        for bad in verify_hashes(dp):
+            problems.add(InputError(bad + " (a raw file changed: record why in data/README.md, "
+                                    "then run `make update-hashes`)", file=str(descriptor_path)))
+        problems.raise_if_any()
     return pkg
 
 

@@ -1,8 +1,10 @@
 """Cross-field and cross-table rules of the data package that Table Schema cannot express.
 
-Each rule raises `InputError` naming the file, the data row (1-based) and the field.
-The risk-of-bias rules live in `rob.py` and the rules that keep recorded audit
-judgements from contradicting the data in `audit_rules.py`; `check_package` runs them all.
+Each rule adds an `InputError` to a `Problems` collector (every problem in one pass),
+naming the file, the line (header = line 1) with the record's key, and the field. The
+risk-of-bias rules live in `rob.py`, the plan's in `plan.py` and the rules that keep
+recorded audit judgements from contradicting the data in `audit_rules.py`; those raise
+their first problem, which is collected with the rest.
 """
 
 from __future__ import annotations
@@ -26,87 +28,121 @@ def _present(v) -> bool:
     return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
 
 
-def check_package(pkg) -> None:
-    """Run every cross-table rule on a loaded package (first failure raises)."""
-    t = pkg.tables
-    studies = t["studies"]
+def check_package(pkg, problems=None) -> None:
+    """Run every cross-table rule on a loaded package.
+
+    Problems go to `problems` (an `analysis.review.io.Problems`); without one, they are
+    raised together at the end. A rule that cannot run because a cell already failed its
+    schema check (and is empty) is skipped: that problem is reported already.
+    """
+    from .problems import Problems
+
+    own = problems is None
+    problems = Problems() if own else problems
+    for rule in (_check_studies, _check_outcomes, _check_viral_loads, _check_claims, _check_screening,
+                 _check_included_studies, *RAISING_RULES):
+        try:
+            rule(pkg, problems)
+        except (TypeError, KeyError, ValueError):
+            if not problems:
+                raise
+    if own:
+        problems.raise_if_any()
+
+
+def _at(pkg, name: str, i: int, field: str) -> dict:
+    """InputError keywords for data row `i` (1-based) of table `name`."""
+    return {"file": f"data/raw/{name}.csv", "field": field, **pkg.where(name, i)}
+
+
+def _check_studies(pkg, problems) -> None:
+    studies = pkg.tables["studies"]
     ids = set(studies.study_id)
-    f_st = "data/raw/studies.csv"
     for i, row in enumerate(studies.itertuples(index=False), start=1):
         for other in _split(row.overlaps_with):
+            at = _at(pkg, "studies", i, "overlaps_with")
             if other not in ids:
-                raise InputError(
-                    f"overlaps_with names {other!r}, which is not a study", file=f_st, row=i,
-                    field="overlaps_with",
-                )
-            if other == row.study_id:
-                raise InputError("a study cannot overlap with itself", file=f_st, row=i,
-                                 field="overlaps_with")
-            back = _split(studies.loc[studies.study_id == other, "overlaps_with"].iloc[0])
-            if row.study_id not in back:
-                raise InputError(
+                problems.add(InputError(f"overlaps_with names {other!r}, which is not a study", **at))
+            elif other == row.study_id:
+                problems.add(InputError("a study cannot overlap with itself", **at))
+            elif row.study_id not in _split(studies.loc[studies.study_id == other, "overlaps_with"].iloc[0]):
+                problems.add(InputError(
                     f"overlap with {other!r} is not recorded in both directions "
-                    f"(add {row.study_id!r} to {other!r}'s overlaps_with)",
-                    file=f_st, row=i, field="overlaps_with",
-                )
+                    f"(add {row.study_id!r} to {other!r}'s overlaps_with)", **at))
+
+
+def _check_outcomes(pkg, problems) -> None:
+    t = pkg.tables
     arms = t["arms"]
     arm_n = {(r.study_id, r.arm_id): r.n for r in arms.itertuples(index=False)}
-    f_out = "data/raw/outcomes.csv"
     for i, r in enumerate(t["outcomes"].itertuples(index=False), start=1):
+        def add(message, field, i=i):
+            problems.add(InputError(message, **_at(pkg, "outcomes", i, field)))
+
         has_e, has_n = _present(r.events), _present(r.n)
         if has_e and has_n and r.events > r.n:
-            raise InputError(f"events ({r.events}) exceed n ({r.n}) in {r.row_id}", file=f_out,
-                             row=i, field="events")
+            add(f"events ({r.events}) exceed n ({r.n})", "events")
         if has_e and not has_n and r.n_basis != "not_reported":
-            raise InputError(f"events given without n in {r.row_id} (set n_basis to not_reported "
-                             "if the source gives no denominator)", file=f_out, row=i, field="n")
+            add("events given without n (set n_basis to not_reported if the source gives no "
+                "denominator)", "n")
         an = arm_n.get((r.study_id, r.arm_id))
         if has_n and _present(an) and r.n > an and r.basis == "reported":
-            raise InputError(
-                f"n ({r.n}) exceeds the arm size ({an}) of {r.study_id}/{r.arm_id} in {r.row_id}",
-                file=f_out, row=i, field="n",
-            )
+            add(f"n ({r.n}) exceeds the arm size ({an}) of {r.study_id}/{r.arm_id}", "n")
         if r.verification == "not_found" and has_e:
-            raise InputError(f"a not_found row holds a count ({r.row_id})", file=f_out, row=i,
-                             field="events")
+            add("a not_found row holds a count", "events")
         if r.count_basis == "not_reported" and has_e:
-            raise InputError(f"count_basis is not_reported but events is given ({r.row_id})",
-                             file=f_out, row=i, field="count_basis")
-    _check_row_use(t["outcomes"])
-    f_vl = "data/raw/viral_loads.csv"
-    for i, r in enumerate(t["viral_loads"].itertuples(index=False), start=1):
-        if _present(r.arm_id) and (r.study_id, r.arm_id) not in arm_n:
-            raise InputError(f"arm {r.study_id}/{r.arm_id} does not exist in arms", file=f_vl,
-                             row=i, field="arm_id")
-    check_risk_of_bias(t)
-    _check_claims(t, ids)
-    check_plan(pkg)
-    check_recorded_judgements(t)
-    _check_provenance(t)
-    _check_prisma(t)
-    f_sc = "data/raw/screening.csv"
-    for i, r in enumerate(t["screening"].itertuples(index=False), start=1):
+            add("count_basis is not_reported but events is given", "count_basis")
+
+
+def _check_viral_loads(pkg, problems) -> None:
+    arm_keys = {(r.study_id, r.arm_id) for r in pkg.tables["arms"].itertuples(index=False)}
+    for i, r in enumerate(pkg.tables["viral_loads"].itertuples(index=False), start=1):
+        if _present(r.arm_id) and (r.study_id, r.arm_id) not in arm_keys:
+            problems.add(InputError(f"arm {r.study_id}/{r.arm_id} does not exist in arms",
+                                    **_at(pkg, "viral_loads", i, "arm_id")))
+
+
+def _check_screening(pkg, problems) -> None:
+    ids = set(pkg.tables["studies"].study_id)
+    for i, r in enumerate(pkg.tables["screening"].itertuples(index=False), start=1):
         if r.decision == "included":
             if not _present(r.study_id) or r.study_id not in ids:
-                raise InputError(
+                problems.add(InputError(
                     f"an included record must name an existing study_id (got {r.study_id!r})",
-                    file=f_sc, row=i, field="study_id",
-                )
-        elif not _present(r.reason):
-            raise InputError(f"a record marked {r.decision} needs a reason", file=f_sc, row=i,
-                             field="reason")
+                    **_at(pkg, "screening", i, "study_id")))
+        elif _present(r.decision) and not _present(r.reason):
+            problems.add(InputError(f"a record marked {r.decision} needs a reason",
+                                    **_at(pkg, "screening", i, "reason")))
 
 
-def _check_claims(t, ids) -> None:
-    f_cl = "data/raw/claims.csv"
+def _check_included_studies(pkg, problems) -> None:
+    """Every found study has a screening record (its risk-of-bias rows are checked by
+    `rob.check_risk_of_bias`). Without it the PRISMA counts would silently leave it out.
+    """
+    t = pkg.tables
+    screened = {r.study_id for r in t["screening"].itertuples(index=False)
+                if r.decision == "included" and _present(r.study_id)}
+    for i, r in enumerate(t["studies"].itertuples(index=False), start=1):
+        if r.verification != "not_found" and r.study_id not in screened:
+            problems.add(InputError(
+                f"study {r.study_id} has no included record in data/raw/screening.csv (add the "
+                "screening record that found it, with decision included and this study_id)",
+                **_at(pkg, "studies", i, "study_id")))
+
+
+def _check_claims(pkg, problems) -> None:
+    t = pkg.tables
+    ids = set(t["studies"].study_id)
     out_rows = set(t["outcomes"].row_id)
     vl_rows = set(t["viral_loads"].row_id)
     arm_keys = {f"{r.study_id}/{r.arm_id}" for r in t["arms"].itertuples(index=False)}
     for i, r in enumerate(t["claims"].itertuples(index=False), start=1):
+        def add(message, field, i=i):
+            problems.add(InputError(message, **_at(pkg, "claims", i, field)))
+
         for sid in _split(r.study_ids):
             if sid not in ids:
-                raise InputError(f"claim {r.claim_id} links study {sid!r}, which does not exist",
-                                 file=f_cl, row=i, field="study_ids")
+                add(f"claim {r.claim_id} links study {sid!r}, which does not exist", "study_ids")
         for link in _split(r.outcome_rows):
             if link.startswith("arm:"):
                 ok = link[4:] in arm_keys
@@ -115,19 +151,12 @@ def _check_claims(t, ids) -> None:
             else:
                 ok = link in out_rows
             if not ok:
-                raise InputError(
-                    f"claim {r.claim_id} links data row {link!r}, which does not exist",
-                    file=f_cl, row=i, field="outcome_rows",
-                )
+                add(f"claim {r.claim_id} links data row {link!r}, which does not exist", "outcome_rows")
         if r.claim_type == "numeric":
             if not _present(r.quantity) or not _present(r.claimed_value):
-                raise InputError(f"numeric claim {r.claim_id} needs quantity and claimed_value",
-                                 file=f_cl, row=i, field="claimed_value")
+                add(f"numeric claim {r.claim_id} needs quantity and claimed_value", "claimed_value")
         elif not _present(r.judgement) or not _present(r.judgement_reason):
-            raise InputError(
-                f"qualitative claim {r.claim_id} needs a judgement and a judgement_reason",
-                file=f_cl, row=i, field="judgement",
-            )
+            add(f"qualitative claim {r.claim_id} needs a judgement and a judgement_reason", "judgement")
 
 
 def _check_row_use(out) -> None:
@@ -196,3 +225,24 @@ def _check_prisma(t) -> None:
     missing = [item for item in PRISMA_ITEMS if item not in set(df["item"])]
     if missing:
         raise InputError(f"PRISMA 2020 item(s) {', '.join(missing)} missing", file=f_pr, field="item")
+
+
+def _raising(fn, table_arg: bool):
+    """Adapt a rule that raises its first `InputError` to the collector."""
+    def rule(pkg, problems) -> None:
+        try:
+            fn(pkg.tables if table_arg else pkg)
+        except InputError as exc:
+            problems.add(exc)
+    rule.__name__ = fn.__name__
+    return rule
+
+
+RAISING_RULES = (
+    _raising(lambda t: _check_row_use(t["outcomes"]), True),
+    _raising(check_risk_of_bias, True),
+    _raising(check_plan, False),
+    _raising(check_recorded_judgements, True),
+    _raising(_check_provenance, True),
+    _raising(_check_prisma, True),
+)

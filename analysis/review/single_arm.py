@@ -21,23 +21,22 @@ from .selection import cited_study_ids, dataset_from_rows, outcome_rows, records
 # Every frequentist method shown side by side: (stable id, label, options). The primary
 # method's row is the primary fit itself.
 METHODS = [
-    ("glmm-t", "GLMM, ML, AGHQ-7, t intervals", {"model": "glmm", "n_agq": 7, "ci_method": "knapp-hartung"}),
-    ("glmm-z", "GLMM, ML, AGHQ-7, z intervals", {"model": "glmm", "n_agq": 7}),
-    ("glmm-laplace-t", "GLMM, ML, Laplace, t intervals", {"model": "glmm", "n_agq": 1,
-                                                           "ci_method": "knapp-hartung"}),
-    ("re-logit-reml", "RE logit, REML", {"model": "random", "measure": "logit", "tau2_method": "reml"}),
+    ("glmm-t", "GLMM, ML, AGHQ-7, t intervals", {"model": "glmm", "n_agq": 7, "ci_method": "t"}),
+    ("glmm-z", "GLMM, ML, AGHQ-7, z intervals", {"model": "glmm", "n_agq": 7, "ci_method": "wald"}),
+    ("glmm-laplace-t", "GLMM, ML, Laplace, t intervals", {"model": "glmm", "n_agq": 1, "ci_method": "t"}),
+    ("re-logit-reml", "RE logit, REML", {"model": "random", "measure": "logit", "tau2_method": "reml", "ci_method": "wald"}),
     ("re-logit-reml-hk", "RE logit, REML, Knapp-Hartung", {"model": "random", "measure": "logit",
                                                            "tau2_method": "reml", "ci_method": "knapp-hartung"}),
     ("re-logit-dl", "RE logit, DerSimonian-Laird", {"model": "random", "measure": "logit",
-                                                    "tau2_method": "dersimonian-laird"}),
-    ("re-logit-pm", "RE logit, Paule-Mandel", {"model": "random", "measure": "logit", "tau2_method": "paule-mandel"}),
-    ("re-logit-ml", "RE logit, ML", {"model": "random", "measure": "logit", "tau2_method": "ml"}),
-    ("re-ft-reml", "RE Freeman-Tukey, REML", {"model": "random", "measure": "freeman-tukey", "tau2_method": "reml"}),
+                                                    "tau2_method": "dersimonian-laird", "ci_method": "wald"}),
+    ("re-logit-pm", "RE logit, Paule-Mandel", {"model": "random", "measure": "logit", "tau2_method": "paule-mandel", "ci_method": "wald"}),
+    ("re-logit-ml", "RE logit, ML", {"model": "random", "measure": "logit", "tau2_method": "ml", "ci_method": "wald"}),
+    ("re-ft-reml", "RE Freeman-Tukey, REML", {"model": "random", "measure": "freeman-tukey", "tau2_method": "reml", "ci_method": "wald"}),
     ("re-ft-dl", "RE Freeman-Tukey, DL", {"model": "random", "measure": "freeman-tukey",
-                                          "tau2_method": "dersimonian-laird"}),
-    ("re-arcsine-reml", "RE arcsine, REML", {"model": "random", "measure": "arcsine", "tau2_method": "reml"}),
-    ("re-raw-reml", "RE raw proportion, REML", {"model": "random", "measure": "raw", "tau2_method": "reml"}),
-    ("ce-logit", "Common effect, logit", {"model": "common", "measure": "logit"}),
+                                          "tau2_method": "dersimonian-laird", "ci_method": "wald"}),
+    ("re-arcsine-reml", "RE arcsine, REML", {"model": "random", "measure": "arcsine", "tau2_method": "reml", "ci_method": "wald"}),
+    ("re-raw-reml", "RE raw proportion, REML", {"model": "random", "measure": "raw", "tau2_method": "reml", "ci_method": "wald"}),
+    ("ce-logit", "Common effect, logit", {"model": "common", "measure": "logit", "ci_method": "wald"}),
 ]
 # Methods that need a continuity correction or mishandle 0% / 100% studies: shown with a
 # note, never as the summary, where studies sit at the boundary.

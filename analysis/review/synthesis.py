@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
+from ..stats.options import DEFAULTS
 from .comparative import analyse_comparative, other_comparisons
 from .grade import certainty_summary, grade_outcome, grading_context, rate_comparative_sets
 from .plan import select
@@ -30,8 +31,7 @@ from .tables import evidence_table, percent_checks, prisma_counts
 # Spiegelhalter 2009), chosen after the data were seen by the calibration rule
 # (analysis.stats.calibration); the engine's defaults follow it.
 PRIMARY_ID = "glmm-t"
-PRIMARY_OPTIONS = {**dict(next(o for k, _, o in METHODS if k == PRIMARY_ID)), "measure": "logit",
-                   "pi_method": "hts"}
+PRIMARY_OPTIONS = DEFAULTS.as_kwargs()
 PRIMARY_LABEL = next(lbl for k, lbl, _ in METHODS if k == PRIMARY_ID)
 OUTCOME_LABELS: dict[str, str] = {}
 CAVEAT = ("Comparisons come from one small pilot trial whose arms differed at baseline and from "
@@ -93,8 +93,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         "data_hashes": dict(sorted(package_hashes.items())),
         "plan": [{k: (v if _present(v) else None) for k, v in r._asdict().items()}
                  for r in pkg["analysis_plan"].itertuples(index=False)],
-        "primary_method": {"id": PRIMARY_ID, "label": PRIMARY_LABEL, **PRIMARY_OPTIONS,
-                           "study_ci_method": "clopper-pearson", "confidence_level": 0.95},
+        "primary_method": {"id": PRIMARY_ID, "label": PRIMARY_LABEL, **PRIMARY_OPTIONS},
         "outcomes": outcomes,
         "outcome_order": list(outcomes),
         "subgroups": subgroups,

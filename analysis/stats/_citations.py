@@ -31,7 +31,10 @@ CITATIONS: dict[str, tuple[str, str]] = {
     "reml": ("Viechtbauer (2005)", "viechtbauer2005"),
     "paule-mandel": ("Paule & Mandel (1982)", "paule1982"),
     "ml": ("Viechtbauer (2005)", "viechtbauer2005"),
+    # pooled-CI rules: a Wald interval is cited through its model (results.py); the t rule
+    # is metafor's test="t" (no variance adjustment), distinct from Knapp & Hartung's
     "knapp-hartung": ("Knapp & Hartung (2003)", "knapp2003"),
+    "t": ("Viechtbauer (2010)", "viechtbauer2010"),
     "q-profile": ("Viechtbauer (2007)", "viechtbauer2007"),
     "i2": ("Higgins & Thompson (2002)", "higgins2002"),
     "prediction-interval": ("Riley, Higgins & Deeks (2011)", "riley2011"),

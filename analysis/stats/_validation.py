@@ -1,7 +1,9 @@
-"""Closed method vocabularies and the argument checks shared by the public functions.
+"""Closed method vocabularies, metafor's spellings of them, and the shared argument checks.
 
-Every option of the public API is one of a closed set of lower-case, hyphenated names
-(one spelling each, no aliases). `check_choice` rejects anything else with a
+Every option of the public API has one canonical lower-case, hyphenated name per method.
+R metafor's spellings (``"PLO"``, ``"REML"``, ``"knha"``, ...) are accepted too, case-
+insensitively, through the one alias table `ALIASES` (used by the API and the command
+line alike; `canonical` applies it). `check_choice` rejects anything else with a
 `ValueError` that lists the valid names, as scipy does.
 """
 
@@ -20,7 +22,7 @@ TwoGroupMethod = Literal["mantel-haenszel", "peto", "inverse-variance", "glmm-um
 TwoGroupCIMethod = Literal["wald", "knapp-hartung", "t"]
 Model = Literal["common", "random", "glmm"]
 Tau2Method = Literal["dersimonian-laird", "reml", "paule-mandel", "ml"]
-CIMethod = Literal["wald", "knapp-hartung"]
+CIMethod = Literal["wald", "t", "knapp-hartung"]
 CorrectionPolicy = Literal["only0", "all", "if0all", "none"]
 PIMethod = Literal["metafor", "hts"]
 
@@ -35,23 +37,58 @@ CI_METHODS: tuple[str, ...] = get_args(CIMethod)
 PI_METHODS: tuple[str, ...] = get_args(PIMethod)
 CORRECTION_POLICIES: tuple[str, ...] = get_args(CorrectionPolicy)
 
+# metafor's spelling (lower case) -> this package's canonical name, per option. Canonical
+# names map to themselves implicitly; matching is case-insensitive. The README's
+# "metafor <-> this package" table is this table.
+ALIASES: dict[str, dict[str, str]] = {
+    "measure": {"plo": "logit", "pft": "freeman-tukey", "pas": "arcsine", "pr": "raw",
+                "pln": "log"},
+    "two_group_measure": {"or": "or", "rr": "rr", "rd": "rd"},
+    # metafor's method= names the model (EE/FE/CE) or the tau^2 estimator (REML, DL, ...)
+    "model": {"ee": "common", "fe": "common", "ce": "common", "re": "random"},
+    "tau2_method": {"dl": "dersimonian-laird", "reml": "reml", "pm": "paule-mandel", "ml": "ml"},
+    # test=: "z" normal quantiles, "t" t(k - p) quantiles, "knha" Knapp-Hartung
+    "ci_method": {"z": "wald", "t": "t", "knha": "knapp-hartung"},
+    "correction_policy": {},
+    "study_ci_method": {},
+}
+# metafor's data-column names -> this package's (the CSV reader of `evsynth pool`)
+COLUMN_ALIASES: dict[str, str] = {"xi": "events", "ni": "n", "slab": "study_id"}
+_VOCABULARY = {"measure": MEASURES, "two_group_measure": TWO_GROUP_MEASURES, "model": MODELS,
+               "tau2_method": TAU2_METHODS, "ci_method": CI_METHODS,
+               "correction_policy": CORRECTION_POLICIES, "study_ci_method": STUDY_CI_METHODS}
+
 
 class InputError(ValueError):
-    """Bad input data, with the place it was found.
+    """Bad input data, with the place it was found, as one line.
 
-    The message names the file (when known), the row (1-based data row, header not
-    counted, or the study id) and the field, so a user can go straight to the cell.
+    The message names the file (when known), the place in it -- ``line`` (the file's line
+    number, header = line 1) with the record's key (``row_id``, e.g. its primary key), or
+    ``row`` (1-based data row, or the study id) -- and the field, so a user can go
+    straight to the cell.
+
+    Examples
+    --------
+    >>> str(InputError("exceeds n", file="o.csv", line=6, row_id="row_id o5", field="events"))
+    "o.csv, line 6 (row_id o5), field 'events': exceeds n"
     """
 
     def __init__(self, message: str, *, file: str | None = None, row: object = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, line: int | None = None,
+                 row_id: str | None = None) -> None:
         self.file = file
         self.row = row
         self.field = field
+        self.line = line
+        self.row_id = row_id
         self.reason = message
         where = []
         if file is not None:
             where.append(f"{file}")
+        if line is not None:
+            where.append(f"line {line}" + (f" ({row_id})" if row_id else ""))
+        elif row_id:
+            where.append(row_id)
         if row is not None:
             where.append(f"row {row}")
         if field is not None:
@@ -60,12 +97,81 @@ class InputError(ValueError):
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
+class InputErrors(InputError):
+    """Several problems found in one pass over the input (``errors``: `InputError`s).
+
+    ``str()`` is the first problem and how many more there are; the command line prints
+    every one of ``errors``, one per line. ``more`` counts problems beyond the cap that
+    were found but not kept.
+    """
+
+    def __init__(self, errors: list[InputError], *, more: int = 0) -> None:
+        if not errors:
+            raise ValueError("InputErrors needs at least one error")
+        self.errors = list(errors)
+        self.more = more
+        if more:
+            self.errors.append(InputError(f"... and {more} more problems not shown (fix these first)"))
+        first = errors[0]
+        self.file, self.row, self.field = first.file, first.row, first.field
+        self.line, self.row_id, self.reason = first.line, first.row_id, first.reason
+        total = len(errors) + more
+        ValueError.__init__(self, str(first) if total == 1 else f"{first} (and {total - 1} more problems)")
+
+
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     """Return `value` if it is one of `choices`, else raise a ValueError listing them."""
     if not isinstance(value, str) or value not in choices:
         listed = ", ".join(f'"{c}"' for c in choices)
         raise ValueError(f"{name} must be one of {listed}; got {value!r}")
     return value
+
+
+def canonical(option: str, value: object) -> object:
+    """The canonical name of `value` for `option` (a metafor alias or any letter case).
+
+    Values that are not strings, or strings that match nothing, are returned unchanged, so
+    the caller's `check_choice` still names the option and lists the valid names.
+
+    Examples
+    --------
+    >>> canonical("measure", "PLO"), canonical("tau2_method", "DL"), canonical("model", "RE")
+    ('logit', 'dersimonian-laird', 'random')
+    >>> canonical("ci_method", "knha"), canonical("measure", "Freeman-Tukey")
+    ('knapp-hartung', 'freeman-tukey')
+    """
+    if not isinstance(value, str):
+        return value
+    key = value.strip().lower()
+    table = ALIASES.get(option, {})
+    if key in table:
+        return table[key]
+    return key if key in _VOCABULARY.get(option, ()) else value
+
+
+def aliases_of(option: str, name: str) -> list[str]:
+    """metafor spellings that mean `name` for `option` (for help texts and the README)."""
+    return [a.upper() if option != "ci_method" else a
+            for a, n in ALIASES.get(option, {}).items() if n == name and a != name]
+
+
+def parse_level(value: object) -> float:
+    """A confidence level given as a fraction (0.95) or, as metafor allows, a percentage (95).
+
+    Examples
+    --------
+    >>> parse_level("95"), parse_level(0.9), parse_level("99.5")
+    (0.95, 0.9, 0.995)
+    """
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"confidence level must be a number such as 0.95 or 95; got {value!r}") from None
+    if 1.0 < x < 100.0:
+        x = round(x / 100.0, 12)
+    if not 0.0 < x < 1.0:
+        raise ValueError(f"confidence level must be in (0, 1), or a percentage in (1, 100); got {value!r}")
+    return x
 
 
 def check_confidence_level(confidence_level: float) -> float:

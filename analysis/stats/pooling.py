@@ -8,6 +8,7 @@ pooled by `analysis.stats.two_group.pool_two_group`, which reuses `pool_effects_
 from __future__ import annotations
 
 import dataclasses
+import warnings as _warnings
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,10 @@ from ._validation import (
     CorrectionPolicy,
     Measure,
     Model,
+    PIMethod,
     StudyCIMethod,
     Tau2Method,
+    canonical,
     check_choice,
     check_confidence_level,
     check_counts,
@@ -40,6 +43,7 @@ from .heterogeneity import (
     tau2_ci_qprofile,
 )
 from .heterogeneity import tau2 as estimate_tau2
+from .options import DEFAULTS
 from .proportions import back_transform, ft_harmonic_mean_n, study_proportions
 from .results import (
     ConfidenceInterval,
@@ -80,10 +84,13 @@ def pool_effects_iv(
     Returns a dict with ``estimate``, ``se``, ``ci`` (tuple), ``pi`` (tuple or None),
     ``tau2``, ``weights`` (percent) and ``heterogeneity`` (`Heterogeneity`).
 
-    Knapp & Hartung (2003): the variance of the estimate is multiplied by
-    ``sum w (y - mu)^2 / (k - 1)`` and t quantiles with ``k - 1`` df are used, for the
-    CI and the prediction interval, without truncation (metafor ``test="knha"``).
-    The prediction interval is ``mu +- crit * sqrt(se^2 + tau2)`` (metafor ``predict``).
+    ``ci_method``: "wald" uses normal quantiles (metafor ``test="z"``); "t" uses t
+    quantiles with ``k - 1`` df and the unadjusted variance (metafor ``test="t"``);
+    "knapp-hartung" (Knapp & Hartung 2003) multiplies the variance of the estimate by
+    ``sum w (y - mu)^2 / (k - 1)`` and uses t quantiles with ``k - 1`` df, without
+    truncation (metafor ``test="knha"``). The same quantile serves the CI and the
+    prediction interval ``mu +- crit * sqrt(se^2 + tau2)`` (metafor ``predict``).
+    With one study there are no df: normal quantiles are used.
     """
     level = check_confidence_level(confidence_level)
     y = np.asarray(effect, dtype=float)
@@ -99,6 +106,8 @@ def pool_effects_iv(
     if ci_method == "knapp-hartung" and k > 1:
         s2 = float(np.sum(w * (y - mu) ** 2) / (k - 1))
         se = se * np.sqrt(s2)
+        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
+    elif ci_method == "t" and k > 1:
         crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
     else:
         crit = float(stats.norm.ppf(1 - alpha / 2))
@@ -150,31 +159,35 @@ def pool_proportions(
     events,
     n,
     *,
-    measure: Measure = "logit",
-    model: Model = "glmm",
-    tau2_method: Tau2Method = "reml",
-    ci_method: CIMethod = "wald",
-    confidence_level: float = 0.95,
-    study_ci_method: StudyCIMethod = "clopper-pearson",
-    correction: float | None = None,
-    correction_policy: CorrectionPolicy = "only0",
-    n_agq: int = 7,
+    measure: Measure = DEFAULTS.measure,  # type: ignore[assignment]
+    model: Model = DEFAULTS.model,  # type: ignore[assignment]
+    tau2_method: Tau2Method = DEFAULTS.tau2_method,  # type: ignore[assignment]
+    ci_method: CIMethod = DEFAULTS.ci_method,  # type: ignore[assignment]
+    confidence_level: float = DEFAULTS.confidence_level,
+    study_ci_method: StudyCIMethod = DEFAULTS.study_ci_method,  # type: ignore[assignment]
+    correction: float | None = DEFAULTS.correction,
+    correction_policy: CorrectionPolicy = DEFAULTS.correction_policy,  # type: ignore[assignment]
+    n_agq: int = DEFAULTS.n_agq,
+    pi_method: PIMethod = DEFAULTS.pi_method,  # type: ignore[assignment]
     study_ids=None,
-    pi_method: str = "metafor",
     tau2_ci: bool = True,
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
-    The binomial-normal GLMM [1]_ is the default because it models the counts
-    directly: it needs no continuity correction for 0% and 100% studies and no
-    normal approximation for tiny studies, which is what case-series evidence is made
-    of. The inverse-variance common- and random-effects models on a transformed scale
-    (metafor's ``rma.uni``) are available for comparison and sensitivity analyses.
+    The defaults are the report's primary method (`analysis.stats.options.DEFAULTS`):
+    the binomial-normal GLMM [1]_ with t(k - 1) quantiles. The GLMM models the counts
+    directly: it needs no continuity correction for 0% and 100% studies and no normal
+    approximation for tiny studies, which is what case-series evidence is made of. The
+    inverse-variance common- and random-effects models on a transformed scale (metafor's
+    ``rma.uni``) are available for comparison and sensitivity analyses.
+
+    Every method name also accepts metafor's spelling, in any letter case ("PLO", "PFT",
+    "REML", "DL", "EE", "RE", "z", "t", "knha"; `analysis.stats._validation.ALIASES`).
 
     Parameters
     ----------
     events, n : array_like of int
-        Patients with the outcome and patients, per study.
+        Patients with the outcome and patients, per study (metafor ``xi``, ``ni``).
     measure : {"logit", "freeman-tukey", "arcsine", "log", "raw"}
         Analysis scale for the inverse-variance models; the GLMM is on the logit scale
         and requires "logit" (the default).
@@ -182,21 +195,24 @@ def pool_proportions(
         * "glmm" -- binomial-normal random-intercept logistic model, ML with adaptive
           Gauss-Hermite quadrature (`n_agq` nodes) [1]_; the default.
         * "random" -- inverse-variance random effects with `tau2_method`.
-        * "common" -- inverse-variance common (fixed) effect.
+        * "common" -- inverse-variance common (fixed, equal) effect.
     tau2_method : {"reml", "dersimonian-laird", "paule-mandel", "ml"}
         Between-study variance estimator for ``model="random"`` (ignored otherwise; the
         GLMM's tau^2 is always ML); see `analysis.heterogeneity.tau2`.
-    ci_method : {"wald", "knapp-hartung"}
-        * "wald" -- normal quantiles.
-        * "knapp-hartung" -- Knapp & Hartung (2003) variance adjustment and t(k - 1)
-          quantiles [2]_; for the GLMM only the t quantiles (metafor ``test="t"``).
+    ci_method : {"t", "wald", "knapp-hartung"}
+        * "t" -- t quantiles with k - 1 df (metafor ``test="t"``); the default.
+        * "wald" -- normal quantiles (metafor ``test="z"``).
+        * "knapp-hartung" -- inverse-variance models only: Knapp & Hartung (2003)
+          variance adjustment and t(k - 1) quantiles [2]_ (metafor ``test="knha"``). For
+          the GLMM it is a deprecated alias of "t" (a `DeprecationWarning`).
     confidence_level : float
         For the pooled CI, the prediction interval, the tau^2 CI and study CIs.
     study_ci_method : str
         Per-study intervals, see `analysis.proportions.proportion_ci`.
     correction, correction_policy
-        Continuity correction for the inverse-variance models (and the GLMM's I^2);
-        see `analysis.effects.effect_sizes`.
+        Continuity correction (metafor ``add``, ``to``) for the inverse-variance models;
+        for the GLMM it enters only the typical within-study variance of I^2, as in
+        metafor. See `analysis.effects.effect_sizes`.
     n_agq : int
         Quadrature nodes for the GLMM (7 as metafor/lme4; 1 = Laplace).
     study_ids : sequence, optional
@@ -248,17 +264,20 @@ def pool_proportions(
     Examples
     --------
     >>> res = pool_proportions([16, 10, 4, 43], [17, 12, 8, 58])
-    >>> res.model, res.n_agq
-    ('glmm', 7)
+    >>> res.model, res.n_agq, res.ci_method
+    ('glmm', 7, 't')
     >>> 0 < res.proportion < 1
     True
     """
+    measure, model, tau2_method, ci_method, study_ci_method, correction_policy = _canonical(
+        measure, model, tau2_method, ci_method, study_ci_method, correction_policy)
     check_choice("model", model, MODELS)
     check_choice("tau2_method", tau2_method, TAU2_METHODS)
     check_choice("ci_method", ci_method, CI_METHODS)
     check_choice("study_ci_method", study_ci_method, STUDY_CI_METHODS)
-    level = check_confidence_level(confidence_level)
     check_choice("pi_method", pi_method, PI_METHODS)
+    ci_method = _glmm_ci_method(model, ci_method)
+    level = check_confidence_level(confidence_level)
     if model == "glmm" and measure != "logit":
         raise ValueError(
             f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
@@ -345,6 +364,25 @@ def pool_proportions(
     return _with_hts_pi(res, measure, back_n) if pi_method == "hts" and model == "random" else res
 
 
+def _canonical(measure, model, tau2_method, ci_method, study_ci_method, correction_policy):
+    """metafor spellings and letter case -> canonical names (ALIASES in _validation)."""
+    return (canonical("measure", measure), canonical("model", model),
+            canonical("tau2_method", tau2_method), canonical("ci_method", ci_method),
+            canonical("study_ci_method", study_ci_method),
+            canonical("correction_policy", correction_policy))
+
+
+def _glmm_ci_method(model, ci_method, *, stacklevel: int = 3):
+    """The GLMM has no Knapp-Hartung adjustment: "knapp-hartung" is a deprecated alias of "t"."""
+    if model == "glmm" and ci_method == "knapp-hartung":
+        _warnings.warn(
+            'ci_method="knapp-hartung" is deprecated for the GLMM, which has no Knapp-Hartung '
+            'variance adjustment: it means t(k - 1) quantiles (metafor test="t"); use ci_method="t"',
+            DeprecationWarning, stacklevel=stacklevel)
+        return "t"
+    return ci_method
+
+
 def _with_hts_pi(res: PooledProportion, measure: str, back_n) -> PooledProportion:
     """Replace the prediction interval by the t(k - 2) one (None for k <= 2)."""
     k = res.k
@@ -391,7 +429,7 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
     df = k - 1
     df_wald = max(int(inner.sum()) - 1, 0)
     alpha = 1.0 - level
-    use_t = ci_method == "knapp-hartung" and k > 1
+    use_t = ci_method == "t" and k > 1
     crit = float(stats.t.ppf(1 - alpha / 2, df)) if use_t else float(stats.norm.ppf(1 - alpha / 2))
     bt_text = "inverse logit"
     none_ci = ConfidenceInterval(None, None, level)
@@ -429,7 +467,7 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
     if k == 1:
         warnings.append(
             "only one study: the random-effects GLMM is not identifiable; the estimate is the "
-            "study's own logistic fit and tau^2, I^2 and the prediction interval are None"
+            "study's own logistic fit; tau^2, I^2 and the prediction interval are not estimated"
         )
         mu, se, tau2 = mu_fe, se_fe, None
         tau2_ci = None
@@ -509,6 +547,10 @@ def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
         ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
         if x.size < 2:
             raise ValueError("leave-one-out needs at least two studies")
+        model = canonical("model", options.get("model", DEFAULTS.model))
+        if "ci_method" in options:  # warn once here, not once per re-fit
+            options = {**options, "ci_method": _glmm_ci_method(
+                model, canonical("ci_method", options["ci_method"]), stacklevel=3)}
         full = pool_proportions(x, m, study_ids=ids, **options)
     rows = []
     for i, sid in enumerate(ids):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ._citations import cite
+from ._summary import _CI_NOTE, _ci_text, _fmt, _given, _heterogeneity_lines
 
 __all__ = [
     "ConfidenceInterval",
@@ -43,10 +44,6 @@ def _num(x: Any) -> Any:
 
 def _frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _num(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-
-
-def _fmt(x: float | None, digits: int = 4) -> str:
-    return "NA" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,41 +211,39 @@ class PooledProportion:
         return f"Random effects, {self.measure}, {tau[self.tau2_method]}{ci}"
 
     def summary(self) -> str:
-        """Fixed-width text table: studies, pooled row, heterogeneity, methods footer."""
+        """Fixed-width text table: studies, pooled row, heterogeneity, methods footer.
+
+        The study column is as wide as the longest label (labels are never cut), and
+        statistics that do not exist for the fit are left out rather than printed as NA.
+        """
         lvl = f"{self.confidence_level:.0%}"
-        lines = [f"Pooled proportion: {self.label()}  (k = {self.k})", ""]
-        header = f"{'study':<24}{'events':>7}{'n':>6}{'prop':>8}  {lvl + ' CI':<17}{'weight':>8}"
-        lines += [header, "-" * len(header)]
+        rows = []
         for row in self.studies.itertuples(index=False):
             w = "n/a" if not np.isfinite(row.weight) else f"{row.weight:.1f}%"
-            lines.append(
-                f"{str(row.study_id)[:23]:<24}{row.events:>7d}{row.n:>6d}"
-                f"{row.proportion:>8.3f}  [{row.ci_low:.3f}, {row.ci_high:.3f}]  {w:>7}"
-            )
-        lines.append("-" * len(header))
+            rows.append((str(row.study_id), f"{row.events:d}", f"{row.n:d}",
+                         f"{row.proportion:.3f}", _ci_text(row.ci_low, row.ci_high), w))
         p, c = self.proportion, self.proportion_ci
-        lines.append(
-            f"{'pooled':<24}{int(self.studies.events.sum()):>7d}{int(self.studies.n.sum()):>6d}"
-            f"{_fmt(p, 3):>8}  [{_fmt(c.low, 3)}, {_fmt(c.high, 3)}]"
-        )
+        pooled = ("pooled", f"{int(self.studies.events.sum()):d}", f"{int(self.studies.n.sum()):d}",
+                  _fmt(p, 3), _ci_text(c.low, c.high), "")
+        pi_row = None
         if self.proportion_pi is not None:
-            pi = self.proportion_pi
-            lines.append(f"{'prediction interval':<45}[{_fmt(pi.low, 3)}, {_fmt(pi.high, 3)}]")
-        h = self.heterogeneity
+            pi_row = ("prediction interval", "", "", "",
+                      _ci_text(self.proportion_pi.low, self.proportion_pi.high), "")
+        head = ("study", "events", "n", "prop", f"{lvl} CI", "weight")
+        table = [head, *rows, pooled] + ([pi_row] if pi_row else [])
+        widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+
+        def line(r):
+            return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  "
+                    f"{r[3]:>{widths[3]}}  {r[4]:<{widths[4]}}  {r[5]:>{widths[5]}}").rstrip()
+
+        rule = "-" * len(line(head))
+        lines = [f"Pooled proportion: {self.label()}  (k = {self.k})", "", line(head), rule]
+        lines += [line(r) for r in rows] + [rule, line(pooled)]
+        if pi_row:
+            lines.append(line(pi_row))
         lines.append("")
-        q_label = "Q (Wald)" if self.model == "glmm" else "Q"
-        lines.append(
-            f"Heterogeneity: tau^2 = {_fmt(h.tau2)}"
-            + (
-                f" [{_fmt(h.tau2_ci.low)}, {_fmt(h.tau2_ci.high)}]"
-                if h.tau2_ci is not None
-                else ""
-            )
-            + f"; I^2 = {_fmt(h.i2, 1)}%; I^2(Q) = {_fmt(h.i2_q, 1)}%; H^2 = {_fmt(h.h2, 2)}"
-        )
-        lines.append(f"{q_label}({h.df}) = {_fmt(h.q)}, p = {_fmt(h.q_pvalue)}")
-        if h.q_lrt is not None:
-            lines.append(f"Q (LRT)({h.q_lrt_df}) = {_fmt(h.q_lrt)}, p = {_fmt(h.q_lrt_pvalue)}")
+        lines += _heterogeneity_lines(self.heterogeneity, self.model)
         lines.append("")
         lines.append("Methods: " + "; ".join(self._method_notes()))
         for w in self.warnings:
@@ -256,6 +251,7 @@ class PooledProportion:
         return "\n".join(lines)
 
     def _method_notes(self) -> list[str]:
+        """What was done, each with the paper that defines it; nothing that did not apply."""
         notes = []
         if self.model == "glmm":
             notes.append(
@@ -263,13 +259,17 @@ class PooledProportion:
                 f" with {self.n_agq} node(s) ({cite('glmm')})"
             )
         else:
-            notes.append(f"{self.model}-effects inverse-variance on the {self.measure} scale")
+            notes.append(f"{self.model}-effects inverse-variance on the {self.measure} scale "
+                         f"({cite(self.measure)})")
             if self.tau2_method is not None:
                 notes.append(f"tau^2 by {self.tau2_method} ({cite(self.tau2_method)})")
-        notes.append(f"{self.ci_method} CI ({cite(self.ci_method)})")
+        # a pooled Wald interval is part of the model's definition: cite the model
+        ci_key = self.model if self.ci_method == "wald" else self.ci_method
+        notes.append(f"{_CI_NOTE.get(self.ci_method, self.ci_method + ' CI')} ({cite(ci_key)})")
         notes.append(f"study CIs {self.study_ci_method} ({cite(self.study_ci_method)})")
         notes.append(f"back-transform: {self.back_transform}")
-        if self.correction_policy != "none" and self.correction > 0:
+        # the GLMM models the counts: no correction enters its estimate
+        if self.model != "glmm" and self.correction_policy != "none" and self.correction > 0:
             notes.append(f"continuity correction {self.correction:g} ({self.correction_policy})")
         return notes
 
@@ -342,6 +342,27 @@ class PooledProportion:
             ),
         }
 
+    def plot_forest(self, ax=None, **kwargs):
+        """Forest plot of this result (statsmodels' convention: returns the Figure).
+
+        A thin wrapper of `analysis.present.plotting.forest_plot` (keyword arguments such
+        as ``labels``, ``title`` or ``style`` are passed on). With ``ax`` the plot is drawn
+        into that Axes and its Figure is returned; otherwise a new Figure is made. Needs
+        matplotlib, which is imported only here.
+
+        Examples
+        --------
+        >>> from analysis import pool_proportions
+        >>> fig = pool_proportions([3, 5, 9], [4, 8, 12]).plot_forest()
+        >>> type(fig).__name__
+        'Figure'
+        """
+        # The one documented exception to "the engine never imports the present layer"
+        # (tests/test_architecture.py): a lazy import, so the engine loads without matplotlib.
+        from ..present.plotting import forest_plot
+
+        return forest_plot(self, ax=ax, **kwargs)
+
     def __repr__(self) -> str:
         p = _fmt(self.proportion)
         c = self.proportion_ci
@@ -363,20 +384,29 @@ class LeaveOneOut:
     rows: pd.DataFrame
 
     def summary(self) -> str:
-        """Fixed-width table of the re-fits under the full-data estimate."""
-        lines = [f"Leave-one-out: {self.full.label()}", ""]
-        lines.append(f"{'omitted':<24}{'estimate':>9}  {'CI':<17}{'tau^2':>8}{'I^2':>7}")
-        for r in self.rows.itertuples(index=False):
-            lines.append(
-                f"{str(r.omitted)[:23]:<24}{_fmt(r.estimate, 3):>9}  "
-                f"[{_fmt(r.ci_low, 3)}, {_fmt(r.ci_high, 3)}]{_fmt(r.tau2, 3):>8}"
-                f"{_fmt(r.i2, 1):>7}"
-            )
+        """Fixed-width table of the re-fits under the full-data estimate (columns aligned)."""
+        lvl = f"{self.full.confidence_level:.0%} CI"
+
+        def cells(name, est, lo, hi, t2, i2):
+            return (str(name), _fmt(est, 3), _ci_text(lo, hi), _fmt(t2, 3) if _given(t2) else "",
+                    f"{_fmt(i2, 1)}%" if _given(i2) else "")
+
         f = self.full
-        lines.append(
-            f"{'(none)':<24}{_fmt(f.proportion, 3):>9}  "
-            f"[{_fmt(f.proportion_ci.low, 3)}, {_fmt(f.proportion_ci.high, 3)}]"
-        )
+        h = f.heterogeneity
+        table = [("omitted", "estimate", lvl, "tau^2", "I^2")]
+        table += [cells(r.omitted, r.estimate, r.ci_low, r.ci_high, r.tau2, r.i2)
+                  for r in self.rows.itertuples(index=False)]
+        table.append(cells("(none)", f.proportion, f.proportion_ci.low, f.proportion_ci.high,
+                           h.tau2, h.i2))
+        widths = [max(len(r[i]) for r in table) for i in range(5)]
+
+        def line(r):
+            return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  "
+                    f"{r[3]:>{widths[3]}}  {r[4]:>{widths[4]}}").rstrip()
+
+        rule = "-" * len(line(table[0]))
+        lines = [f"Leave-one-out: {f.label()}", "", line(table[0]), rule]
+        lines += [line(r) for r in table[1:-1]] + [rule, line(table[-1])]
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:

@@ -43,6 +43,7 @@ from ._validation import (
     TwoGroupCIMethod,
     TwoGroupMeasure,
     TwoGroupMethod,
+    canonical,
     check_choice,
     check_confidence_level,
     check_counts,
@@ -232,6 +233,10 @@ def pool_two_group(
     >>> res.method, res.model, round(res.estimate, 4)
     ('mantel-haenszel', 'common', 0.2588)
     """
+    measure = canonical("two_group_measure", measure)
+    model = None if model is None else canonical("model", model)
+    tau2_method = None if tau2_method is None else canonical("tau2_method", tau2_method)
+    ci_method = canonical("ci_method", ci_method)
     model, tau2_method = _check_options(measure, method, model, tau2_method, ci_method, n_agq)
     level = check_confidence_level(confidence_level)
     a, n1, c, n0 = _counts(events_treated, n_treated, events_control, n_control, study_ids)
