@@ -66,9 +66,19 @@ def save_figure(fig, path: Path, *, title: str, caption: str) -> None:
 def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style: str = "report"
                  ) -> list[tuple[str, str, str, Callable[[], Any]]]:
     """(name, title, caption, draw) for every figure; `draw` returns a Figure."""
+    labels, designs = labels_and_designs(results)
+    specs = _outcome_specs(results, labels, designs, style)
+    specs += _evidence_specs(results, audit, labels, style)
+    if calibration is not None:
+        specs.append(_calibration_spec(calibration, style))
+    return specs
+
+
+def _outcome_specs(results: dict, labels: dict, designs: dict, style: str) -> list[tuple]:
+    """Per outcome with a finite pooled estimate: its forest plot; for clearance and graft
+    survival also the sensitivity and leave-one-out plots."""
     from . import plotting
 
-    labels, designs = labels_and_designs(results)
     specs = []
     for outcome in results["outcome_order"]:
         res = results["outcomes"][outcome]
@@ -98,6 +108,14 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
                           f"{lab}: GLMM pooled proportion omitting each study in turn.",
                           lambda loo=loo, r=res, lab=lab: plotting.leave_one_out_plot(
                               loo, full=r["primary"], labels=labels, title=f"{lab}: leave-one-out", style=style)))
+    return specs
+
+
+def _evidence_specs(results: dict, audit: dict, labels: dict, style: str) -> list[tuple]:
+    """Viral loads (if any), risk of bias, PRISMA flow, evidence map and claims audit."""
+    from . import plotting
+
+    specs = []
     vl = pd.DataFrame(results["viral_loads"])
     if not vl.empty:
         vl = vl.assign(time_months=pd.to_numeric(vl.time_months), copies_per_ml=pd.to_numeric(vl.copies_per_ml))
@@ -133,17 +151,22 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
                   "Verdict for each checkable claim of the AI answer (computed for numeric claims, "
                   "recorded judgement for qualitative ones).",
                   lambda: plotting.claims_audit_plot(aud, style=style)))
-    if calibration is not None:
-        cal = pd.DataFrame(calibration["rows"])
-        tau2 = CALIBRATION_TAU2
-        cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")]
-        cal = cal.assign(scenario=[f"true proportion {p:.2f}" for p in cal.true_p])
-        specs.append(("calibration", "Interval calibration by simulation",
-                      "Simulated coverage of the 95% confidence and prediction intervals of each method with the "
-                      f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and four true proportions; bars "
-                      "are +-1.96 Monte Carlo SE. Every scenario is in data/derived/calibration.csv.",
-                      lambda: plotting.calibration_plot(cal, style=style)))
     return specs
+
+
+def _calibration_spec(calibration: dict, style: str) -> tuple:
+    """Simulated interval coverage at the observed study sizes and the middle tau^2."""
+    from . import plotting
+
+    cal = pd.DataFrame(calibration["rows"])
+    tau2 = CALIBRATION_TAU2
+    cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")]
+    cal = cal.assign(scenario=[f"true proportion {p:.2f}" for p in cal.true_p])
+    return ("calibration", "Interval calibration by simulation",
+            "Simulated coverage of the 95% confidence and prediction intervals of each method with the "
+            f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and four true proportions; bars "
+            "are +-1.96 Monte Carlo SE. Every scenario is in data/derived/calibration.csv.",
+            lambda: plotting.calibration_plot(cal, style=style))
 
 
 def _short(text: str, width: int = 60) -> str:
