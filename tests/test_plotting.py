@@ -624,6 +624,14 @@ def test_evidence_map_one_bubble_per_study_outcome_with_area_by_n():
     assert "answer only / not found" in texts
 
 
+def test_evidence_map_names_outcomes_by_the_labels_given():
+    data = evidence_studies()
+    fig = P.evidence_map(data, outcome_labels={"viremia_clearance": "BK viremia clearance"})
+    x_labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert x_labels[0] == "BK viremia clearance"  # not "bk viremia clearance"
+    assert "adverse event" in x_labels  # no label given: the name, spaced
+
+
 # ---------------------------------------------------------------- claims audit
 
 

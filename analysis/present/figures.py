@@ -38,6 +38,20 @@ def _mpl():
     return matplotlib
 
 
+def in_sentence(label: str) -> str:
+    """A sentence-case label as it reads inside a sentence: the first letter lower-cased
+    unless the first word is an acronym ("Graft survival" -> "graft survival", but
+    "BK viremia clearance" and "IVIG dose" stay as they are).
+
+    >>> [in_sentence(x) for x in ("Graft survival", "BK viremia clearance", "Serious adverse events of IVIG")]
+    ['graft survival', 'BK viremia clearance', 'serious adverse events of IVIG']
+    """
+    first = label.split(" ", 1)[0]
+    if sum(ch.isupper() for ch in first) > 1:
+        return label
+    return label[:1].lower() + label[1:]
+
+
 def labels_and_designs(results: dict) -> tuple[dict, dict]:
     """study_id -> display label and short design text, from the evidence table."""
     labels = {r["study_id"]: r["label"] for r in results["evidence_table"]}
@@ -87,7 +101,7 @@ def _outcome_specs(results: dict, labels: dict, designs: dict, style: str) -> li
         lab = res["label"]
         title = f"{lab}: IVIG-treated patients"
         specs.append((f"forest_{outcome}", title,
-                      f"Forest plot of {lab.lower()}: per-study proportions with exact (Clopper-Pearson) 95% CIs; "
+                      f"Forest plot of {in_sentence(lab)}: per-study proportions with exact (Clopper-Pearson) 95% CIs; "
                       "pooled by the binomial-normal GLMM (ML, 7-node AGHQ) with its 95% CI (diamond) and "
                       "95% prediction interval (bar). Weights are not defined for the GLMM.",
                       lambda r=res, t=title: plotting.forest_plot(r["primary"], labels=labels, designs=designs,
@@ -141,10 +155,11 @@ def _evidence_specs(results: dict, audit: dict, labels: dict, style: str) -> lis
                   "PRISMA 2020 flow of records from the logged searches (data/raw/search_log.csv, "
                   "screening.csv).", lambda: plotting.prisma_flow(_prisma_counts(results), style=style)))
     emap = pd.DataFrame(_evidence_map_rows(results))
+    outcome_labels = {o: in_sentence(r["label"]) for o, r in results["outcomes"].items()}
     specs.append(("evidence_map", "Evidence map",
                   "Every study found: design, size (bubble area) and the outcomes it reports; hollow "
                   "markers are studies not found in any source (the answer's claims only).",
-                  lambda: plotting.evidence_map(emap, style=style)))
+                  lambda: plotting.evidence_map(emap, outcome_labels=outcome_labels, style=style)))
     aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": _short(a["claim"]), "verdict": a["verdict"]}
                         for a in audit["claims"]])
     specs.append(("claims_audit", "Claims audit at a glance",
@@ -179,7 +194,7 @@ def _prisma_counts(results: dict) -> dict:
     for o in ("viremia_clearance", "graft_survival"):
         r = results["outcomes"].get(o)
         if r and r.get("k"):
-            by_outcome.append(f"pooled for {r['label'][0].lower() + r['label'][1:] if not r['label'].startswith('BK') else r['label']}: {r['k']}")
+            by_outcome.append(f"pooled for {in_sentence(r['label'])}: {r['k']}")
     p["included_notes"] = by_outcome
     return p
 

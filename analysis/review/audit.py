@@ -49,6 +49,13 @@ def _split(cell) -> list[str]:
     return [p.strip() for p in str(cell).split(";") if p.strip()] if _present(cell) else []
 
 
+def _in_sentence(label: str) -> str:
+    """``label`` inside a sentence: first letter lower-cased unless the first word is an
+    acronym ("Graft survival" -> "graft survival"; "BK viremia clearance" is kept)."""
+    first = label.split(" ", 1)[0]
+    return label if sum(ch.isupper() for ch in first) > 1 else label[:1].lower() + label[1:]
+
+
 def _fmt(x) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
 
@@ -230,11 +237,11 @@ def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
                 ev = sum(d["events"] for d in res["dataset"])
                 nn = sum(d["n"] for d in res["dataset"])
                 notes.append(f"all {p['k']} studies found (uncited: {', '.join(unc) or 'none'}) report "
-                             f"{ev}/{nn} patients with {res['label'].lower()}")
+                             f"{ev}/{nn} patients with {_in_sentence(res['label'])}")
             else:
                 notes.append(f"all {p['k']} studies found (uncited: {', '.join(unc) or 'none'}) pool to "
                              f"{p['estimate']:.0%} ({p['ci_low']:.0%} to {p['ci_high']:.0%}) "
-                             f"{res['label'].lower()}")
+                             f"{_in_sentence(res['label'])}")
         for comp in results["comparative"]["studies"]:
             if comp["outcome"] in (o, "graft_loss" if o == "graft_survival" else o) and comp.get("rr") is not None:
                 notes.append(f"{comp['study_id']} ({comp['design']}): {comp['events_1']}/{comp['n_1']} with IVIG vs "

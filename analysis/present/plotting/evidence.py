@@ -19,6 +19,8 @@ OUTCOME_ORDER = ("viremia_clearance", "viral_load_reduction", "histologic_resolu
                  "graft_survival", "graft_loss", "rejection", "patient_survival",
                  "adverse_event")
 UNVERIFIED = {"claimed_by_answer_only", "not_found"}
+# designs shown otherwise than as their name with spaces (acronyms stay upper-case)
+_DESIGN_TEXT = {"rct": "RCT"}
 
 
 def _design_colour(design: str, seen: list[str]) -> str:
@@ -28,7 +30,8 @@ def _design_colour(design: str, seen: list[str]) -> str:
     return PALETTE[spare[seen.index(design) % len(spare)]]
 
 
-def evidence_map(studies: pd.DataFrame, *, style: str = "report", ax=None) -> Figure:
+def evidence_map(studies: pd.DataFrame, *, outcome_labels: dict | None = None,
+                 style: str = "report", ax=None) -> Figure:
     """Evidence map: which study reports which outcome, its design and its size.
 
     A bubble chart with outcomes on the x axis and studies on the y axis (sorted by
@@ -42,6 +45,9 @@ def evidence_map(studies: pd.DataFrame, *, style: str = "report", ax=None) -> Fi
     studies : pandas.DataFrame
         Columns ``study_id``, ``label``, ``design``, ``n`` (may be NaN), ``outcomes``
         (";"-separated outcome names), ``verification`` and ``role``.
+    outcome_labels : dict, optional
+        Outcome name -> axis label (e.g. "BK viremia clearance"); otherwise the name with
+        its underscores shown as spaces.
     style : {"report", "slide"}
         Page or 16:9 slide sizing.
     ax : matplotlib.axes.Axes, optional
@@ -70,7 +76,7 @@ def evidence_map(studies: pd.DataFrame, *, style: str = "report", ax=None) -> Fi
     area = _area_scale(st, slide, nmax)
     designs = list(dict.fromkeys(str(d) for d in df["design"]))
     _draw_bubbles(ax, st, df, outs_per, outcomes, nvals, area, designs)
-    _label_axes(ax, st, df, outcomes)
+    _label_axes(ax, st, df, outcomes, outcome_labels or {})
     _design_legend(ax, st, designs)
     _size_legend(ax, st, nvals, nmax, area)
     return fig
@@ -114,7 +120,7 @@ def _draw_bubbles(ax, st, df, outs_per, outcomes, nvals, area, designs) -> None:
                        gid="bubble")
 
 
-def _label_axes(ax, st, df, outcomes) -> None:
+def _label_axes(ax, st, df, outcomes, outcome_labels: dict) -> None:
     """Study labels (with a non-treatment role in brackets) and outcome names."""
     ylab = []
     for r in df.itertuples(index=False):
@@ -123,7 +129,8 @@ def _label_axes(ax, st, df, outcomes) -> None:
     nstud = len(df)
     ax.set_yticks(range(nstud), ylab)
     ax.set_ylim(nstud - 0.5, -0.5)
-    ax.set_xticks(range(len(outcomes)), [o.replace("_", " ") for o in outcomes],
+    ax.set_xticks(range(len(outcomes)), [str(outcome_labels.get(o, o.replace("_", " ")))
+                                         for o in outcomes],
                   rotation=35, ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.6, len(outcomes) - 0.4)
     ax.grid(True, color=PALETTE["light"], lw=0.7)
@@ -140,7 +147,8 @@ def _design_legend(ax, st, designs) -> None:
 
     handles = [head("Design")]
     handles += [Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,
-                       color=_design_colour(d, designs), label=d.replace("_", " "))
+                       color=_design_colour(d, designs),
+                       label=_DESIGN_TEXT.get(d, d.replace("_", " ")))
                 for d in designs]
     handles.append(head("Source"))
     handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,

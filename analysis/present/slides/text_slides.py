@@ -3,6 +3,7 @@ Every number is read from the derived results and formatted here; none is typed.
 
 from __future__ import annotations
 
+from ..figures import in_sentence
 from ._layout import (
     ACCENT,
     BODY_PT,
@@ -91,7 +92,7 @@ def _slide_evidence(fig, results: dict) -> None:
     treat = [r for r in found if r["role"] == "treatment"]
     n_treat = sum(r["n_ivig"] or 0 for r in treat)
     outs = results["outcomes"]
-    pooled = "; ".join(f"{outs[o]['label'].lower().replace('bk', 'BK')} {outs[o]['k']} studies "
+    pooled = "; ".join(f"{in_sentence(outs[o]['label'])} {outs[o]['k']} studies "
                        f"({outs[o]['crude']['n']} patients)" for o in ("viremia_clearance", "graft_survival")
                        if outs[o].get("crude"))
     for para in (f"{len(treat)} treat BK viremia or nephropathy ({n_treat} patients given IVIG); "
