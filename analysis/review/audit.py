@@ -60,6 +60,27 @@ def _fmt(x) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
 
 
+# count units in the plural, and their singular for a claimed value of exactly 1
+_SINGULAR = {"patients": "patient", "doses": "dose", "months": "month", "studies": "study"}
+
+
+def _claimed_text(value: float, high: float | None, unit: str | None) -> str:
+    """The claimed value as the answer says it: "1 patient" (not "1 patients"), a dose
+    below 0.1 g/kg in mg/kg ("1 mg/kg", not "0.001 g/kg"), a range as "22-33 months".
+
+    >>> _claimed_text(1, None, "patients"), _claimed_text(0.001, None, "g/kg")
+    ('1 patient', '1 mg/kg')
+    >>> _claimed_text(22, 33, "months"), _claimed_text(2, None, "g/kg")
+    ('22-33 months', '2 g/kg')
+    """
+    if unit == "g/kg" and max(value, high if high is not None else value) < 0.1:
+        value, high, unit = value * 1000, (high * 1000 if high is not None else None), "mg/kg"
+    text = _fmt(value) + (f"-{_fmt(high)}" if high is not None else "")
+    if unit is None:
+        return text
+    return f"{text} {_SINGULAR.get(unit, unit) if high is None and value == 1 else unit}"
+
+
 class _Index:
     def __init__(self, pkg):
         self.studies = pkg["studies"].set_index("study_id")
@@ -279,8 +300,9 @@ def audit_claims(pkg, results: dict[str, Any]) -> list[dict[str, Any]]:
         if _present(c.claimed_value) and c.quantity == "year":
             claimed = str(int(c.claimed_value))
         elif _present(c.claimed_value):
-            claimed = _fmt(c.claimed_value) + (f"-{_fmt(c.claimed_value_high)}" if _present(c.claimed_value_high) else "")
-            claimed += f" {c.unit}" if _present(c.unit) else ""
+            claimed = _claimed_text(float(c.claimed_value),
+                                    float(c.claimed_value_high) if _present(c.claimed_value_high) else None,
+                                    str(c.unit) if _present(c.unit) else None)
         done[c.claim_id] = {
             "claim_id": c.claim_id, "section": c.section, "claim": c.claim,
             "cited_refs": c.cited_refs or "", "claim_type": c.claim_type,

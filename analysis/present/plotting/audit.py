@@ -107,7 +107,7 @@ def _draw_verdict_bar(fig, bar_ax, st: dict, counts: dict) -> None:
     bar_ax.set_xlim(0, max(total, 1))
     bar_ax.set_ylim(-0.5, 0.5)
     bar_ax.set_axis_off()
-    bar_ax.set_title(f"Claims audit: {total} claims", loc="left", fontsize=st["title"],
+    bar_ax.set_title(f"Claims audit: {total} claim{'' if total == 1 else 's'}", loc="left", fontsize=st["title"],
                      fontweight="bold", pad=6)
     handles = [Rectangle((0, 0), 1, 1, color=VERDICT_COLOURS[v],
                          label=f"{v.replace('_', ' ')} ({counts[v]})") for v in VERDICTS]

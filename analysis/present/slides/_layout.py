@@ -21,6 +21,11 @@ def _pct(x: float | None, digits: int = 1) -> str:
     return "n/a" if x is None else f"{100 * x:.{digits}f}%"
 
 
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 patient", "76 patients" ("study"/"studies" with ``plural``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _ci(lo: float | None, hi: float | None, digits: int = 1) -> str:
     if lo is None or hi is None:
         return "n/a"

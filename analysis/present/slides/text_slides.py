@@ -14,6 +14,7 @@ from ._layout import (
     TEXT_PT,
     TOP_BAND,
     _ci,
+    _count,
     _line,
     _pct,
     _text,
@@ -92,10 +93,10 @@ def _slide_evidence(fig, results: dict) -> None:
     treat = [r for r in found if r["role"] == "treatment"]
     n_treat = sum(r["n_ivig"] or 0 for r in treat)
     outs = results["outcomes"]
-    pooled = "; ".join(f"{in_sentence(outs[o]['label'])} {outs[o]['k']} studies "
-                       f"({outs[o]['crude']['n']} patients)" for o in ("viremia_clearance", "graft_survival")
+    pooled = "; ".join(f"{in_sentence(outs[o]['label'])} {_count(outs[o]['k'], 'study', 'studies')} "
+                       f"({_count(outs[o]['crude']['n'], 'patient')})" for o in ("viremia_clearance", "graft_survival")
                        if outs[o].get("crude"))
-    for para in (f"{len(treat)} treat BK viremia or nephropathy ({n_treat} patients given IVIG); "
+    for para in (f"{len(treat)} treat BK viremia or nephropathy ({_count(n_treat, 'patient')} given IVIG); "
                  f"{len(guidelines)} guidelines.", f"Pooled: {pooled}."):
         lines = _wrap(fig, para, col_w, TEXT_PT)
         _text(fig, x, y, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
@@ -130,10 +131,12 @@ def _bottom_lines(results: dict, audit: dict) -> list[str]:
                      if r["verification"] == "not_found" and r["answer_ref"] and r["role"] != "guideline")
     return [
         f"BK viremia cleared in {_pct(p['estimate'])} of IVIG-treated patients (95% CI "
-        f"{_ci(p['ci_low'], p['ci_high'])}; {p['k']} studies, {cl['crude']['n']} patients): "
+        f"{_ci(p['ci_low'], p['ci_high'])}; {_count(p['k'], 'study', 'studies')}, "
+        f"{_count(cl['crude']['n'], 'patient')}): "
         f"{cl['grade']['certainty']} certainty.",
-        f"Graft survival {_pct(q['estimate'])} (95% CI {_ci(q['ci_low'], q['ci_high'])}; {q['k']} "
-        f"studies, {gs['crude']['n']} patients): {gs['grade']['certainty']} certainty, too imprecise "
+        f"Graft survival {_pct(q['estimate'])} (95% CI {_ci(q['ci_low'], q['ci_high'])}; "
+        f"{_count(q['k'], 'study', 'studies')}, {_count(gs['crude']['n'], 'patient')}): "
+        f"{gs['grade']['certainty']} certainty, too imprecise "
         "to inform a decision.",
         "Single-arm series with co-interventions cannot separate IVIG from spontaneous "
         "clearance after immunosuppression reduction.",
