@@ -651,6 +651,22 @@ def test_claims_audit_report_lists_every_claim_with_a_chip():
     assert fig.get_figheight() > 8  # tall, so 50 rows stay readable
 
 
+def test_claims_audit_cuts_long_claims_visibly_and_keeps_them_whole(tmp_path):
+    from analysis.present.figures import save_figure
+
+    long = "A claim long enough that it cannot fit on one row of the figure, " * 3
+    fig = P.claims_audit_plot(claims(3).assign(short=[long, "Short claim", long]))
+    texts = [t for t in fig.findobj(Text) if t.get_gid() == "claim-text"]
+    assert texts[0].get_text().endswith("\u2026")  # cut, and the cut shows
+    assert long.startswith(texts[0].get_text()[:-1])
+    assert texts[0].get_label() == long  # the whole claim stays with the text
+    assert texts[1].get_text() == "Short claim"
+    save_figure(fig, tmp_path / "audit.svg", title="t", caption="c")
+    svg = (tmp_path / "audit.svg").read_text(encoding="utf-8")
+    assert svg.count(f"<title>{long}</title>") == 2  # the tooltip of each cut claim
+    assert [t.get_gid() for t in texts] == ["claim-text"] * 3  # saving changed no gid
+
+
 def test_claims_audit_slide_shows_top_ten_flagged_claims():
     data = claims(50)
     fig = P.claims_audit_plot(data, style="slide")

@@ -8,6 +8,7 @@ can credit it; the manifest lists every file with its sha256.
 
 from __future__ import annotations
 
+import html
 import io as _io
 from collections.abc import Callable
 from pathlib import Path
@@ -66,7 +67,7 @@ def save_figure(fig, path: Path, *, title: str, caption: str) -> None:
     fmt = path.suffix.lstrip(".")
     if fmt == "svg":
         meta = {"Date": None, "Title": title, "Description": caption, "Creator": f"bkvn-ivig-evidence {__version__}"}
-        fig.savefig(buf, format="svg", metadata=meta)
+        _svg_with_tooltips(fig, buf, meta)
     elif fmt == "pdf":
         meta = {"CreationDate": None, "ModDate": None, "Title": title, "Subject": caption,
                 "Creator": f"bkvn-ivig-evidence {__version__}"}
@@ -75,6 +76,37 @@ def save_figure(fig, path: Path, *, title: str, caption: str) -> None:
         fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Title": title, "Description": caption,
                                                               "Software": f"bkvn-ivig-evidence {__version__}"})
     write_bytes(buf.getvalue(), path)
+
+
+def _shortened_texts(fig) -> list:
+    """Texts the plotting functions cut to fit: shown with an ellipsis, whole in the label."""
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text)
+            if t.get_text().endswith("\u2026") and t.get_label() and t.get_label() != t.get_text()]
+
+
+def _svg_with_tooltips(fig, buf, meta: dict) -> None:
+    """Save ``fig`` as SVG into ``buf``, each shortened text carrying its full wording as a
+    ``<title>`` (the tooltip a browser shows on hover, also in the report's inlined SVG)."""
+    tips = _shortened_texts(fig)
+    gids = [t.get_gid() for t in tips]
+    for i, t in enumerate(tips):  # a unique id marks each text's group in the SVG
+        t.set_gid(f"{gids[i] or 'text'}-full-{i}")
+    try:
+        fig.savefig(buf, format="svg", metadata=meta)
+    finally:
+        for t, gid in zip(tips, gids, strict=True):
+            t.set_gid(gid)
+    if not tips:
+        return
+    svg = buf.getvalue().decode("utf-8")
+    for i, t in enumerate(tips):
+        head = f'<g id="{gids[i] or "text"}-full-{i}">'
+        svg = svg.replace(head, f"{head}\n    <title>{html.escape(t.get_label())}</title>", 1)
+    buf.seek(0)
+    buf.truncate()
+    buf.write(svg.encode("utf-8"))
 
 
 def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style: str = "report"
@@ -160,7 +192,7 @@ def _evidence_specs(results: dict, audit: dict, labels: dict, style: str) -> lis
                   "Every study found: design, size (bubble area) and the outcomes it reports; hollow "
                   "markers are studies not found in any source (the answer's claims only).",
                   lambda: plotting.evidence_map(emap, outcome_labels=outcome_labels, style=style)))
-    aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": _short(a["claim"]), "verdict": a["verdict"]}
+    aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": a["claim"], "verdict": a["verdict"]}
                         for a in audit["claims"]])
     specs.append(("claims_audit", "Claims audit at a glance",
                   "Verdict for each checkable claim of the AI answer (computed for numeric claims, "
@@ -182,10 +214,6 @@ def _calibration_spec(calibration: dict, style: str) -> tuple:
             f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and four true proportions; bars "
             "are +-1.96 Monte Carlo SE. Every scenario is in data/derived/calibration.csv.",
             lambda: plotting.calibration_plot(cal, style=style))
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _prisma_counts(results: dict) -> dict:

@@ -66,6 +66,32 @@ def _wrap(s: str, width_in: float, size: float, weight: str = "normal", *,
     return lines
 
 
+def _fit(s: str, width_in: float, size: float, weight: str = "normal") -> str:
+    """``s`` if it fits in ``width_in`` inches, else its longest start that fits with an
+    ellipsis ("\u2026") appended, so a cut is always visible."""
+    if _text_width(s, size, weight) <= width_in:
+        return s
+    lo, hi = 0, len(s)  # s[:hi] + ellipsis is too wide; s[:lo] + ellipsis fits (or lo is 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _text_width(s[:mid].rstrip() + "\u2026", size, weight) <= width_in:
+            lo = mid
+        else:
+            hi = mid
+    return s[:lo].rstrip() + "\u2026"
+
+
+def _shortened_text(ax, x, y, s: str, width_in: float, size: float, **kw):
+    """``ax.text`` of ``s`` cut to ``width_in`` inches by ``_fit``; a cut text keeps its
+    full wording as the artist's label, which ``figures.save_figure`` writes into an SVG
+    as a tooltip (``<title>``)."""
+    shown = _fit(s, width_in, size, kw.get("fontweight", "normal"))
+    t = ax.text(x, y, shown, fontsize=size, **kw)
+    if shown != s:
+        t.set_label(s)
+    return t
+
+
 def _line_h(size: float) -> float:
     """Line height in inches for ``size`` pt text."""
     return size * 1.3 / 72.0

@@ -8,7 +8,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from ._axes import _require
 from ._style import VERDICT_COLOURS, _style
-from ._text import _line_h, _text_width
+from ._text import _line_h, _shortened_text, _text_width
 
 VERDICTS = ("supported", "partly_supported", "discrepant", "unverifiable")
 _DARK_TEXT = ("partly_supported", "unverifiable")  # light fills: black text on them
@@ -26,8 +26,9 @@ def claims_audit_plot(audit: pd.DataFrame, *, style: str = "report", ax=None) ->
     Parameters
     ----------
     audit : pandas.DataFrame
-        Columns ``claim_id``, ``short`` (60 characters or fewer; longer text is cut with
-        an ellipsis) and ``verdict`` (one of the four verdicts above).
+        Columns ``claim_id``, ``short`` (the claim; text wider than its row is cut with
+        an ellipsis and kept whole as the text's label, an SVG tooltip once saved by
+        ``figures.save_figure``) and ``verdict`` (one of the four verdicts above).
     style : {"report", "slide"}
         Page or 16:9 slide sizing.
     ax : sequence of two matplotlib.axes.Axes, optional
@@ -117,7 +118,8 @@ def _draw_verdict_bar(fig, bar_ax, st: dict, counts: dict) -> None:
 
 def _draw_claim_list(fig, list_ax, st: dict, shown: pd.DataFrame, slide: bool,
                      n_flag: int) -> None:
-    """One row per claim: verdict chip, claim id, and its text cut to the width."""
+    """One row per claim: verdict chip, claim id, and its text (cut to the width with an
+    ellipsis if need be)."""
     fs = st["small"]
     n = len(shown)
     list_w = list_ax.get_position().width * fig.get_figwidth()
@@ -143,8 +145,5 @@ def _draw_claim_list(fig, list_ax, st: dict, shown: pd.DataFrame, slide: bool,
                      fontsize=fs, color="black" if dark_txt else "white")
         list_ax.text(chip_w + 0.1, i, str(r.claim_id), ha="left", va="center", fontsize=fs,
                      fontweight="bold")
-        text = str(r.short)
-        while _text_width(text, fs) > text_w and len(text) > 2:
-            text = text[:-2].rstrip() + "\u2026"
-        list_ax.text(chip_w + 0.1 + id_w, i, text, ha="left", va="center", fontsize=fs,
-                     gid="claim-text")
+        _shortened_text(list_ax, chip_w + 0.1 + id_w, i, str(r.short), text_w, fs, ha="left",
+                        va="center", gid="claim-text")
