@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import io
 import math
+import re
 import subprocess
 import sys
 
@@ -330,6 +331,50 @@ def test_importing_plotting_does_not_touch_pyplot():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        check=True, cwd=ROOT)
     assert r.stdout.strip() == "False"
+
+
+NAN = float("nan")
+
+
+def _with(df, **cells):
+    """A copy of ``df`` with row 0 of each named column set (object dtype, so None fits)."""
+    df = df.astype(object)
+    for col, value in cells.items():
+        df.loc[0, col] = value
+    return df
+
+
+# Missing values in every field a figure prints: none may print as "nan" (or "None").
+MISSING = {
+    "forest_plot": lambda: P.forest_plot(
+        {**pooled_dict(), "estimate": None, "ci_low": None, "ci_high": None, "label": NAN,
+         "k": None, "studies": [{**pooled_dict()["studies"][0], "proportion": NAN}]},
+        labels={IDS[0]: NAN}, designs={IDS[0]: None}),
+    "sensitivity_plot": lambda: P.sensitivity_plot(_with(
+        sensitivity_rows(), label=NAN, estimate=NAN, ci_low=NAN, ci_high=NAN, k=NAN)),
+    "leave_one_out_plot": lambda: P.leave_one_out_plot(
+        _with(loo_rows(), estimate=NAN), full={"estimate": 0.7, "ci_low": None, "ci_high": None},
+        labels={IDS[1]: NAN}),
+    "viral_load_plot": lambda: P.viral_load_plot(
+        _with(viral_loads(), statistic=NAN, copies_per_ml=NAN), labels={"case2024": NAN}),
+    "rob_traffic_light": lambda: P.rob_traffic_light(_with(appraisal(), answer=NAN),
+                                                     labels={"vu2015": NAN}),
+    "prisma_flow": lambda: P.prisma_flow({**COUNTS, "duplicates": NAN,
+                                          "exclusion_reasons": {"not_ivig": NAN}}),
+    "evidence_map": lambda: P.evidence_map(_with(evidence_studies(), label=NAN, design=NAN)),
+    "claims_audit_plot": lambda: P.claims_audit_plot(_with(claims(5), short=NAN, claim_id=None)),
+    "calibration_plot": lambda: P.calibration_plot(
+        calibration_rows().assign(coverage=NAN, method=[NAN] * 12)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISSING))
+def test_missing_values_print_as_n_a_never_nan(name):
+    fig = MISSING[name]()
+    texts = strings(fig)
+    assert texts
+    printed = [t for t in texts if re.search(r"\b(nan|None)\b", t, flags=re.IGNORECASE)]
+    assert not printed, printed
 
 
 # ---------------------------------------------------------------- forest

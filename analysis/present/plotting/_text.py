@@ -101,11 +101,25 @@ def _missing(x: Any) -> bool:
     return x is None or (isinstance(x, float) and not math.isfinite(x)) or x is pd.NA
 
 
-def _pct(x: float) -> float:
-    return 100.0 * float(x)
+def _str(x: Any) -> str:
+    """``str(x)``, or "n/a" where the value is missing: a figure never prints "nan"."""
+    return "n/a" if _missing(x) else str(x)
+
+
+def _label(labels: dict, key: Any) -> str:
+    """The display label of ``key`` (e.g. a study id), or the key itself if it has none."""
+    lab = labels.get(key)
+    return _str(key) if _missing(lab) else str(lab)
+
+
+def _pct(x: float | None) -> float:
+    """Percent from a proportion; NaN where missing (matplotlib leaves NaN undrawn)."""
+    return math.nan if _missing(x) else 100.0 * float(x)
 
 
 def _ci_text(est: float, lo: float, hi: float, digits: int = 1) -> str:
+    if _missing(est):
+        return "n/a"
     if _missing(lo) or _missing(hi):  # no interval exists (e.g. every study at 0%)
         return f"{_pct(est):.{digits}f} (CI n/a)"
     return f"{_pct(est):.{digits}f} ({_pct(lo):.{digits}f}\u2013{_pct(hi):.{digits}f})"

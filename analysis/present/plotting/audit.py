@@ -8,7 +8,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from ._axes import _require
 from ._style import VERDICT_COLOURS, _style
-from ._text import _line_h, _shortened_text, _text_width
+from ._text import _line_h, _shortened_text, _str, _text_width
 
 VERDICTS = ("supported", "partly_supported", "discrepant", "unverifiable")
 _DARK_TEXT = ("partly_supported", "unverifiable")  # light fills: black text on them
@@ -127,7 +127,7 @@ def _draw_claim_list(fig, list_ax, st: dict, shown: pd.DataFrame, slide: bool,
     list_ax.set_ylim(max(n, 1) - 0.5, -0.5)
     list_ax.set_axis_off()
     chip_w = max(_text_width(v.replace("_", " "), fs) for v in VERDICTS) + 0.2
-    id_w = max([_text_width(str(c), fs, "bold") for c in shown["claim_id"]] + [0]) + 0.15
+    id_w = max([_text_width(_str(c), fs, "bold") for c in shown["claim_id"]] + [0]) + 0.15
     text_w = list_w - chip_w - id_w - 0.2
     head = ("Discrepant and partly supported claims"
             + (f" (first 10 of {n_flag})" if slide and n_flag > 10 else "")
@@ -143,7 +143,7 @@ def _draw_claim_list(fig, list_ax, st: dict, shown: pd.DataFrame, slide: bool,
         dark_txt = v in _DARK_TEXT
         list_ax.text(chip_w / 2, i, v.replace("_", " "), ha="center", va="center",
                      fontsize=fs, color="black" if dark_txt else "white")
-        list_ax.text(chip_w + 0.1, i, str(r.claim_id), ha="left", va="center", fontsize=fs,
+        list_ax.text(chip_w + 0.1, i, _str(r.claim_id), ha="left", va="center", fontsize=fs,
                      fontweight="bold")
-        _shortened_text(list_ax, chip_w + 0.1 + id_w, i, str(r.short), text_w, fs, ha="left",
+        _shortened_text(list_ax, chip_w + 0.1 + id_w, i, _str(r.short), text_w, fs, ha="left",
                         va="center", gid="claim-text")

@@ -11,6 +11,7 @@ from matplotlib.lines import Line2D
 
 from ._axes import _fits_rows, _new_figure, _require, _tidy_axes
 from ._style import PALETTE, SERIES_COLOURS, _style
+from ._text import _str
 
 _SCENARIO_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<")
 
@@ -46,6 +47,8 @@ def calibration_plot(rows: pd.DataFrame, *, nominal: float = 0.95, style: str = 
     bad = set(rows["interval"]) - {"ci", "pi"}
     if bad:
         raise ValueError(f"calibration_plot: interval must be 'ci' or 'pi'; got {sorted(bad)}")
+    rows = rows.assign(method=[_str(m) for m in rows["method"]],
+                       scenario=[_str(s) for s in rows["scenario"]])
     kinds = [k for k in ("ci", "pi") if (rows["interval"] == k).any()]
     methods = list(dict.fromkeys(rows["method"]))
     scenarios = list(dict.fromkeys(rows["scenario"]))
@@ -101,7 +104,8 @@ def _draw_panel(a, st: dict, sub: pd.DataFrame, kind: str, methods: list, scenar
         y = np.array([methods.index(m) for m in s["method"]]) + offs[j]
         cov = 100 * s["coverage"].to_numpy(float)
         err = 196 * s["mcse"].to_numpy(float)
-        lows.append(float(np.nanmin(cov - err)))
+        if np.isfinite(cov - err).any():  # all missing: nothing drawn, no bound
+            lows.append(float(np.nanmin(cov - err)))
         marker, colour = _scenario_style(j)
         a.errorbar(cov, y, xerr=err, fmt=marker, color=colour, ms=st["ms"] * 0.9,
                    lw=st["lw"] * 0.8, capsize=0, zorder=3, label=str(sc), gid=f"scenario-{j}")

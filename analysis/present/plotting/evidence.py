@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 
 from ._axes import _fits_rows, _new_figure, _require, _tidy_axes
 from ._style import DESIGN_COLOURS, PALETTE, SERIES_COLOURS, _style
-from ._text import _missing
+from ._text import _label, _missing
 
 DESIGN_ORDER = ("rct", "prospective_cohort", "retrospective_cohort", "case_series",
                 "case_report", "conference_abstract", "guideline")
@@ -85,6 +85,9 @@ def evidence_map(studies: pd.DataFrame, *, outcome_labels: dict | None = None,
 def _sorted_studies(studies: pd.DataFrame):
     """(studies sorted by design, each study's outcomes, the outcome columns in order)."""
     df = studies.reset_index(drop=True).copy()
+    df["label"] = [_label({sid: lab}, sid) for lab, sid in zip(df["label"], df["study_id"],
+                                                                strict=True)]
+    df["design"] = ["not reported" if _missing(d) else str(d) for d in df["design"]]
     rank = {d: i for i, d in enumerate(DESIGN_ORDER)}
     df["_r"] = [rank.get(str(d), len(rank)) for d in df["design"]]
     df = df.sort_values(["_r"], kind="mergesort").reset_index(drop=True)

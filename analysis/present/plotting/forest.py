@@ -17,7 +17,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from ._axes import _fits_rows, _percent_axis, _tidy_axes
 from ._style import PALETTE, _style
-from ._text import _ci_text, _line_h, _missing, _pct, _text_width, _wrap
+from ._text import _ci_text, _label, _line_h, _missing, _pct, _text_width, _wrap
 
 
 def forest_plot(pooled: dict, *, labels: dict | None = None, designs: dict | None = None,
@@ -102,8 +102,9 @@ class _Forest:
 def _measure_texts(f: _Forest, labels: dict, designs: dict) -> None:
     """Every text of the table: study names and designs, CI and weight columns, totals."""
     studies, pooled = f.studies, f.pooled
-    f.names = [str(labels.get(s["study_id"], s["study_id"])) for s in studies]
-    f.des = [str(designs.get(s["study_id"], "")) for s in studies]
+    f.names = [_label(labels, s["study_id"]) for s in studies]
+    f.des = ["" if _missing(designs.get(s["study_id"])) else str(designs[s["study_id"]])
+             for s in studies]
     f.weights = [None if _missing(s.get("weight")) else float(s["weight"]) for s in studies]
     f.has_w = any(w is not None for w in f.weights)
     f.has_pi = not _missing(pooled.get("pi_low")) and not _missing(pooled.get("pi_high"))
@@ -159,6 +160,7 @@ def _measure_pooled_label(f: _Forest) -> None:
     fs, fsb = f.fs, f.fsb
     block = f.w_study + (f.gap + f.w_design if f.show_design else 0)
     label = f.pooled.get("label")
+    label = None if _missing(label) else label
     one_line = f"Pooled ({label})" if label else "Pooled"
     if _text_width(one_line, fsb, "bold") <= block:
         f.plines = [one_line]
@@ -300,11 +302,12 @@ def _draw_pooled(f: _Forest, ax, put: _Writer) -> None:
         put(f.x_w, f.y_pool, "100%", right=True, ha="right", bold=True)
     half = min(0.38, 0.45 * f.pooled_h)
     est, y_pool = _pct(pooled["estimate"]), f.y_pool
-    ax.add_patch(Polygon(
-        [(_pct(pooled["ci_low"]), y_pool), (est, y_pool - half),
-         (_pct(pooled["ci_high"]), y_pool), (est, y_pool + half)],
-        closed=True, facecolor=PALETTE["vermillion"], edgecolor=PALETTE["vermillion"],
-        gid="pooled-diamond", zorder=3, clip_on=False))
+    if not any(_missing(pooled[c]) for c in ("estimate", "ci_low", "ci_high")):
+        ax.add_patch(Polygon(
+            [(_pct(pooled["ci_low"]), y_pool), (est, y_pool - half),
+             (_pct(pooled["ci_high"]), y_pool), (est, y_pool + half)],
+            closed=True, facecolor=PALETTE["vermillion"], edgecolor=PALETTE["vermillion"],
+            gid="pooled-diamond", zorder=3, clip_on=False))
     if f.has_pi:
         put(f.x_study, f.y_pi, "Prediction interval")
         put(f.x_ci, f.y_pi, f.pi_txt, right=True, ha="right")
@@ -322,7 +325,7 @@ def _footer_lines(f: _Forest) -> list[str]:
         foot.append(f"\u03c4\u00b2 = {pooled['tau2']:.3g}")
     if not _missing(pooled.get("i2")):
         foot.append(f"I\u00b2 = {pooled['i2']:.1f}%")
-    foot.append(f"k = {pooled.get('k', f.k)}")
+    foot.append(f"k = {f.k if _missing(pooled.get('k')) else pooled['k']}")
     lines = ["Heterogeneity: " + "; ".join(foot)]
     if not f.slide:
         m = pooled.get("methods") or {}

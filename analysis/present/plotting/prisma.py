@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from ._style import PALETTE, _style
-from ._text import _line_h, _text_width, _wrap
+from ._text import _line_h, _missing, _str, _text_width, _wrap
 
 _PRISMA_KEYS = ("identified", "duplicates", "screened", "excluded_screening", "sought",
                 "not_retrieved", "assessed", "excluded_full_text", "studies_included",
@@ -19,7 +19,7 @@ _STAGES = (("Identification", 0, 0), ("Screening", 1, 3), ("Included", 4, 4))
 
 def _nn(v: Any) -> str:
     """"(n = v)" with non-breaking spaces, so wrapping never splits it."""
-    return f"(n\u00a0=\u00a0{v})"
+    return f"(n\u00a0=\u00a0{_str(v)})"
 
 
 def _prisma_boxes(counts: dict, compact: int) -> list[tuple[list[str], list[str]]]:
@@ -30,19 +30,20 @@ def _prisma_boxes(counts: dict, compact: int) -> list[tuple[list[str], list[str]
     """
     c = counts
     src = dict(c.get("by_source") or {})
-    reasons = {str(k).replace("_", " "): v for k, v in (c.get("exclusion_reasons") or {}).items()}
+    reasons = {_str(k).replace("_", " "): v for k, v in (c.get("exclusion_reasons") or {}).items()}
     ident = [f"Records identified {_nn(c['identified'])}"]
     if src:
-        parts = [f"{k} {_nn(v)}" for k, v in src.items()]
+        parts = [f"{_str(k)} {_nn(v)}" for k, v in src.items()]
         ident += (["from: " + "; ".join(parts)] if compact else
                   ["from:"] + [f"\u2003{p}" for p in parts])
     excl = [f"Reports excluded {_nn(c['excluded_full_text'])}:"]
     if reasons:
         items = list(reasons.items())
         if compact >= 2 and len(items) > 4:  # keep the largest reasons, sum the rest
-            items = sorted(items, key=lambda kv: -kv[1])
+            items = sorted(items, key=lambda kv: -kv[1] if not _missing(kv[1]) else 0)
             rest = items[3:]
-            items = items[:3] + [(f"{len(rest)} other reasons", sum(v for _, v in rest))]
+            items = items[:3] + [(f"{len(rest)} other reasons",
+                                  sum(v for _, v in rest if not _missing(v)))]
         parts = [f"{k} {_nn(v)}" for k, v in items]
         excl += (["; ".join(parts)] if compact else [f"\u2003{p}" for p in parts])
     included = [f"Studies included in review {_nn(c['studies_included'])}",

@@ -11,7 +11,7 @@ from matplotlib.transforms import Affine2D, blended_transform_factory
 
 from ._axes import _fits_rows, _new_figure, _offset, _require, _title
 from ._style import ANSWER_STYLE, PALETTE, _style
-from ._text import _line_h, _text_width, _wrap
+from ._text import _label, _line_h, _text_width, _wrap
 
 MURAD_ITEMS = {
     "q1": ("selection", "Q1 whole experience"),
@@ -59,7 +59,8 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
     """
     st = _style(style)
     _require(appraisal, ["study_id", "item", "answer"], "rob_traffic_light")
-    bad = set(appraisal["answer"]) - set(ANSWER_STYLE)
+    judged = appraisal[appraisal["answer"].notna()]  # a missing judgement: an empty cell
+    bad = set(judged["answer"]) - set(ANSWER_STYLE)
     if bad:
         raise ValueError(f"rob_traffic_light: unknown answer(s) {sorted(bad)}; valid: "
                          + ", ".join(ANSWER_STYLE))
@@ -69,7 +70,7 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
     n = len(studies)
     fs = st["small"]
     own = ax is None
-    ylab = [str(labels.get(s, s)) for s in studies]
+    ylab = [_label(labels, s) for s in studies]
     if own and style != "slide":
         st["width"] = 9.0  # eight item columns need the room
     width = st["width"] if own else ax.figure.get_figwidth()
@@ -83,7 +84,7 @@ def rob_traffic_light(appraisal: pd.DataFrame, *, labels: dict | None = None, ti
     ax.set_ylim(n - 0.5, -0.5)
     pill_h = max(min(row_h * 0.8, col_in * 0.55) * 72, fs * 1.15)
     pill = Path.unit_circle().transformed(Affine2D().scale(1.45, 1.0))
-    _draw_judgements(ax, appraisal, studies, items, pill, pill_h, fs)
+    _draw_judgements(ax, judged, studies, items, pill, pill_h, fs)
     ax.set_yticks(range(n), ylab, fontsize=st["base"])
     ax.tick_params(axis="y", length=0, labelsize=st["base"])
     ax.xaxis.tick_top()

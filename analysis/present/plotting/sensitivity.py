@@ -19,7 +19,7 @@ from ._axes import (
     _title,
 )
 from ._style import PALETTE, _style
-from ._text import _ci_text, _line_h, _missing, _pct
+from ._text import _ci_text, _label, _line_h, _missing, _pct, _str
 
 
 def _interval_rows(ax, st, ys, est, lo, hi, *, colours, markers, sizes, zorder=3):
@@ -96,14 +96,23 @@ def sensitivity_plot(rows: pd.DataFrame, *, title: str = "", style: str = "repor
     _percent_axis(ax, st)
     _tidy_axes(ax, st)
     ax.tick_params(axis="y", length=0)
-    right = [(f"{_pct(r.estimate):.0f}% (CI n/a)" if _missing(r.ci_low) or _missing(r.ci_high) else
-              f"{_pct(r.estimate):.0f}% ({_pct(r.ci_low):.0f}\u2013{_pct(r.ci_high):.0f})")
-             + f", k = {int(r.k)}" for _, r in entries]
+    right = [_estimate_k_text(r) for _, r in entries]
     _right_labels(ax, st, [e[0] for e in entries], right, header="% (95% CI)")
     _legend_below(fig, ax, _sensitivity_handles(st), st, ncols=3, own=own)
     if title:
         _title(fig, ax, title, st, own=own)
     return fig
+
+
+def _estimate_k_text(r) -> str:
+    """"74% (59\u201385), k = 6"; "n/a" for whatever is missing."""
+    if _missing(r.estimate):
+        est = "n/a"
+    elif _missing(r.ci_low) or _missing(r.ci_high):
+        est = f"{_pct(r.estimate):.0f}% (CI n/a)"
+    else:
+        est = f"{_pct(r.estimate):.0f}% ({_pct(r.ci_low):.0f}\u2013{_pct(r.ci_high):.0f})"
+    return est + f", k = {'n/a' if _missing(r.k) else int(r.k)}"
 
 
 def _grouped_rows(rows: pd.DataFrame):
@@ -114,13 +123,13 @@ def _grouped_rows(rows: pd.DataFrame):
     entries = []
     for g in groups:
         ys.append(y)
-        ylabels.append(str(g))
+        ylabels.append(_str(g))
         bold.append(True)
         y += 1
         for r in rows[rows["group"] == g].itertuples(index=False):
             entries.append((y, r))
             ys.append(y)
-            ylabels.append(str(r.label))
+            ylabels.append(_str(r.label))
             bold.append(bool(r.primary))
             y += 1
         y += 0.3
@@ -209,16 +218,20 @@ def leave_one_out_plot(rows: pd.DataFrame, *, full: dict, labels: dict | None = 
     ys = list(np.arange(k, dtype=float)) + [k + 0.4]
     ax.set_ylim(k + 1.0, -0.6)
     lo, hi, est = _pct(full["ci_low"]), _pct(full["ci_high"]), _pct(full["estimate"])
-    ax.axvspan(lo, hi, color=PALETTE["pale_vermillion"], zorder=0, lw=0, gid="full-ci-band")
-    ax.axvline(est, color=PALETTE["vermillion"], lw=st["lw"] * 0.7, ls=":", zorder=1)
+    has_ci = not (_missing(full["ci_low"]) or _missing(full["ci_high"]))
+    if has_ci:
+        ax.axvspan(lo, hi, color=PALETTE["pale_vermillion"], zorder=0, lw=0, gid="full-ci-band")
+    if not _missing(full["estimate"]):
+        ax.axvline(est, color=PALETTE["vermillion"], lw=st["lw"] * 0.7, ls=":", zorder=1)
     _interval_rows(ax, st, ys[:k], [_pct(v) for v in rows["estimate"]],
                    [_pct(v) for v in rows["ci_low"]], [_pct(v) for v in rows["ci_high"]],
                    colours=[PALETTE["blue"]] * k, markers=["s"] * k, sizes=[st["ms"]] * k)
     yd = ys[-1]
-    ax.add_patch(Polygon([(lo, yd), (est, yd - 0.33), (hi, yd), (est, yd + 0.33)],
-                         facecolor=PALETTE["vermillion"], edgecolor="none", zorder=3,
-                         gid="pooled-diamond"))
-    ylabels = [f"Omitting {labels.get(s, s)}" for s in rows["omitted"]] + ["All studies"]
+    if has_ci and not _missing(full["estimate"]):
+        ax.add_patch(Polygon([(lo, yd), (est, yd - 0.33), (hi, yd), (est, yd + 0.33)],
+                             facecolor=PALETTE["vermillion"], edgecolor="none", zorder=3,
+                             gid="pooled-diamond"))
+    ylabels = [f"Omitting {_label(labels, s)}" for s in rows["omitted"]] + ["All studies"]
     ax.set_yticks(ys, ylabels)
     ax.get_yticklabels()[-1].set_fontweight("bold")
     _percent_axis(ax, st)

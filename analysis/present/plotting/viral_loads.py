@@ -11,6 +11,7 @@ from matplotlib.lines import Line2D
 
 from ._axes import _new_figure, _require, _tidy_axes, _title
 from ._style import PALETTE, SERIES_COLOURS, _style
+from ._text import _label
 
 _BOUND_MARKERS = {"eq": "o", "gt": "^", "lt": "v"}
 
@@ -22,7 +23,7 @@ def viral_load_plot(loads: pd.DataFrame, *, labels: dict | None = None, title: s
     Each series (study, patient, statistic) is sorted by time and drawn as a line with
     markers; group means and medians are dashed. Values reported only as a bound are
     drawn as triangles: up for "greater than" (the true value is higher), down for "less
-    than". Rows without a time are skipped. The legend sits below the axes so it never
+    than". Rows without a time or a value are skipped. The legend sits below the axes so it never
     covers data.
 
     Parameters
@@ -78,12 +79,15 @@ def viral_load_plot(loads: pd.DataFrame, *, labels: dict | None = None, title: s
 
 
 def _timed_loads(loads: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a time, numeric, with empty patient ids and "eq" bounds filled in."""
+    """The rows with a time and a value, numeric, with empty patient ids and statistics and
+    "eq" bounds filled in."""
     df = loads.copy()
-    df = df[pd.to_numeric(df["time_months"], errors="coerce").notna()]
+    df = df[pd.to_numeric(df["time_months"], errors="coerce").notna()
+            & pd.to_numeric(df["copies_per_ml"], errors="coerce").notna()]
     df = df.assign(time_months=pd.to_numeric(df["time_months"]),
                    copies_per_ml=pd.to_numeric(df["copies_per_ml"]),
                    patient_id=df["patient_id"].fillna("").astype(str),
+                   statistic=df["statistic"].fillna("").astype(str),
                    bound=df["bound"].fillna("eq").astype(str))
     bad = set(df["bound"]) - {"eq", "gt", "lt"}
     if bad:
@@ -102,8 +106,8 @@ def _draw_series(ax, st: dict, df: pd.DataFrame, labels: dict) -> list:
         sub = sub.sort_values(["time_months", "copies_per_ml"], kind="mergesort")
         colour = PALETTE[SERIES_COLOURS[i % len(SERIES_COLOURS)]]
         ls = "--" if stat in ("mean", "median") else "-"
-        label = str(labels.get(sid, sid)) + (f", patient {pid}" if pid else "")
-        label += f" ({stat})" if stat != "individual" else ""
+        label = _label(labels, sid) + (f", patient {pid}" if pid else "")
+        label += f" ({stat})" if stat not in ("individual", "") else ""
         ax.plot(sub["time_months"], sub["copies_per_ml"], ls=ls, color=colour,
                 lw=st["lw"], zorder=2, gid="series")
         for b, m in marker.items():
