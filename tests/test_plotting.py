@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import io
 import math
+import re
 import subprocess
 import sys
 
@@ -332,6 +333,50 @@ def test_importing_plotting_does_not_touch_pyplot():
     assert r.stdout.strip() == "False"
 
 
+NAN = float("nan")
+
+
+def _with(df, **cells):
+    """A copy of ``df`` with row 0 of each named column set (object dtype, so None fits)."""
+    df = df.astype(object)
+    for col, value in cells.items():
+        df.loc[0, col] = value
+    return df
+
+
+# Missing values in every field a figure prints: none may print as "nan" (or "None").
+MISSING = {
+    "forest_plot": lambda: P.forest_plot(
+        {**pooled_dict(), "estimate": None, "ci_low": None, "ci_high": None, "label": NAN,
+         "k": None, "studies": [{**pooled_dict()["studies"][0], "proportion": NAN}]},
+        labels={IDS[0]: NAN}, designs={IDS[0]: None}),
+    "sensitivity_plot": lambda: P.sensitivity_plot(_with(
+        sensitivity_rows(), label=NAN, estimate=NAN, ci_low=NAN, ci_high=NAN, k=NAN)),
+    "leave_one_out_plot": lambda: P.leave_one_out_plot(
+        _with(loo_rows(), estimate=NAN), full={"estimate": 0.7, "ci_low": None, "ci_high": None},
+        labels={IDS[1]: NAN}),
+    "viral_load_plot": lambda: P.viral_load_plot(
+        _with(viral_loads(), statistic=NAN, copies_per_ml=NAN), labels={"case2024": NAN}),
+    "rob_traffic_light": lambda: P.rob_traffic_light(_with(appraisal(), answer=NAN),
+                                                     labels={"vu2015": NAN}),
+    "prisma_flow": lambda: P.prisma_flow({**COUNTS, "duplicates": NAN,
+                                          "exclusion_reasons": {"not_ivig": NAN}}),
+    "evidence_map": lambda: P.evidence_map(_with(evidence_studies(), label=NAN, design=NAN)),
+    "claims_audit_plot": lambda: P.claims_audit_plot(_with(claims(5), short=NAN, claim_id=None)),
+    "calibration_plot": lambda: P.calibration_plot(
+        calibration_rows().assign(coverage=NAN, method=[NAN] * 12)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISSING))
+def test_missing_values_print_as_n_a_never_nan(name):
+    fig = MISSING[name]()
+    texts = strings(fig)
+    assert texts
+    printed = [t for t in texts if re.search(r"\b(nan|None)\b", t, flags=re.IGNORECASE)]
+    assert not printed, printed
+
+
 # ---------------------------------------------------------------- forest
 
 
@@ -624,6 +669,14 @@ def test_evidence_map_one_bubble_per_study_outcome_with_area_by_n():
     assert "answer only / not found" in texts
 
 
+def test_evidence_map_names_outcomes_by_the_labels_given():
+    data = evidence_studies()
+    fig = P.evidence_map(data, outcome_labels={"viremia_clearance": "BK viremia clearance"})
+    x_labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert x_labels[0] == "BK viremia clearance"  # not "bk viremia clearance"
+    assert "adverse event" in x_labels  # no label given: the name, spaced
+
+
 # ---------------------------------------------------------------- claims audit
 
 
@@ -641,6 +694,22 @@ def test_claims_audit_report_lists_every_claim_with_a_chip():
     widths = {v: sum(p.get_width() for p in by_gid(fig, f"bar-{v}")) for v in counts.index}
     assert widths == {v: counts[v] for v in counts.index}
     assert fig.get_figheight() > 8  # tall, so 50 rows stay readable
+
+
+def test_claims_audit_cuts_long_claims_visibly_and_keeps_them_whole(tmp_path):
+    from analysis.present.figures import save_figure
+
+    long = "A claim long enough that it cannot fit on one row of the figure, " * 3
+    fig = P.claims_audit_plot(claims(3).assign(short=[long, "Short claim", long]))
+    texts = [t for t in fig.findobj(Text) if t.get_gid() == "claim-text"]
+    assert texts[0].get_text().endswith("\u2026")  # cut, and the cut shows
+    assert long.startswith(texts[0].get_text()[:-1])
+    assert texts[0].get_label() == long  # the whole claim stays with the text
+    assert texts[1].get_text() == "Short claim"
+    save_figure(fig, tmp_path / "audit.svg", title="t", caption="c")
+    svg = (tmp_path / "audit.svg").read_text(encoding="utf-8")
+    assert svg.count(f"<title>{long}</title>") == 2  # the tooltip of each cut claim
+    assert [t.get_gid() for t in texts] == ["claim-text"] * 3  # saving changed no gid
 
 
 def test_claims_audit_slide_shows_top_ten_flagged_claims():

@@ -10,7 +10,7 @@ from conftest import ROOT
 from matplotlib.figure import Figure
 
 from analysis import InputError
-from analysis.present.rob_figure import JUDGEMENT_STYLES, rob_traffic_light_tool
+from analysis.present.plotting.rob_tools import JUDGEMENT_STYLES, rob_traffic_light_tool
 from analysis.review.io import load_package
 from analysis.review.rob import DOMAINS, study_concern, study_tools, tool_for
 

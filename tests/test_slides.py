@@ -2,6 +2,7 @@
 slides as PNG (>= 1920 x 1080) and SVG, numbers from results.json, byte-identical rebuilds."""
 
 import argparse
+import copy
 import json
 import re
 import struct
@@ -13,6 +14,7 @@ import pytest
 from conftest import ROOT
 
 from analysis.present.slides import TITLE_PT, add_slides_command, build_slides
+from analysis.present.slides.text_slides import _bottom_lines
 
 BIB = ROOT / "report" / "references.bib"
 CFF = ROOT / "CITATION.cff"
@@ -118,6 +120,15 @@ def test_bottom_line_numbers_come_from_results(decks, derived):
     assert f"{100 * g['estimate']:.1f}%" in text
     s = derived["audit"]["summary"]
     assert f"{s['supported']} of {sum(s.values())} claims supported" in text
+
+
+def test_counts_of_one_are_singular(derived):
+    results = copy.deepcopy(derived["results"])
+    gs = results["outcomes"]["graft_survival"]
+    gs["primary"]["k"], gs["crude"]["n"] = 1, 1
+    lines = _bottom_lines(results, derived["audit"])
+    assert "1 study, 1 patient)" in lines[1]
+    assert "patients)" in lines[0]  # clearance keeps its plural
 
 
 def test_forest_slides_show_every_pooled_study(decks, derived):

@@ -8,6 +8,7 @@ can credit it; the manifest lists every file with its sha256.
 
 from __future__ import annotations
 
+import html
 import io as _io
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,20 @@ def _mpl():
     return matplotlib
 
 
+def in_sentence(label: str) -> str:
+    """A sentence-case label as it reads inside a sentence: the first letter lower-cased
+    unless the first word is an acronym ("Graft survival" -> "graft survival", but
+    "BK viremia clearance" and "IVIG dose" stay as they are).
+
+    >>> [in_sentence(x) for x in ("Graft survival", "BK viremia clearance", "Serious adverse events of IVIG")]
+    ['graft survival', 'BK viremia clearance', 'serious adverse events of IVIG']
+    """
+    first = label.split(" ", 1)[0]
+    if sum(ch.isupper() for ch in first) > 1:
+        return label
+    return label[:1].lower() + label[1:]
+
+
 def labels_and_designs(results: dict) -> tuple[dict, dict]:
     """study_id -> display label and short design text, from the evidence table."""
     labels = {r["study_id"]: r["label"] for r in results["evidence_table"]}
@@ -52,7 +67,7 @@ def save_figure(fig, path: Path, *, title: str, caption: str) -> None:
     fmt = path.suffix.lstrip(".")
     if fmt == "svg":
         meta = {"Date": None, "Title": title, "Description": caption, "Creator": f"bkvn-ivig-evidence {__version__}"}
-        fig.savefig(buf, format="svg", metadata=meta)
+        _svg_with_tooltips(fig, buf, meta)
     elif fmt == "pdf":
         meta = {"CreationDate": None, "ModDate": None, "Title": title, "Subject": caption,
                 "Creator": f"bkvn-ivig-evidence {__version__}"}
@@ -63,12 +78,54 @@ def save_figure(fig, path: Path, *, title: str, caption: str) -> None:
     write_bytes(buf.getvalue(), path)
 
 
+def _shortened_texts(fig) -> list:
+    """Texts the plotting functions cut to fit: shown with an ellipsis, whole in the label."""
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text)
+            if t.get_text().endswith("\u2026") and t.get_label() and t.get_label() != t.get_text()]
+
+
+def _svg_with_tooltips(fig, buf, meta: dict) -> None:
+    """Save ``fig`` as SVG into ``buf``, each shortened text carrying its full wording as a
+    ``<title>`` (the tooltip a browser shows on hover, also in the report's inlined SVG)."""
+    tips = _shortened_texts(fig)
+    gids = [t.get_gid() for t in tips]
+    for i, t in enumerate(tips):  # a unique id marks each text's group in the SVG
+        t.set_gid(f"{gids[i] or 'text'}-full-{i}")
+    try:
+        fig.savefig(buf, format="svg", metadata=meta)
+    finally:
+        for t, gid in zip(tips, gids, strict=True):
+            t.set_gid(gid)
+    if not tips:
+        return
+    svg = buf.getvalue().decode("utf-8")
+    for i, t in enumerate(tips):
+        head = f'<g id="{gids[i] or "text"}-full-{i}">'
+        svg = svg.replace(head, f"{head}\n    <title>{html.escape(t.get_label())}</title>", 1)
+    buf.seek(0)
+    buf.truncate()
+    buf.write(svg.encode("utf-8"))
+
+
 def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style: str = "report"
                  ) -> list[tuple[str, str, str, Callable[[], Any]]]:
     """(name, title, caption, draw) for every figure; `draw` returns a Figure."""
+    labels, designs = labels_and_designs(results)
+    specs = _outcome_specs(results, labels, designs, style)
+    specs += comparative_specs(results, style=style)
+    specs += _evidence_specs(results, audit, labels, style)
+    if calibration is not None:
+        specs.append(_calibration_spec(calibration, style))
+    return specs
+
+
+def _outcome_specs(results: dict, labels: dict, designs: dict, style: str) -> list[tuple]:
+    """Per outcome with a finite pooled estimate: its forest plot; for clearance and graft
+    survival also the sensitivity and leave-one-out plots."""
     from . import plotting
 
-    labels, designs = labels_and_designs(results)
     specs = []
     for outcome in results["outcome_order"]:
         res = results["outcomes"][outcome]
@@ -77,7 +134,7 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
         lab = res["label"]
         title = f"{lab}: IVIG-treated patients"
         specs.append((f"forest_{outcome}", title,
-                      f"Forest plot of {lab.lower()}: per-study proportions with exact (Clopper-Pearson) 95% CIs; "
+                      f"Forest plot of {in_sentence(lab)}: per-study proportions with exact (Clopper-Pearson) 95% CIs; "
                       "pooled by the binomial-normal GLMM (ML, 7-node AGHQ) with its 95% CI (diamond) and "
                       "95% prediction interval (bar). Weights are not defined for the GLMM.",
                       lambda r=res, t=title: plotting.forest_plot(r["primary"], labels=labels, designs=designs,
@@ -98,7 +155,14 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
                           f"{lab}: GLMM pooled proportion omitting each study in turn.",
                           lambda loo=loo, r=res, lab=lab: plotting.leave_one_out_plot(
                               loo, full=r["primary"], labels=labels, title=f"{lab}: leave-one-out", style=style)))
-    specs += comparative_specs(results, style=style)
+    return specs
+
+
+def _evidence_specs(results: dict, audit: dict, labels: dict, style: str) -> list[tuple]:
+    """Viral loads (if any), risk of bias, PRISMA flow, evidence map and claims audit."""
+    from . import plotting
+
+    specs = []
     vl = pd.DataFrame(results["viral_loads"])
     if not vl.empty:
         vl = vl.assign(time_months=pd.to_numeric(vl.time_months), copies_per_ml=pd.to_numeric(vl.copies_per_ml))
@@ -118,75 +182,33 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
                   "PRISMA 2020 flow of records from the logged searches (data/raw/search_log.csv, "
                   "screening.csv).", lambda: plotting.prisma_flow(_prisma_counts(results), style=style)))
     emap = pd.DataFrame(_evidence_map_rows(results))
+    outcome_labels = {o: in_sentence(r["label"]) for o, r in results["outcomes"].items()}
     specs.append(("evidence_map", "Evidence map",
                   "Every study found: design, size (bubble area) and the outcomes it reports; hollow "
                   "markers are studies not found in any source (the answer's claims only).",
-                  lambda: plotting.evidence_map(emap, style=style)))
-    aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": _short(a["claim"]), "verdict": a["verdict"]}
+                  lambda: plotting.evidence_map(emap, outcome_labels=outcome_labels, style=style)))
+    aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": a["claim"], "verdict": a["verdict"]}
                         for a in audit["claims"]])
     specs.append(("claims_audit", "Claims audit at a glance",
                   "Verdict for each checkable claim of the AI answer (computed for numeric claims, "
                   "recorded judgement for qualitative ones).",
                   lambda: plotting.claims_audit_plot(aud, style=style)))
-    if calibration is not None:
-        cal = pd.DataFrame(calibration["rows"])
-        tau2 = CALIBRATION_TAU2
-        cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")]
-        cal = cal.assign(scenario=[f"true proportion {p:.2f}" for p in cal.true_p])
-        specs.append(("calibration", "Interval calibration by simulation",
-                      "Simulated coverage of the 95% confidence and prediction intervals of each method with the "
-                      f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and four true proportions; bars "
-                      "are +-1.96 Monte Carlo SE. Every scenario is in data/derived/calibration.csv.",
-                      lambda: plotting.calibration_plot(cal, style=style)))
     return specs
 
 
-def comparative_specs(results: dict, *, style: str = "report") -> list:
-    """One comparative forest plot per plan set with studies (risk ratios by design)."""
-    from .plot_comparative import comparative_forest_plot
+def _calibration_spec(calibration: dict, style: str) -> tuple:
+    """Simulated interval coverage at the observed study sizes and the middle tau^2."""
+    from . import plotting
 
-    q = results.get("question") or {}
-    iv = (q.get("intervention") or {}).get("name", "intervention")
-    cmp_ = (q.get("comparator") or {}).get("name", "comparator")
-    specs = []
-    for o, sets in results["comparative"].get("outcomes", {}).items():
-        spec = (q.get("outcomes") or {}).get(o, {})
-        for c in sets:
-            if not c["studies"]:
-                continue
-            title = f"{c['label']}: {iv} versus {cmp_} ({c['set_label']})"
-            caption = (f"{c['label']}, {iv} versus {cmp_}: risk ratio per study with its 95% CI (log scale), "
-                       "grouped by design; a diamond is a Mantel-Haenszel pooled risk ratio within one design "
-                       f"(drawn only where two or more studies share it). Population: {c['population_label']}.")
-            hib = spec.get("direction", "higher_is_better") == "higher_is_better"
-            specs.append((f"comparative_{o}_{c['set_id']}", title, caption,
-                          lambda c=c, t=title, hib=hib:
-                          comparative_forest_plot(c["studies"], c["pooled"], title=t, intervention=iv,
-                                                  comparator=cmp_, higher_is_better=hib, style=style)))
-    return specs
-
-
-def _rob_specs(results: dict, labels: dict, style: str) -> list:
-    """One traffic-light figure per risk-of-bias tool that has rows (rob_figure.py)."""
-    from .rob_figure import rob_traffic_light_tool
-
-    rob = results["risk_of_bias"]
-    specs = []
-    for tool, meta in rob["tools"].items():
-        rows = pd.DataFrame(rob[tool])
-        if rows.empty:
-            continue
-        specs.append((f"risk_of_bias_{tool}", f"Risk of bias: {meta['name']}",
-                      f"{meta['name']} ({meta['citation']}): judgement per domain and study, from what the stored "
-                      "source shows (mostly abstracts); 'no information' is drawn apart from high risk.",
-                      lambda rows=rows, meta=meta, tool=tool: rob_traffic_light_tool(
-                          rows, tool=tool, domains=meta["domains"], domain_labels=meta["domain_labels"],
-                          labels=labels, title=f"Risk of bias: {meta['name']}", style=style)))
-    return specs
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+    cal = pd.DataFrame(calibration["rows"])
+    tau2 = CALIBRATION_TAU2
+    cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")]
+    cal = cal.assign(scenario=[f"true proportion {p:.2f}" for p in cal.true_p])
+    return ("calibration", "Interval calibration by simulation",
+            "Simulated coverage of the 95% confidence and prediction intervals of each method with the "
+            f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and four true proportions; bars "
+            "are +-1.96 Monte Carlo SE. Every scenario is in data/derived/calibration.csv.",
+            lambda: plotting.calibration_plot(cal, style=style))
 
 
 def _prisma_counts(results: dict) -> dict:
@@ -195,7 +217,7 @@ def _prisma_counts(results: dict) -> dict:
     for o in ("viremia_clearance", "graft_survival"):
         r = results["outcomes"].get(o)
         if r and r.get("k"):
-            by_outcome.append(f"pooled for {r['label'][0].lower() + r['label'][1:] if not r['label'].startswith('BK') else r['label']}: {r['k']}")
+            by_outcome.append(f"pooled for {in_sentence(r['label'])}: {r['k']}")
     p["included_notes"] = by_outcome
     return p
 
@@ -249,3 +271,47 @@ def write_figures(results: dict, audit: dict | None, outdir: Path, manifest: str
         entries.append({"name": name, "title": title, "caption": caption, "files": files,
                         "sha256": {f: sha256_file(outdir / f) for f in files}})
     write_text(dumps_json({"version": __version__, "figures": entries}), manifest)
+
+
+def comparative_specs(results: dict, *, style: str = "report") -> list:
+    """One comparative forest plot per plan set with studies (risk ratios by design)."""
+    from .plotting.comparative import comparative_forest_plot
+
+    q = results.get("question") or {}
+    iv = (q.get("intervention") or {}).get("name", "intervention")
+    cmp_ = (q.get("comparator") or {}).get("name", "comparator")
+    specs = []
+    for o, sets in results["comparative"].get("outcomes", {}).items():
+        spec = (q.get("outcomes") or {}).get(o, {})
+        for c in sets:
+            if not c["studies"]:
+                continue
+            title = f"{c['label']}: {iv} versus {cmp_} ({c['set_label']})"
+            caption = (f"{c['label']}, {iv} versus {cmp_}: risk ratio per study with its 95% CI (log scale), "
+                       "grouped by design; a diamond is a Mantel-Haenszel pooled risk ratio within one design "
+                       f"(drawn only where two or more studies share it). Population: {c['population_label']}.")
+            hib = spec.get("direction", "higher_is_better") == "higher_is_better"
+            specs.append((f"comparative_{o}_{c['set_id']}", title, caption,
+                          lambda c=c, t=title, hib=hib:
+                          comparative_forest_plot(c["studies"], c["pooled"], title=t, intervention=iv,
+                                                  comparator=cmp_, higher_is_better=hib, style=style)))
+    return specs
+
+
+def _rob_specs(results: dict, labels: dict, style: str) -> list:
+    """One traffic-light figure per risk-of-bias tool that has rows (plotting/rob_tools.py)."""
+    from .plotting.rob_tools import rob_traffic_light_tool
+
+    rob = results["risk_of_bias"]
+    specs = []
+    for tool, meta in rob["tools"].items():
+        rows = pd.DataFrame(rob[tool])
+        if rows.empty:
+            continue
+        specs.append((f"risk_of_bias_{tool}", f"Risk of bias: {meta['name']}",
+                      f"{meta['name']} ({meta['citation']}): judgement per domain and study, from what the stored "
+                      "source shows (mostly abstracts); 'no information' is drawn apart from high risk.",
+                      lambda rows=rows, meta=meta, tool=tool: rob_traffic_light_tool(
+                          rows, tool=tool, domains=meta["domains"], domain_labels=meta["domain_labels"],
+                          labels=labels, title=f"Risk of bias: {meta['name']}", style=style)))
+    return specs

@@ -135,10 +135,13 @@ def format_audit(claims) -> str:
     for a in claims:
         said = textwrap.wrap(a["claim"], 56) or [""]
         why = textwrap.wrap("-> " + a["reason"], 56)
-        first = f"{a['claim_id']:<6}{a['verdict']:<18}{a['claimed'][:19]:<20}"
+        # a long claimed value wraps in its column rather than being cut
+        claimed = textwrap.wrap(a["claimed"], 19) or [""]
         body = said + why
-        lines.append(first + body[0])
-        lines += [" " * 44 + b for b in body[1:]]
+        for j in range(max(len(body), len(claimed))):
+            head = f"{a['claim_id']:<6}{a['verdict']:<18}" if j == 0 else " " * 24
+            cell = claimed[j] if j < len(claimed) else ""
+            lines.append(f"{head}{cell:<20}{body[j] if j < len(body) else ''}".rstrip())
     counts = {}
     for a in claims:
         counts[a["verdict"]] = counts.get(a["verdict"], 0) + 1

@@ -69,8 +69,36 @@ def _split(cell) -> list[str]:
     return [p.strip() for p in str(cell).split(";") if p.strip()] if _present(cell) else []
 
 
+def _in_sentence(label: str) -> str:
+    """``label`` inside a sentence: first letter lower-cased unless the first word is an
+    acronym ("Graft survival" -> "graft survival"; "BK viremia clearance" is kept)."""
+    first = label.split(" ", 1)[0]
+    return label if sum(ch.isupper() for ch in first) > 1 else label[:1].lower() + label[1:]
+
+
 def _fmt(x) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
+
+
+# count units in the plural, and their singular for a claimed value of exactly 1
+_SINGULAR = {"patients": "patient", "doses": "dose", "months": "month", "studies": "study"}
+
+
+def _claimed_text(value: float, high: float | None, unit: str | None) -> str:
+    """The claimed value as the answer says it: "1 patient" (not "1 patients"), a dose
+    below 0.1 g/kg in mg/kg ("1 mg/kg", not "0.001 g/kg"), a range as "22-33 months".
+
+    >>> _claimed_text(1, None, "patients"), _claimed_text(0.001, None, "g/kg")
+    ('1 patient', '1 mg/kg')
+    >>> _claimed_text(22, 33, "months"), _claimed_text(2, None, "g/kg")
+    ('22-33 months', '2 g/kg')
+    """
+    if unit == "g/kg" and max(value, high if high is not None else value) < 0.1:
+        value, high, unit = value * 1000, (high * 1000 if high is not None else None), "mg/kg"
+    text = _fmt(value) + (f"-{_fmt(high)}" if high is not None else "")
+    if unit is None:
+        return text
+    return f"{text} {_SINGULAR.get(unit, unit) if high is None and value == 1 else unit}"
 
 
 class _Index:
@@ -331,7 +359,7 @@ def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
         res = results["outcomes"][o]
         same = [d for d in res.get("dataset") or [] if d["study_id"] not in ix.cited and d["setting"] in settings]
         if same:
-            notes.append(f"uncited studies of the same population reporting {res['label'].lower()}: "
+            notes.append(f"uncited studies of the same population reporting {_in_sentence(res['label'])}: "
                          + ", ".join(f"{d['study_id']} {d['events']}/{d['n']}" for d in same))
         for comp in results["comparative"]["studies"]:
             want = "graft_loss" if o == "graft_survival" else o
@@ -375,9 +403,9 @@ def audit_claims(pkg, results: dict[str, Any]) -> list[dict[str, Any]]:
             claimed = str(int(c.claimed_value))
         elif _present(c.claimed_value):
             bound = _BOUND.get(c.claimed_bound, "") if _present(c.claimed_bound) else ""
-            claimed = bound + _fmt(c.claimed_value) + (f"-{_fmt(c.claimed_value_high)}"
-                                                       if _present(c.claimed_value_high) else "")
-            claimed += f" {c.unit}" if _present(c.unit) else ""
+            claimed = bound + _claimed_text(float(c.claimed_value),
+                                            float(c.claimed_value_high) if _present(c.claimed_value_high) else None,
+                                            str(c.unit) if _present(c.unit) else None)
         done[c.claim_id] = {
             "claim_id": c.claim_id, "section": c.section, "claim": c.claim,
             "cited_refs": c.cited_refs or "", "claim_type": c.claim_type,

@@ -8,7 +8,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from .plotting import PALETTE, _new_figure, _style, _tidy_axes
+from ._axes import _new_figure, _tidy_axes
+from ._style import PALETTE, _style
 
 GROUP_TITLES = {"randomised": "Randomised", "non-randomised": "Non-randomised"}
 

@@ -16,17 +16,9 @@ from matplotlib.lines import Line2D
 from matplotlib.path import Path
 from matplotlib.transforms import Affine2D, blended_transform_factory
 
-from .plotting import (
-    PALETTE,
-    _fits_rows,
-    _line_h,
-    _new_figure,
-    _offset,
-    _style,
-    _text_width,
-    _title,
-    _wrap,
-)
+from ._axes import _fits_rows, _new_figure, _offset, _title
+from ._style import PALETTE, _style
+from ._text import _line_h, _text_width, _wrap
 
 __all__ = ["JUDGEMENT_STYLES", "rob_traffic_light_tool"]
 

@@ -1,0 +1,29 @@
+"""The journal-club deck (``make slides``): a 16:9 PDF built from the same derived results
+as the report, plus each figure slide as PNG and SVG to paste into other slide software.
+
+Nine slides, one page each (13.333 x 7.5 in, i.e. 960 x 540 pt): the question, the
+evidence at a glance, the forest plots for clearance and graft survival, how the answer
+moves with method, verification and overlap choices, the claims audit, the GRADE summary
+of findings, the bottom line and the references. Every number is read from
+``results.json``, ``claims_audit.json`` or ``calibration.json`` and formatted here; none is
+typed. Titles are 32 pt, body text at least 20 pt (18 pt inside the plotting functions'
+slide style), and every slide has a 14 pt source and citation footer.
+
+The output is byte-for-byte deterministic: PDF pages carry no dates, SVG ids are salted
+with a fixed string (``figures.save_figure``), PNG is written by Agg at a fixed DPI, and no
+input path or time enters a file.
+
+Modules: ``_layout`` (canvas, type, text placement, chrome and the layout check),
+``text_slides`` (question, evidence, bottom line), ``plots`` (forest, sensitivity and
+claims-audit slides), ``sof`` (GRADE summary of findings), ``references`` (references
+slide and footers) and ``deck`` (the slide specs, the PDF assembly and the command).
+"""
+
+from __future__ import annotations
+
+from ._layout import SLIDE_H as SLIDE_H
+from ._layout import SLIDE_W as SLIDE_W
+from ._layout import TITLE_PT as TITLE_PT
+from .deck import add_slides_command, build_slides, slide_specs
+
+__all__ = ["TITLE_PT", "add_slides_command", "build_slides", "slide_specs"]

@@ -1,0 +1,165 @@
+"""The deck: one spec per slide, and the PDF (plus PNG/SVG of each figure slide) built
+from them; and the ``slides`` command that runs it."""
+
+from __future__ import annotations
+
+import io as _io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..._version import __version__
+from ...review.io import write_bytes
+from ..citation import parse_bibtex
+from ..figures import save_figure
+from ._layout import _check_layout, _chrome, _ci, _drawn_texts, _new_slide, _pct
+from .plots import _forest, _slide_claims, _slide_sensitivity
+from .references import _footer, _slide_references
+from .sof import _slide_grade
+from .text_slides import _evidence_counts, _slide_bottom_line, _slide_evidence, _slide_title
+
+
+def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[str, dict[str, str]],
+                cff_path: Path) -> list[dict[str, Any]]:
+    """One dict per slide: ``name``, ``title``, ``subtitle``, ``sources``, ``figure`` (True if
+    also saved as PNG/SVG) and ``draw`` (returns the Figure, title and footer not yet added)."""
+    outs = results["outcomes"]
+    cl = outs["viremia_clearance"]
+
+    def page(draw_into: Callable) -> Callable:
+        def draw():
+            fig = _new_slide()
+            draw_into(fig)
+            return fig
+        return draw
+
+    def forest_sub(o: str) -> str:
+        p = outs[o]["primary"]
+        return (f"Pooled {_pct(p['estimate'])} (95% CI {_ci(p['ci_low'], p['ci_high'])}) by the "
+                "binomial-normal GLMM; exact study CIs")
+
+    sens_sub = "Each row re-pools the clearance data; dashed line: the primary estimate"
+    if calibration is not None:
+        cal = [r for r in calibration["rows"]
+               if r["method"] == "glmm-t" and r["interval"] == "ci" and r["sizes"] == "observed"]
+        if cal:
+            cov = sum(r["coverage"] for r in cal) / len(cal)
+            sens_sub = f"Simulated coverage of the primary 95% CI with these study sizes: {_pct(cov)}"
+    found, counts = _evidence_counts(results)
+    small = sum(c for d, c in counts.items() if d in ("case_series", "case_report", "conference_abstract"))
+    s = audit["summary"]
+    return [
+        {"name": "title", "title": "IVIG for refractory BK-virus nephropathy",
+         "subtitle": "Journal club: an evidence synthesis and an audit of an AI-written answer",
+         "sources": ["results.json", "claims_audit.json"], "figure": False,
+         "draw": page(lambda f: _slide_title(f, results, audit))},
+        {"name": "evidence", "title": "The evidence at a glance",
+         "subtitle": f"{small} of {len(found)} reports are case series, case reports or abstracts",
+         "sources": ["results.json"], "figure": True,
+         "draw": page(lambda f: _slide_evidence(f, results))},
+        {"name": "forest_viremia_clearance", "title": f"{cl['label']} after IVIG",
+         "subtitle": forest_sub("viremia_clearance"), "sources": ["results.json"], "figure": True,
+         "draw": lambda: _forest(results, "viremia_clearance")},
+        {"name": "forest_graft_survival", "title": f"{outs['graft_survival']['label']} after IVIG",
+         "subtitle": forest_sub("graft_survival"), "sources": ["results.json"], "figure": True,
+         "draw": lambda: _forest(results, "graft_survival")},
+        {"name": "sensitivity", "title": "How the clearance answer moves",
+         "subtitle": sens_sub, "sources": ["results.json"] + (["calibration.json"] if calibration else []),
+         "figure": True, "draw": lambda: _slide_sensitivity(results, "viremia_clearance")},
+        {"name": "claims_audit", "title": "Claims audit of the AI answer",
+         "subtitle": f"{sum(s.values())} checkable claims, each with a computed or recorded verdict",
+         "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)},
+        {"name": "grade", "title": "GRADE summary of findings",
+         "subtitle": "Share of IVIG-treated patients with each outcome; ratings by analysis/review/grade/",
+         "sources": ["results.json"], "figure": True, "draw": page(lambda f: _slide_grade(f, results))},
+        {"name": "bottom_line", "title": "Bottom line", "subtitle": "",
+         "sources": ["results.json", "claims_audit.json"], "figure": False,
+         "draw": page(lambda f: _slide_bottom_line(f, results, audit))},
+        {"name": "references", "title": "References",
+         "subtitle": "All, with DOI or PMID: report/references.bib, or run  make cite",
+         "sources": ["references.bib", "CITATION.cff"], "figure": False,
+         "draw": page(lambda f: _slide_references(f, results, bib, cff_path))},
+    ]
+
+
+def build_slides(results: dict, audit: dict, calibration: dict | None, bib_path: Path,
+                 out_pdf: Path, out_dir: Path | None = None, *,
+                 cff_path: Path = Path("CITATION.cff")) -> list[dict[str, Any]]:
+    """Write the deck to ``out_pdf`` and each figure slide as ``NN-name.png``/``.svg`` in
+    ``out_dir`` (default: the PDF's folder).
+
+    Returns one record per slide (``number``, ``name``, ``title``, ``files`` written,
+    ``texts``: every string drawn, and ``min_font_pt``), so a test can read what a slide says.
+    Raises ValueError if a text would run off a slide, into its title or footer, or over
+    another text of the slide's body.
+    """
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    out_pdf = Path(out_pdf)
+    out_dir = Path(out_dir) if out_dir is not None else out_pdf.parent
+    bib = parse_bibtex(Path(bib_path).read_text(encoding="utf-8"))
+    specs = slide_specs(results, audit, calibration, bib, Path(cff_path))
+    buf = _io.BytesIO()
+    records = []
+    meta = {"CreationDate": None, "ModDate": None, "Title": "IVIG for BK-virus nephropathy: journal club",
+            "Creator": f"bkvn-ivig-evidence {__version__}", "Producer": f"bkvn-ivig-evidence {__version__}"}
+    with PdfPages(buf, metadata=meta) as pdf:
+        for i, spec in enumerate(specs, start=1):
+            fig = spec["draw"]()
+            _chrome(fig, i, len(specs), spec["title"], spec["subtitle"], _footer(spec, bib))
+            _check_layout(fig, spec["name"])
+            pdf.savefig(fig)
+            files = []
+            if spec["figure"]:
+                for fmt in ("png", "svg"):
+                    path = out_dir / f"{i:02d}-{spec['name'].replace('_', '-')}.{fmt}"
+                    save_figure(fig, path, title=spec["title"], caption=_footer(spec, bib))
+                    files.append(path.name)
+            shown = _drawn_texts(fig)
+            records.append({"number": i, "name": spec["name"], "title": spec["title"], "files": files,
+                            "texts": [t.get_text() for t in shown],
+                            "min_font_pt": min(t.get_fontsize() for t in shown)})
+    write_bytes(buf.getvalue(), out_pdf)
+    return records
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _cmd_slides(args) -> int:
+    import json
+
+    from ...stats._validation import InputError
+
+    def read(path):
+        p = Path(path)
+        if not p.is_file():
+            raise InputError("no such file (run the earlier make step first)", file=str(path))
+        return json.loads(p.read_text(encoding="utf-8"))
+
+    records = build_slides(read(args.results), read(args.audit),
+                           read(args.calibration) if args.calibration else None,
+                           Path(args.bib), Path(args.out), Path(args.outdir) if args.outdir else None,
+                           cff_path=Path(args.cff))
+    print(f"wrote {args.out} ({len(records)} slides)")
+    return 0
+
+
+def add_slides_command(sub) -> None:
+    """Register ``python -m analysis slides`` on an argparse subparsers object."""
+    p = sub.add_parser("slides", help="build the 16:9 journal-club deck (PDF) and its figure slides",
+                       description="Build the 16:9 journal-club deck as one PDF, plus each figure "
+                                   "slide as PNG and SVG, from the same derived files as the report.",
+                       epilog="example:\n  evsynth slides --out slides/journal-club.pdf  # or: make slides")
+    p.add_argument("--results", default="data/derived/results.json", metavar="PATH",
+                   help="results JSON (from `analyze`)")
+    p.add_argument("--audit", default="data/derived/claims_audit.json", metavar="PATH",
+                   help="claims audit JSON (from `audit`)")
+    p.add_argument("--calibration", default=None, metavar="PATH",
+                   help="calibration JSON (default: none: no calibration results on the slides)")
+    p.add_argument("--bib", default="report/references.bib", metavar="PATH", help="the BibTeX file")
+    p.add_argument("--cff", default="CITATION.cff", metavar="PATH", help="the CITATION.cff file")
+    p.add_argument("--out", required=True, metavar="PATH", help="the PDF; figure slides go beside it")
+    p.add_argument("--outdir", default=None, metavar="DIR",
+                   help="folder for the PNG/SVG slides (default: the PDF's)")
+    p.set_defaults(func=_cmd_slides)
