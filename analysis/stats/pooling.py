@@ -406,6 +406,11 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
                 "the ML estimate of tau^2 is 0: the random-effects GLMM coincides with the "
                 "common-effect logistic model"
             )
+        if not np.isfinite(se):
+            warnings.append(
+                "the standard error of the pooled logit could not be computed (the likelihood is "
+                "flat or not concave at its maximum to rounding error): no CI or prediction interval"
+            )
     ci = (mu - crit * se, mu + crit * se)
     pi = None if tau2 is None else (mu - crit * np.sqrt(se**2 + tau2), mu + crit * np.sqrt(se**2 + tau2))
 
