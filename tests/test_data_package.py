@@ -122,7 +122,7 @@ def test_corrupt_copy_fails_naming_file_row_and_field(tmp_path, case):
     assert field in msg
     assert reason in msg
     if case not in ("missing column",):
-        assert "row " in msg
+        assert "line " in msg
 
 
 def test_a_changed_raw_file_fails_the_hash_check(tmp_path):

@@ -718,8 +718,9 @@ def add_slides_command(sub) -> None:
     p.add_argument("--results", required=True)
     p.add_argument("--audit", required=True)
     p.add_argument("--calibration", default=None)
-    p.add_argument("--bib", default="report/references.bib")
-    p.add_argument("--cff", default="CITATION.cff")
+    repo = Path(__file__).resolve().parents[2]  # defaults in the repository, wherever it runs
+    p.add_argument("--bib", default=str(repo / "report" / "references.bib"))
+    p.add_argument("--cff", default=str(repo / "CITATION.cff"))
     p.add_argument("--out", required=True, help="the PDF; figure slides go beside it")
     p.add_argument("--outdir", default=None, help="folder for the PNG/SVG slides (default: the PDF's)")
     p.set_defaults(func=_cmd_slides)

@@ -11,14 +11,27 @@ import json
 import math
 from pathlib import Path
 
+# Default paths point into this repository, wherever the command is run from (explicit
+# paths given on the command line are read relative to the shell's folder, as usual).
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _repo(rel: str) -> str:
+    return str(REPO / rel)
+
 
 def _read_json(path):
+    from ..review.io import read_text_file
     from ..stats._validation import InputError
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError("no such file (run the earlier make step first)", file=str(path))
-    return json.loads(p.read_text(encoding="utf-8"))
+    try:
+        return json.loads(read_text_file(p, kind="JSON"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg}, column {exc.colno})", file=str(path),
+                         line=exc.lineno) from None
 
 
 def _cmd_check_data(args) -> int:
@@ -210,12 +223,12 @@ def _cmd_calibrate(args) -> int:
 def add_commands(sub) -> None:
     """Register the pipeline subcommands on an argparse subparsers object."""
     p = sub.add_parser("check-data", help="validate the data package (schema, hashes, rules)")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
+    p.add_argument("--in", dest="inp", default=_repo("data/datapackage.json"))
     p.add_argument("--out", default=None, help="optional JSON stamp of the validated package")
     p.set_defaults(func=_cmd_check_data)
 
     p = sub.add_parser("update-hashes", help="record the sha256 of every raw file (curators only)")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
+    p.add_argument("--in", dest="inp", default=_repo("data/datapackage.json"))
     p.set_defaults(func=_cmd_update_hashes)
 
     p = sub.add_parser("analyze", help="run every analysis into one results JSON")
@@ -232,7 +245,7 @@ def add_commands(sub) -> None:
     p.set_defaults(func=_cmd_tables)
 
     p = sub.add_parser("audit", help="audit the AI answer's claims; prints the table")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
+    p.add_argument("--in", dest="inp", default=_repo("data/datapackage.json"))
     p.add_argument("--results", required=True)
     p.add_argument("--out", default=None)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -254,14 +267,14 @@ def add_commands(sub) -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--extra-manifest", action="append", help="another figure manifest (repeatable)")
     p.add_argument("--calibration", default=None)
-    p.add_argument("--template", default="report/template.html")
-    p.add_argument("--bib", default="report/references.bib")
+    p.add_argument("--template", default=_repo("report/template.html"))
+    p.add_argument("--bib", default=_repo("report/references.bib"))
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("bibtex", help="regenerate the study entries of report/references.bib (curators)")
-    p.add_argument("--in", dest="inp", default="data/datapackage.json")
-    p.add_argument("--bib", default="report/references.bib")
+    p.add_argument("--in", dest="inp", default=_repo("data/datapackage.json"))
+    p.add_argument("--bib", default=_repo("report/references.bib"))
     p.set_defaults(func=_cmd_bibtex)
 
     p = sub.add_parser("calibrate", help="simulate the coverage of every interval for this design")
@@ -274,8 +287,8 @@ def add_commands(sub) -> None:
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("cite", help="print how to cite the package and every included study")
-    p.add_argument("--bib", default="report/references.bib")
-    p.add_argument("--cff", default="CITATION.cff")
+    p.add_argument("--bib", default=_repo("report/references.bib"))
+    p.add_argument("--cff", default=_repo("CITATION.cff"))
     p.add_argument("--style", choices=("text", "bibtex", "both"), default="both")
     p.set_defaults(func=_cmd_cite)
 
