@@ -63,12 +63,28 @@ def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x))
 
 
+# What kind of graphic each figure is, for its alt text ("<kind>: <title>").
+FIGURE_KINDS = {"forest_": "Forest plot", "sensitivity_": "Dot-and-interval plot of pooled estimates",
+                "leave_one_out_": "Leave-one-out plot", "prisma": "Flow diagram",
+                "evidence_map": "Bubble chart", "risk_of_bias": "Traffic-light chart",
+                "claims_audit": "Bar chart", "viral_loads": "Line chart",
+                "calibration": "Dot chart of simulated coverage"}
+
+
+def figure_alt(name: str, title: str) -> str:
+    """Alt text of a figure: the kind of graphic and what it shows (its title)."""
+    kind = next((k for prefix, k in FIGURE_KINDS.items() if name.startswith(prefix)), "Figure")
+    return f"{kind}: {title}"
+
+
 def _svg(manifest: dict, figdir: Path, name: str) -> str:
     entry = next((f for f in manifest["figures"] if f["name"] == name), None)
     if entry is None:
         return ""
     text = (figdir / f"{name}.svg").read_text(encoding="utf-8")
     text = text[text.index("<svg"):]
+    # inline SVG has no alt attribute: role="img" with aria-label is its equivalent
+    text = text.replace("<svg", f'<svg role="img" aria-label="{_e(figure_alt(name, entry["title"]))}"', 1)
     return (f'<figure id="fig-{name}">{text}<figcaption><strong>{_e(entry["title"])}.</strong> '
             f"{_e(entry['caption'])}</figcaption></figure>")
 
@@ -82,15 +98,28 @@ def _git(*args: str) -> str:
 
 
 def _table(headers: list[str] | None, rows: list[list[str]], numeric: set[int] = frozenset(),
-           row_classes: list[str] | None = None) -> str:
-    head = "".join(f'<th class="{"n" if i in numeric else ""}">{h}</th>' for i, h in enumerate(headers or []))
+           row_classes: list[str] | None = None, *, row_headers: bool = False, cls: str = "") -> str:
+    """A data table in a scroll box (so a phone scrolls the table, not the page).
+
+    Column headers are ``<th scope="col">``; with `row_headers` the first cell of each
+    row is a ``<th scope="row">`` (key-value tables without a header row).
+    """
+    head = "".join(f'<th scope="col" class="{"n" if i in numeric else ""}">{h}</th>'
+                   for i, h in enumerate(headers or []))
     body = []
     for j, r in enumerate(rows):
-        cls = f' class="{row_classes[j]}"' if row_classes and row_classes[j] else ""
-        body.append(f"<tr{cls}>" + "".join(f'<td class="{"n" if i in numeric else ""}">{c}</td>'
-                                           for i, c in enumerate(r)) + "</tr>")
+        rc = f' class="{row_classes[j]}"' if row_classes and row_classes[j] else ""
+        cells = []
+        for i, c in enumerate(r):
+            tag, scope = ("th", ' scope="row"') if row_headers and i == 0 else ("td", "")
+            cells.append(f'<{tag}{scope} class="{"n" if i in numeric else ""}">{c}</{tag}>')
+        body.append(f"<tr{rc}>" + "".join(cells) + "</tr>")
     thead = f"<thead><tr>{head}</tr></thead>" if headers else ""
-    return f"<table>{thead}<tbody>{''.join(body)}</tbody></table>"
+    width = len(headers or (rows[0] if rows else []))
+    classes = " ".join(c for c in (cls, "wide" if width >= 5 else "") if c)
+    attr = f' class="{classes}"' if classes else ""
+    table = f"<table{attr}>{thead}<tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="table-scroll" role="region" aria-label="Table (scrolls sideways)" tabindex="0">{table}</div>'
 
 
 def _cite(keys: list[str], order: list[str]) -> str:
@@ -185,7 +214,7 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
                          "contraindicated or have failed"],
         ["Comparison", "No IVIG (continued immunosuppression reduction alone)"],
         ["Outcomes", "Clearance of BK viremia; graft survival; histology, graft function, adverse events"],
-    ]).replace("<table>", '<table class="pico">')
+    ], row_headers=True, cls="pico")
     # ---- glance
     ev = results["evidence_table"]
     designs: dict[str, int] = {}
@@ -213,7 +242,7 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
         ref = f"answer ref {r['answer_ref']}" if r["answer_ref"] else ""
         ids = " ".join(x for x in (f"PMID {r['pmid']}" if r["pmid"] else "", f"doi:{r['doi']}" if r["doi"] else "") if x)
         rows.append([f"<strong>{_e(r['label'])}</strong><br><span class='small'>{_e(ref)} {_e(ids)}</span>",
-                     _e(r["design"].replace("_", " ")), _e(r["population"]), _e(r["setting"].replace("_", " ")),
+                     _e(r["design"].replace("_", " ")), _e(r["population"].replace("_", " ")), _e(r["setting"].replace("_", " ")),
                      _e(r["n_ivig"] if r["n_ivig"] is not None else "—")
                      + (f" / {r['n_control']}" if r["n_control"] else ""),
                      _e(r["regimen"]), _e(r["co_interventions"]), _e(r["follow_up"]),
@@ -413,7 +442,7 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
              ["analysis", __version__], ["python", platform.python_version()], ["numpy", numpy.__version__],
              ["scipy", scipy.__version__], ["pandas", pandas.__version__], ["matplotlib", matplotlib.__version__]]
     crows += [[_e(path), _e(h)] for path, h in sorted(results["data_hashes"].items())]
-    colophon = _table(None, crows).replace("<table>", '<table class="colophon">')
+    colophon = _table(None, crows, row_headers=True, cls="colophon")
     unknown = sorted(set(refs) - {k for _, k in CITATIONS.values()})
     if unknown:
         raise ValueError(f"report cites keys not in analysis/_citations.py: {unknown}")

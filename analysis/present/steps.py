@@ -182,6 +182,25 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_report_pdf(args) -> int:
+    """Print the HTML report to an A4 PDF with Chromium; footer: commit and page number."""
+    import os
+    import re
+
+    from .._version import __version__
+    from ..review.io import read_text_file, write_bytes
+    from .browser import make_deterministic, print_pdf
+
+    html = read_text_file(args.inp, kind="HTML")
+    m = re.search(r'<meta name="commit" content="([^"]*)">', html)
+    commit = m.group(1) if m else "unknown"
+    footer = f"IVIG for BK-virus nephropathy: evidence report \u00b7 bkvn-ivig-evidence {__version__} \u00b7 commit {commit}"
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
+    write_bytes(make_deterministic(print_pdf(args.inp, footer=footer), epoch=epoch), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_cite(args) -> int:
     from .citation import format_citations
 
@@ -271,6 +290,11 @@ def add_commands(sub) -> None:
     p.add_argument("--bib", default=_repo("report/references.bib"))
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("report-pdf", help="print the HTML report to an A4 PDF handout (needs Chromium)")
+    p.add_argument("--in", dest="inp", default=_repo("report/report.html"))
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_report_pdf)
 
     p = sub.add_parser("bibtex", help="regenerate the study entries of report/references.bib (curators)")
     p.add_argument("--in", dest="inp", default=_repo("data/datapackage.json"))
