@@ -2,6 +2,9 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while the imports load: no traceback either
+    sys.exit(130)
 
 sys.exit(main(prog="python -m analysis"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -232,7 +233,7 @@ def _add_pool(sub) -> None:
 
 
 def _cmd_pool(args) -> int:
-    from .review.io import dumps_json, read_counts_csv
+    from .review.io import MAX_LEAVE_ONE_OUT, dumps_json, read_counts_csv
     from .stats.pooling import leave_one_out, pool_proportions
 
     opts, notes = resolve_pool_options(args)
@@ -240,7 +241,9 @@ def _cmd_pool(args) -> int:
         raise ValueError(f"--forest {args.forest}: the file name must end in .svg, .png or .pdf")
     for note in notes:
         print(note, file=sys.stderr)
-    df = read_counts_csv(args.file)
+    df = (read_counts_csv(args.file, max_rows=MAX_LEAVE_ONE_OUT,
+                          limit_reason="the limit for --leave-one-out (it refits once per study)")
+          if args.leave_one_out else read_counts_csv(args.file))
     ids = df.study_id.tolist()
     res = pool_proportions(df.events, df.n, study_ids=ids, **opts)
     loo = leave_one_out(df.events, df.n, study_ids=ids, **opts) if args.leave_one_out else None
@@ -330,20 +333,68 @@ def build_parser(prog: str = "evsynth") -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "evsynth") -> int:
-    """Entry point of `evsynth` (and, with ``prog="python -m analysis"``, of ``python -m
-    analysis``); returns the exit status."""
+def _run(argv: Sequence[str] | None, prog: str) -> int:
+    from .review.io import transaction
+
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with transaction():  # a command that fails leaves its outputs as they were
+            return args.func(args)
     except InputError as exc:
         for err in getattr(exc, "errors", None) or [exc]:
-            print(f"error: {err}", file=sys.stderr)
+            _fail(f"error: {err}")
         return EXIT_BAD_INPUT
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(f"error: {exc}")
         return EXIT_BAD_INPUT
     except json.JSONDecodeError as exc:  # pragma: no cover - defensive
-        print(f"error: invalid JSON input ({exc})", file=sys.stderr)
+        _fail(f"error: invalid JSON input ({exc})")
         return EXIT_BAD_INPUT
+
+
+def _fail(message: str) -> None:
+    """Print `message` to stderr as exactly one line (control characters escaped)."""
+    line = "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in message)
+    print(line, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "evsynth") -> int:
+    """Entry point of `evsynth` (and, with ``prog="python -m analysis"``, of ``python -m
+    analysis``); returns the exit status, and never shows a traceback in ordinary use.
+
+    Bad input: exit 2 with one line naming file, line and field. Output closed early
+    (``pool FILE | head -1``): exit quietly as the Python documentation recommends
+    (``signal`` section, "Note on SIGPIPE"). Ctrl-C: exit 130. A file that cannot be
+    read or written: exit 2 naming it. Anything else is a bug: exit 1 with one line;
+    ``ANALYSIS_TRACEBACK=1`` shows the traceback.
+    """
+    try:
+        status = _run(argv, prog)
+        sys.stdout.flush()  # a closed pipe must fail here, inside the handler, not at exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"error: {where}{exc.strerror or exc}")
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        if os.environ.get("ANALYSIS_TRACEBACK"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (a bug: please report it; "
+              "ANALYSIS_TRACEBACK=1 shows where)")
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
+        pass

@@ -49,17 +49,18 @@ def test_glmm_weights_are_null_not_invented(good_csv):
     assert 0 <= out["tau2_ci_low"] <= out["tau2"]
 
 
+# Places are the file's line numbers (the header is line 1), as an editor shows them.
 BAD = {
-    "count above n": ("study_id,events,n\na,3,10\nb,7,5\n", "row 2, field 'events'"),
-    "negative count": ("study_id,events,n\na,-1,10\n", "row 1, field 'events'"),
-    "fractional count": ("study_id,events,n\na,1.5,10\n", "row 1, field 'events'"),
-    "n zero": ("study_id,events,n\na,0,0\n", "row 1, field 'n'"),
+    "count above n": ("study_id,events,n\na,3,10\nb,7,5\n", "line 3, field 'events'"),
+    "negative count": ("study_id,events,n\na,-1,10\n", "line 2, field 'events'"),
+    "fractional count": ("study_id,events,n\na,1.5,10\n", "line 2, field 'events'"),
+    "n zero": ("study_id,events,n\na,0,0\n", "line 2, field 'n'"),
     "missing column": ("study_id,events\na,1\n", "field 'n'"),
-    "duplicate id": ("study_id,events,n\na,1,2\na,1,3\n", "row 2, field 'study_id'"),
+    "duplicate id": ("study_id,events,n\na,1,2\na,1,3\n", "line 3, field 'study_id'"),
     "empty file": ("", "empty"),
     "header only": ("study_id,events,n\n", "no data rows"),
-    "non-numeric": ("study_id,events,n\na,x,10\n", "row 1, field 'events'"),
-    "empty cell": ("study_id,events,n\na,,10\n", "row 1, field 'events'"),
+    "non-numeric": ("study_id,events,n\na,x,10\n", "line 2, field 'events'"),
+    "empty cell": ("study_id,events,n\na,,10\n", "line 2, field 'events'"),
 }
 
 

@@ -144,7 +144,8 @@ def test_command_line_registration():
     parser = argparse.ArgumentParser()
     add_slides_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["slides", "--results", "r.json", "--audit", "a.json", "--out", "s/deck.pdf"])
-    assert args.bib == "report/references.bib"
-    assert args.cff == "CITATION.cff"
+    # defaults point into the repository, so the command works from any folder
+    assert args.bib == str(ROOT / "report" / "references.bib")
+    assert args.cff == str(ROOT / "CITATION.cff")
     assert args.calibration is None
     assert callable(args.func)

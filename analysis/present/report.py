@@ -51,6 +51,20 @@ class _Citer:
         return f"[{links}]"
 
 
+FIGURE_KINDS = {"forest_": "Forest plot", "comparative_": "Forest plot of risk ratios",
+                "sensitivity_": "Dot-and-interval plot of pooled estimates",
+                "leave_one_out_": "Leave-one-out plot", "tau_posterior_": "Density plot",
+                "prisma": "Flow diagram", "evidence_map": "Bubble chart",
+                "risk_of_bias": "Traffic-light chart", "claims_audit": "Bar chart",
+                "viral_loads": "Line chart", "calibration": "Dot chart of simulated coverage"}
+
+
+def figure_alt(name: str, title: str) -> str:
+    """Alt text of a figure: the kind of graphic and what it shows (its title)."""
+    kind = next((k for prefix, k in FIGURE_KINDS.items() if name.startswith(prefix)), "Figure")
+    return f"{kind}: {title}"
+
+
 def _figures(manifest: dict, figdir: Path):
     entries = {f["name"]: f for f in manifest["figures"]}
 
@@ -60,8 +74,10 @@ def _figures(manifest: dict, figdir: Path):
             return None
         text = (figdir / f"{name}.svg").read_text(encoding="utf-8")
         text = text[text.index("<svg"):]
-        return {"name": name, "svg": text, "title": entry["title"], "caption": entry["caption"],
-                "alt": entry.get("alt") or f"{entry['title']}. {entry['caption']}"}
+        alt = figure_alt(name, entry["title"])
+        # inline SVG has no alt attribute: role="img" with aria-label is its equivalent
+        text = text.replace("<svg", f'<svg role="img" aria-label="{narrative.escape(alt)}"', 1)
+        return {"name": name, "svg": text, "title": entry["title"], "caption": entry["caption"], "alt": alt}
 
     return svg
 

@@ -11,14 +11,27 @@ import json
 import math
 from pathlib import Path
 
+# Default paths point into this repository, wherever the command is run from (explicit
+# paths given on the command line are read relative to the shell's folder, as usual).
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _repo(rel: str) -> str:
+    return str(REPO / rel)
+
 
 def _read_json(path):
+    from ..review.io import read_text_file
     from ..stats._validation import InputError
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError("no such file (run the earlier make step first)", file=str(path))
-    return json.loads(p.read_text(encoding="utf-8"))
+    try:
+        return json.loads(read_text_file(p, kind="JSON"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg}, column {exc.colno})", file=str(path),
+                         line=exc.lineno) from None
 
 
 def _cmd_check_data(args) -> int:
@@ -175,6 +188,25 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_report_pdf(args) -> int:
+    """Print the HTML report to an A4 PDF with Chromium; footer: commit and page number."""
+    import os
+    import re
+
+    from .._version import __version__
+    from ..review.io import read_text_file, write_bytes
+    from .browser import make_deterministic, print_pdf
+
+    html = read_text_file(args.inp, kind="HTML")
+    m = re.search(r'<meta name="commit" content="([^"]*)">', html)
+    commit = m.group(1) if m else "unknown"
+    footer = f"IVIG for BK-virus nephropathy: evidence report \u00b7 bkvn-ivig-evidence {__version__} \u00b7 commit {commit}"
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
+    write_bytes(make_deterministic(print_pdf(args.inp, footer=footer), epoch=epoch), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_cite(args) -> int:
     from .citation import format_citations
 
@@ -218,11 +250,11 @@ def _cmd_calibrate(args) -> int:
 
 # Standard paths of the pipeline's files (the Makefile's), used as the defaults of every
 # subcommand that reads them, so each flag means the same thing everywhere.
-DATA = "data/datapackage.json"
-RESULTS = "data/derived/results.json"
-AUDIT = "data/derived/claims_audit.json"
-CALIBRATION = "data/derived/calibration.json"
-BIB = "report/references.bib"
+DATA = _repo("data/datapackage.json")
+RESULTS = _repo("data/derived/results.json")
+AUDIT = _repo("data/derived/claims_audit.json")
+CALIBRATION = _repo("data/derived/calibration.json")
+BIB = _repo("report/references.bib")
 
 
 def _command(sub, name: str, func, *, help: str, description: str, example: str):
@@ -346,9 +378,19 @@ def _add_build_commands(sub) -> None:
     p.add_argument("--calibration", default=None, metavar="PATH",
                    help="calibration JSON for the 'Which interval' section (default: none, the "
                         "section is left out)")
-    p.add_argument("--template", default="report/templates/report.html.j2", metavar="PATH", help="HTML template")
+    p.add_argument("--template", default=_repo("report/templates/report.html.j2"), metavar="PATH",
+                   help="the Jinja2 page template (its folder holds the section templates)")
     p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file")
     p.add_argument("--out", required=True, metavar="PATH", help="the HTML file to write")
+
+    p = _command(sub, "report-pdf", _cmd_report_pdf,
+                 help="print the HTML report to an A4 PDF handout (needs Chromium)",
+                 description="Print report/report.html to an A4 PDF with headless Chromium: print "
+                             "stylesheet, running footer with the commit and page number.",
+                 example="evsynth report-pdf --out report/report.pdf  # or: make report-pdf")
+    p.add_argument("--in", dest="inp", default=_repo("report/report.html"), metavar="PATH",
+                   help="the HTML report")
+    p.add_argument("--out", required=True, metavar="PATH", help="the PDF to write")
 
 
 def _add_other_commands(sub) -> None:

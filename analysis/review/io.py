@@ -17,25 +17,33 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..stats._validation import COLUMN_ALIASES, InputError
+from ..stats._validation import COLUMN_ALIASES, InputError, check_identifier, parse_integer
+from .atomic import atomic_write_bytes, transaction
 from .problems import MAX_PROBLEMS, Problems, record_key, record_lines
+from .textio import read_csv_rows, read_text_file
 
 __all__ = [
+    "COUNTS_SINGLE",
+    "COUNTS_TWO_GROUP",
+    "MAX_LEAVE_ONE_OUT",
     "MAX_PROBLEMS",
+    "MAX_STUDIES",
     "DataPackage",
     "Problems",
     "load_package",
     "read_counts_csv",
+    "read_csv_rows",
+    "read_text_file",
     "read_two_group_csv",
     "record_lines",
     "sha256_file",
+    "transaction",
     "verify_hashes",
     "write_csv",
     "write_json",
@@ -45,140 +53,92 @@ __all__ = [
 
 # --------------------------------------------------------------------------- counts CSV
 
-
-def _read_engine_csv(path: str | os.PathLike, header: str) -> pd.DataFrame:
-    """Read a small CSV as strings (BOM allowed), or raise InputError naming the file."""
-    name = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("no such file", file=name)
-    text = p.read_text(encoding="utf-8-sig")
-    if not text.strip():
-        raise InputError(f"the file is empty (expected a header '{header}')", file=name)
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a readable CSV file ({exc})", file=name) from None
-    df.columns = [c.strip() for c in df.columns]
-    if len(df) == 0:
-        raise InputError("no data rows below the header", file=name)
-    return df
+# Limits of the counts reader, far above any real meta-analysis: 50,000 studies pool in about
+# 20 s within 400 MB (GLMM); leave-one-out refits once per study, so it has its own limit
+# (1,000 studies take minutes). Above either, the file is refused with a message.
+MAX_STUDIES = 50_000
+MAX_LEAVE_ONE_OUT = 1_000
+COUNTS_SINGLE: tuple[tuple[str, str], ...] = (("events", "n"),)
+COUNTS_TWO_GROUP: tuple[tuple[str, str], ...] = (("events_treated", "n_treated"),
+                                                 ("events_control", "n_control"))
 
 
-def read_counts_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV with columns ``study_id,events,n`` (others ignored) and validate it.
+def read_counts_csv(path: str | os.PathLike, *,
+                    counts: tuple[tuple[str, str], ...] = COUNTS_SINGLE,
+                    id_column: str = "study_id", max_rows: int = MAX_STUDIES,
+                    limit_reason: str = "the limit for one file") -> pd.DataFrame:
+    """Read and validate a CSV of study counts: one id column and (events, total) pairs.
+
+    The default reads ``study_id,events,n`` (the ``pool`` input); ``counts=
+    COUNTS_TWO_GROUP`` reads ``study_id,events_treated,n_treated,events_control,
+    n_control``. Other columns are ignored. Returns the id column and every count
+    column (int64), one row per study, in file order.
 
     metafor's names ``slab``, ``xi`` and ``ni`` are accepted for the three columns.
 
     Raises
     ------
     InputError
-        Empty file, missing column, empty or non-numeric cell, a negative or
-        fractional count, ``n = 0``, ``events > n`` or a duplicate ``study_id``;
-        the message names the file, the data row and the field.
+        Naming the file, its line and the field: everything `read_text_file` and
+        `read_csv_rows` refuse, a missing column, no data rows, more than `max_rows`
+        studies (``limit_reason`` says why), an empty, duplicate or unprintable id, a count that is not a whole
+        number in plain digits (`parse_integer`) or is too large, a total below 1, and
+        events above their total.
     """
     name = str(path)
-    df = _read_engine_csv(path, "study_id,events,n")
-    # metafor's column names (slab, xi, ni) are read as study_id, events, n
-    df = df.rename(columns={c: COLUMN_ALIASES[c.lower()] for c in df.columns
-                            if c.lower() in COLUMN_ALIASES and COLUMN_ALIASES[c.lower()] not in df.columns})
-    for col in ("study_id", "events", "n"):
-        if col not in df.columns:
-            raise InputError(
-                f"missing column (found: {', '.join(df.columns) or 'none'})", file=name, field=col
-            )
+    header, rows = read_csv_rows(read_text_file(path), file=name)
+    # metafor's column names (slab, xi, ni; ai, n1i, ci, n2i) are read as this package's
+    header = [_metafor_column(c, header) for c in header]
+    wanted = [id_column] + [c for pair in counts for c in pair]
+    for col in wanted:
+        if col not in header:
+            raise InputError(f"missing column (the header has: {', '.join(header)[:80]})",
+                             file=name, line=1, field=col)
+    if not rows:
+        raise InputError(f"no data rows below the header (expected {','.join(wanted)})", file=name)
+    if len(rows) > max_rows:
+        raise InputError(f"{len(rows):,} rows: more than {max_rows:,} studies, {limit_reason}", file=name)
+    idx = {c: header.index(c) for c in wanted}
     seen: dict[str, int] = {}
-    events, ns = [], []
-    for i, rec in enumerate(df[["study_id", "events", "n"]].itertuples(index=False), start=1):
-        sid = rec.study_id.strip()
-        if not sid:
-            raise InputError("empty study_id", file=name, row=i, field="study_id")
+    ids: list[str] = []
+    values: dict[str, list[int]] = {c: [] for c in wanted[1:]}
+    for line, rec in rows:
+        sid = check_identifier(rec[idx[id_column]], file=name, line=line, field=id_column)
         if sid in seen:
-            raise InputError(
-                f"duplicate study_id {sid!r} (first at row {seen[sid]})",
-                file=name, row=i, field="study_id",
-            )
-        seen[sid] = i
-        e = _parse_count(rec.events, file=name, row=i, field="events", sid=sid)
-        m = _parse_count(rec.n, file=name, row=i, field="n", sid=sid)
-        if m < 1:
-            raise InputError(f"n must be at least 1 (study {sid!r}); got {m}", file=name, row=i, field="n")
-        if e > m:
-            raise InputError(
-                f"events ({e}) exceed n ({m}) for study {sid!r}", file=name, row=i, field="events"
-            )
-        events.append(e)
-        ns.append(m)
-    return pd.DataFrame(
-        {"study_id": [s.strip() for s in df.study_id], "events": events, "n": ns}
-    ).astype({"events": "int64", "n": "int64"})
+            raise InputError(f"duplicate {id_column} {sid!r} (first on line {seen[sid]})",
+                             file=name, line=line, field=id_column)
+        seen[sid] = line
+        ids.append(sid)
+        for ev_col, n_col in counts:
+            e = parse_integer(rec[idx[ev_col]], file=name, line=line, field=ev_col)
+            m = parse_integer(rec[idx[n_col]], file=name, line=line, field=n_col)
+            if m < 1:
+                raise InputError(f"{n_col} must be at least 1 (study {sid!r}); got {m}",
+                                 file=name, line=line, field=n_col)
+            if e > m:
+                raise InputError(f"{ev_col} ({e}) exceed {n_col} ({m}) for study {sid!r}",
+                                 file=name, line=line, field=ev_col)
+            values[ev_col].append(e)
+            values[n_col].append(m)
+    frame = pd.DataFrame({id_column: ids, **{c: np.asarray(v, dtype=np.int64) for c, v in values.items()}})
+    return frame
 
 
-# metafor's argument names for the same four counts
-_TWO_GROUP_ALIASES = {"events_treated": "ai", "n_treated": "n1i", "events_control": "ci", "n_control": "n2i"}
+_TWO_GROUP_COLUMNS = {"ai": "events_treated", "n1i": "n_treated", "ci": "events_control", "n2i": "n_control"}
+
+
+def _metafor_column(name: str, header: list[str]) -> str:
+    """A metafor column name as this package's, unless the package's own name is present."""
+    key = name.strip().lower()
+    ours = COLUMN_ALIASES.get(key) or _TWO_GROUP_COLUMNS.get(key)
+    return ours if ours and ours not in header else name.strip()
 
 
 def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV of 2x2 tables and validate it.
-
-    Columns ``study_id,events_treated,n_treated,events_control,n_control`` (metafor's
-    ``ai,n1i,ci,n2i`` are accepted for the counts; ``study_id`` is optional and defaults
-    to the row number). Raises InputError naming the file, data row and field for a
-    missing column, an empty, non-numeric, negative or fractional count, ``n = 0``,
-    events above n or a duplicate ``study_id``.
-    """
-    name = str(path)
-    df = _read_engine_csv(path, "study_id,events_treated,n_treated,events_control,n_control")
-    cols = {}
-    for field, alias in _TWO_GROUP_ALIASES.items():
-        if field in df.columns:
-            cols[field] = field
-        elif alias in df.columns:
-            cols[field] = alias
-        else:
-            raise InputError(f"missing column, or metafor's '{alias}' (found: {', '.join(df.columns) or 'none'})",
-                             file=name, field=field)
-    ids = [s.strip() for s in df["study_id"]] if "study_id" in df.columns else [str(i + 1) for i in range(len(df))]
-    out: dict[str, list[int]] = {}
-    seen: dict[str, int] = {}
-    for i, sid in enumerate(ids, start=1):
-        if not sid:
-            raise InputError("empty study_id", file=name, row=i, field="study_id")
-        if sid in seen:
-            raise InputError(f"duplicate study_id {sid!r} (first at row {seen[sid]})", file=name, row=i,
-                             field="study_id")
-        seen[sid] = i
-        rec = {f: _parse_count(df[c].iloc[i - 1], file=name, row=i, field=c, sid=sid) for f, c in cols.items()}
-        for arm in ("treated", "control"):
-            e, m = rec[f"events_{arm}"], rec[f"n_{arm}"]
-            if m < 1:
-                raise InputError(f"n must be at least 1 (study {sid!r}); got {m}", file=name, row=i,
-                                 field=cols[f"n_{arm}"])
-            if e > m:
-                raise InputError(f"events ({e}) exceed n ({m}) for study {sid!r}", file=name, row=i,
-                                 field=cols[f"events_{arm}"])
-        for f, value in rec.items():
-            out.setdefault(f, []).append(value)
-    return pd.DataFrame({"study_id": ids, **out}).astype(dict.fromkeys(out, "int64"))
-
-
-def _parse_count(text: str, *, file, row, field, sid) -> int:
-    s = str(text).strip()
-    if s == "":
-        raise InputError(f"empty cell (study {sid!r})", file=file, row=row, field=field)
-    try:
-        x = float(s)
-    except ValueError:
-        raise InputError(
-            f"not a number: {s!r} (study {sid!r})", file=file, row=row, field=field
-        ) from None
-    if not math.isfinite(x) or x != math.floor(x):
-        raise InputError(
-            f"must be a whole number: {s!r} (study {sid!r})", file=file, row=row, field=field
-        )
-    if x < 0:
-        raise InputError(f"must not be negative: {s!r} (study {sid!r})", file=file, row=row, field=field)
-    return int(x)
+    """Read a CSV of 2x2 tables: ``study_id,events_treated,n_treated,events_control,n_control``
+    (metafor's ``slab,ai,n1i,ci,n2i`` accepted); the hardened `read_counts_csv` with
+    ``counts=COUNTS_TWO_GROUP``."""
+    return read_counts_csv(path, counts=COUNTS_TWO_GROUP)
 
 
 # ------------------------------------------------------------------------ data package
@@ -247,51 +207,47 @@ def verify_hashes(descriptor_path: str | os.PathLike) -> list[str]:
     return problems
 
 
-def _cast(value: str, field: dict, *, file: str, row: int) -> Any:
+def _cast(value: str, field: dict, *, file: str, line: int) -> Any:
     name = field["name"]
     ftype = field.get("type", "string")
     cons = field.get("constraints", {})
     missing = value.strip() == ""
     if missing:
         if cons.get("required"):
-            raise InputError("required value is missing", file=file, row=row, field=name)
+            raise InputError("required value is missing", file=file, line=line, field=name)
         return None
     v = value.strip()
+    where = {"file": file, "line": line, "field": name}
     if ftype == "integer":
         try:
-            x = float(v)
-        except ValueError:
-            raise InputError(f"not an integer: {v!r}", file=file, row=row, field=name) from None
-        if x != math.floor(x):
-            raise InputError(f"not a whole number: {v!r}", file=file, row=row, field=name)
-        out: Any = int(x)
+            out: Any = parse_integer(v, allow_negative=True, **where)
+        except InputError as exc:
+            raise InputError(f"not an integer: {exc.reason}", **where) from None
     elif ftype == "number":
         try:
-            out = float(v)
+            out = float(v) if len(v) <= 100 else float("nan")
         except ValueError:
-            raise InputError(f"not a number: {v!r}", file=file, row=row, field=name) from None
+            raise InputError(f"not a number: {v[:40]!r}", **where) from None
         if not math.isfinite(out):
-            raise InputError(f"not a finite number: {v!r}", file=file, row=row, field=name)
+            raise InputError(f"not a finite number: {v[:40]!r}", **where)
     elif ftype == "boolean":
         if v in _TRUE:
             out = True
         elif v in _FALSE:
             out = False
         else:
-            raise InputError(f"not a boolean: {v!r}", file=file, row=row, field=name)
+            raise InputError(f"not a boolean: {v[:40]!r}", **where)
     else:
         out = v
     if "minimum" in cons and out < cons["minimum"]:
-        raise InputError(f"{out!r} is below the minimum {cons['minimum']}", file=file, row=row, field=name)
+        raise InputError(f"{out!r} is below the minimum {cons['minimum']}", **where)
     if "maximum" in cons and out > cons["maximum"]:
-        raise InputError(f"{out!r} is above the maximum {cons['maximum']}", file=file, row=row, field=name)
+        raise InputError(f"{out!r} is above the maximum {cons['maximum']}", **where)
     if "enum" in cons and out not in cons["enum"]:
         allowed = ", ".join(map(str, cons["enum"]))
-        raise InputError(f"unknown value {out!r} (allowed: {allowed})", file=file, row=row, field=name)
+        raise InputError(f"unknown value {out!r} (allowed: {allowed})", **where)
     if "pattern" in cons and not re.fullmatch(cons["pattern"], str(out)):
-        raise InputError(
-            f"{out!r} does not match the pattern {cons['pattern']}", file=file, row=row, field=name
-        )
+        raise InputError(f"{out!r} does not match the pattern {cons['pattern']}", **where)
     return out
 
 
@@ -316,37 +272,36 @@ def _read_table(root: Path, res: dict, problems: Problems) -> pd.DataFrame:
     rel = res["path"]
     path = root / rel
     file = f"data/{rel}"
-    if not path.is_file():
+    if not path.exists():
         raise InputError("file listed in datapackage.json is missing", file=file)
-    if path.stat().st_size == 0:
+    text = read_text_file(path)  # UTF-8 only, not a directory, not binary, size-capped
+    if not text.strip():
         raise InputError("the file is empty", file=file)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable CSV file ({exc})", file=file) from None
+    header, rows = read_csv_rows(text, file=file)  # ragged rows refused naming their line
     fields = res["schema"]["fields"]
     names = [f["name"] for f in fields]
-    bad_columns = [InputError("missing column", file=file, field=f) for f in names if f not in raw.columns]
-    bad_columns += [InputError(f"column not in the schema: {c!r}", file=file, field=c)
-                    for c in raw.columns if c not in names]
+    bad_columns = [InputError("missing column", file=file, line=1, field=f) for f in names if f not in header]
+    bad_columns += [InputError(f"column not in the schema: {c!r}", file=file, line=1, field=c)
+                    for c in header if c not in names]
     if bad_columns:
         for err in bad_columns[:-1]:
             problems.add(err)
         raise bad_columns[-1]
-    lines = record_lines(path)
+    pos = {n: header.index(n) for n in names}
+    lines = [line for line, _ in rows]
     pk = res["schema"].get("primaryKey")
     keys = [pk] if isinstance(pk, str) else list(pk or [])
     records = []
-    for i, rec in enumerate(raw[names].itertuples(index=False), start=1):
+    for line, rec in rows:
         out = {}
-        for f, val in zip(fields, rec, strict=True):
+        for f in fields:
+            val = rec[pos[f["name"]]]
             try:
-                out[f["name"]] = _cast(val, f, file=file, row=i)
+                out[f["name"]] = _cast(val, f, file=file, line=line)
             except InputError as exc:
                 out[f["name"]] = None
-                key = "/".join(str(getattr(rec, k)).strip() for k in keys) if keys else ""
-                problems.add(InputError(exc.reason, file=file, field=exc.field,
-                                        line=lines[i - 1] if i <= len(lines) else i + 1,
+                key = "/".join(str(rec[pos[k]]).strip() for k in keys) if keys else ""
+                problems.add(InputError(exc.reason, file=file, field=exc.field, line=line,
                                         row_id=f"{'/'.join(keys)} {key}" if key.strip("/") else None))
         records.append(out)
     df = pd.DataFrame.from_records(records, columns=names)
@@ -391,6 +346,47 @@ def _check_foreign_keys(pkg: DataPackage, problems: Problems) -> None:
                     ))
 
 
+_FIELD_TYPES = {"string", "integer", "number", "boolean", "date", "year", "any"}
+
+
+def _check_descriptor(desc: Any, *, file: str) -> None:
+    """The parts of datapackage.json the loader relies on, each checked before use."""
+    if not isinstance(desc, dict) or not isinstance(desc.get("resources"), list):
+        raise InputError("not a data package descriptor (no 'resources' list)", file=file, field="resources")
+    names = set()
+    for i, res in enumerate(desc["resources"]):
+        where = {"file": file, "field": f"resources[{i}]"}
+        if not isinstance(res, dict) or not isinstance(res.get("name"), str) or not isinstance(res.get("path"), str):
+            raise InputError("every resource needs a 'name' and a 'path' (strings)", **where)
+        rel = Path(res["path"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise InputError(f"path {res['path']!r} must stay inside the package folder", **where)
+        if res["name"] in names:
+            raise InputError(f"resource name {res['name']!r} is used twice", **where)
+        names.add(res["name"])
+        if not isinstance(res.get("hash", ""), str):
+            raise InputError("'hash' must be a string like 'sha256:...'", **where)
+        if "schema" not in res:
+            continue
+        fields = res["schema"].get("fields") if isinstance(res["schema"], dict) else None
+        if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str)
+                                                   for f in fields):
+            raise InputError("schema.fields must be a list of objects with a 'name'", **where)
+        for f in fields:
+            if f.get("type", "string") not in _FIELD_TYPES or not isinstance(f.get("constraints", {}), dict):
+                raise InputError(f"field {f['name']!r}: unknown type or malformed constraints", **where)
+
+
+def _at_line(exc: InputError, desc: dict, lines: dict[str, list[int]]) -> InputError:
+    """`exc` with its data row replaced by the file's line number, when it can be mapped."""
+    for res in desc["resources"]:
+        rows = lines.get(res["name"])
+        if (rows and exc.line is None and exc.file == f"data/{res['path']}" and isinstance(exc.row, int)
+                and 1 <= exc.row <= len(rows)):
+            return InputError(exc.reason, file=exc.file, line=rows[exc.row - 1], field=exc.field)
+    return exc
+
+
 def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = True) -> DataPackage:
     """Load every tabular resource of a data package through its schema and validate it.
 
@@ -401,12 +397,15 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
     and field.
     """
     dp = Path(descriptor_path)
-    if not dp.is_file():
-        raise InputError("no such file", file=str(descriptor_path))
+    name = str(descriptor_path)
+    text = read_text_file(dp, kind="JSON")
     try:
-        desc = json.loads(dp.read_text(encoding="utf-8"))
+        desc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", file=str(descriptor_path)) from None
+        raise InputError(f"not valid JSON ({exc.msg}, column {exc.colno})", file=name, line=exc.lineno) from None
+    except RecursionError:
+        raise InputError("not valid JSON (nested too deeply)", file=name) from None
+    _check_descriptor(desc, file=name)
     root = dp.parent
     problems = Problems()
     tables, lines = {}, {}
@@ -436,21 +435,6 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
 
 
 # ------------------------------------------------------------------------------ writers
-
-
-def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; built artefacts are meant to be shared
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _json_default(o):
@@ -484,20 +468,20 @@ def dumps_json(obj: Any) -> str:
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:
     """Write `dumps_json(obj)` atomically."""
-    _atomic_write_bytes(path, dumps_json(obj).encode("utf-8"))
+    atomic_write_bytes(path, dumps_json(obj).encode("utf-8"))
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
     """Write UTF-8 text atomically."""
-    _atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_bytes(data: bytes, path: str | os.PathLike) -> None:
     """Write bytes atomically."""
-    _atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data)
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a frame as CSV atomically (no index, LF line ends, 10 significant digits)."""
     text = df.to_csv(index=False, lineterminator="\n", float_format="%.10g")
-    _atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"))

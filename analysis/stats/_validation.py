@@ -9,6 +9,8 @@ line alike; `canonical` applies it). `check_choice` rejects anything else with a
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Literal, get_args
 
 import numpy as np
@@ -89,7 +91,7 @@ class InputError(ValueError):
             where.append(f"line {line}" + (f" ({row_id})" if row_id else ""))
         elif row_id:
             where.append(row_id)
-        if row is not None:
+        if row is not None and line is None:  # a file's own line number wins over a data row
             where.append(f"row {row}")
         if field is not None:
             where.append(f"field '{field}'")
@@ -258,3 +260,89 @@ def _as_count(value, *, row, field) -> int:
     if x < 0:
         raise InputError(f"must not be negative; got {value!r}", row=row, field=field)
     return int(x)
+
+
+# ---------------------------------------------------------------- cells read from text files
+
+# The engine computes with counts as float64: n + 0.5 (a continuity correction) stops being
+# exact near 2**52 = 4.5e15, and the GLMM's finite-difference Hessian loses all precision
+# before that. 10**12 keeps three orders of magnitude in hand and is far above any count of
+# patients; a larger number is refused as "too large" instead of overflowing or rounding.
+MAX_COUNT = 10**12
+MAX_ID_LENGTH = 200
+_DIGITS = re.compile(r"[0-9]+")
+_GROUPED = re.compile(r"[0-9]{1,3}([,.' _\u00a0\u202f])[0-9]{3}(?:\1[0-9]{3})*")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """`text` quoted for a one-line message, shortened if long."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def parse_integer(text: str, *, file: str | None = None, line: int | None = None,
+                  field: str | None = None, allow_negative: bool = False) -> int:
+    """A whole number written in ASCII digits (optionally ``-`` first), else an InputError.
+
+    Stricter than ``int()`` on purpose: ``1,000``, ``1.000`` and ``1 000`` (thousands
+    separators), ``+5`` (a sign), ``5.0`` and ``1e3`` (not integers as written),
+    ``1_000`` and non-ASCII digits are refused with a message saying what to write
+    instead, and anything above `MAX_COUNT` is "too large". The message names the file,
+    line and field given.
+
+    >>> parse_integer(" 42 ")
+    42
+    >>> parse_integer("1,000", field="n")
+    Traceback (most recent call last):
+    ...
+    analysis.stats._validation.InputError: field 'n': '1,000' has a thousands separator; write the number with digits only (1000)
+    """
+    where = {"file": file, "line": line, "field": field}
+    s = text.strip()
+    if s == "":
+        raise InputError("empty cell: a whole number is required", **where)
+    negative = s.startswith("-") and _DIGITS.fullmatch(s[1:]) is not None
+    digits = s[1:] if negative else s
+    if _DIGITS.fullmatch(digits):
+        significant = digits.lstrip("0")
+        if len(significant) > len(str(MAX_COUNT)) or int(significant or "0") > MAX_COUNT:
+            raise InputError(f"{_shown(s)} is too large (the limit is {MAX_COUNT:,}, within which "
+                             "the double-precision arithmetic of the engine stays exact)", **where)
+        value = int(digits)
+        if negative and value:
+            if not allow_negative:
+                raise InputError(f"must not be negative: {_shown(s)}", **where)
+            return -value
+        return value
+    raise InputError(_why_not_integer(s), **where)
+
+
+def _why_not_integer(s: str) -> str:
+    if s[0] in "+-" and _DIGITS.fullmatch(s[1:]):
+        return f"{_shown(s)} has a sign; write the number with digits only ({s[1:]})"
+    if _GROUPED.fullmatch(s):
+        plain = re.sub(r"[^0-9]", "", s)
+        return f"{_shown(s)} has a thousands separator; write the number with digits only ({plain})"
+    if not s.isascii():
+        return f"not a whole number in ASCII digits: {_shown(s)}"
+    try:
+        x = float(s)
+    except ValueError:
+        return f"not a whole number: {_shown(s)}"
+    if np.isfinite(x) and x == int(x):
+        return f"{_shown(s)} is not written as a whole number; write digits only ({int(x)})"
+    return f"must be a whole number: {_shown(s)}"
+
+
+def check_identifier(text: str, *, file: str | None = None, line: int | None = None,
+                     field: str | None = None) -> str:
+    """An identifier cell stripped of surrounding blanks: non-empty, printable, at most
+    `MAX_ID_LENGTH` characters; else an InputError naming file, line and field."""
+    where = {"file": file, "line": line, "field": field}
+    s = text.strip()
+    if not s:
+        raise InputError("empty identifier: every row needs one", **where)
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in s):
+        raise InputError(f"identifier contains a control or invisible character: {_shown(s)}", **where)
+    if len(s) > MAX_ID_LENGTH:
+        raise InputError(f"identifier longer than {MAX_ID_LENGTH} characters: {_shown(s)}", **where)
+    return s

@@ -176,14 +176,16 @@ def _se_mu(mu, tau, x, m, const, rule, at_boundary) -> float:
     f0 = f(mu, tau)
     d2mu = (f(mu + hm, tau) - 2 * f0 + f(mu - hm, tau)) / hm**2
     if at_boundary:
-        return float(1.0 / np.sqrt(d2mu))
+        return float(1.0 / np.sqrt(d2mu)) if d2mu > 0 else float("nan")
     ht = 1e-4 * max(1.0, tau)
     d2t = (f(mu, tau + ht) - 2 * f0 + f(mu, tau - ht)) / ht**2
     d2mt = (
         f(mu + hm, tau + ht) - f(mu + hm, tau - ht) - f(mu - hm, tau + ht) + f(mu - hm, tau - ht)
     ) / (4 * hm * ht)
     det = d2mu * d2t - d2mt**2
-    var = d2t / det
+    var = d2t / det if det != 0 else float("nan")
     if not np.isfinite(var) or var <= 0:
-        var = 1.0 / d2mu
-    return float(np.sqrt(var))
+        var = 1.0 / d2mu if d2mu > 0 else float("nan")
+    # counts in the millions with studies near 0% and 100% can leave the finite-difference
+    # Hessian flat or indefinite at rounding level: no SE then (NaN), never a crash
+    return float(np.sqrt(var)) if var > 0 else float("nan")

@@ -492,6 +492,11 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
             lo, hi = tau2_ci_profile(x, m, mu_hat=mu, tau2_hat=tau2, n_agq=n_agq,
                                      confidence_level=level)
             tau2_ci = ConfidenceInterval(lo, hi, level)
+        if not np.isfinite(se):
+            warnings.append(
+                "the standard error of the pooled logit could not be computed (the likelihood is "
+                "flat or not concave at its maximum to rounding error): no CI or prediction interval"
+            )
     ci = (mu - crit * se, mu + crit * se)
     pi = None if tau2 is None else (mu - crit * np.sqrt(se**2 + tau2), mu + crit * np.sqrt(se**2 + tau2))
 

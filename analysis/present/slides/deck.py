@@ -157,8 +157,10 @@ def add_slides_command(sub) -> None:
                    help="claims audit JSON (from `audit`)")
     p.add_argument("--calibration", default=None, metavar="PATH",
                    help="calibration JSON (default: none: no calibration results on the slides)")
-    p.add_argument("--bib", default="report/references.bib", metavar="PATH", help="the BibTeX file")
-    p.add_argument("--cff", default="CITATION.cff", metavar="PATH", help="the CITATION.cff file")
+    repo = Path(__file__).resolve().parents[3]  # defaults in the repository, wherever it runs
+    p.add_argument("--bib", default=str(repo / "report" / "references.bib"), metavar="PATH",
+                   help="the BibTeX file")
+    p.add_argument("--cff", default=str(repo / "CITATION.cff"), metavar="PATH", help="the CITATION.cff file")
     p.add_argument("--out", required=True, metavar="PATH", help="the PDF; figure slides go beside it")
     p.add_argument("--outdir", default=None, metavar="DIR",
                    help="folder for the PNG/SVG slides (default: the PDF's)")
