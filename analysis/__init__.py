@@ -26,7 +26,7 @@ from .stats.results import (
     ProportionEstimate,
 )
 from .stats.two_group import pool_two_group, two_group_effect_sizes
-from .stats.two_group_results import PooledEffect
+from .stats.two_group_results import PooledEffect, StudyComparison
 from .stats.two_group_study import study_effects
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "PooledEffect",
     "PooledProportion",
     "ProportionEstimate",
+    "StudyComparison",
     "__version__",
     "back_transform",
     "effect_sizes",

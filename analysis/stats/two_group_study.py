@@ -49,6 +49,8 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from ._validation import InputError, check_confidence_level, check_counts
+from .results import ConfidenceInterval
+from .two_group_results import StudyComparison
 
 __all__ = [
     "fisher_exact_test",
@@ -254,42 +256,43 @@ def _sample_ratios(a: int, n1: int, c: int, n0: int):
 
 
 def study_effects(events_treated, n_treated, events_control, n_control, *,
-                  confidence_level: float = 0.95, study_id=None) -> dict:
+                  confidence_level: float = 0.95, study_id=None) -> StudyComparison:
     """RR, OR and RD of one 2x2 table with the intervals above and Fisher's exact p.
 
-    Returns a JSON-ready dict (None where a value is undefined or infinite; a defined
-    estimate with a None limit means the interval is unbounded on that side):
-    ``study_id, events_treated, n_treated, events_control, n_control, risk_treated,
-    risk_control, double_zero, rr, rr_ci_low, rr_ci_high, or, or_ci_low, or_ci_high,
-    or_conditional_mle, rd, rd_ci_low, rd_ci_high, fisher_p, confidence_level`` and
-    ``methods`` (the interval names).
+    Returns
+    -------
+    StudyComparison
+        ``to_dict()`` gives the flat JSON row for a results table: ``rr, rr_ci_low,
+        rr_ci_high, or, or_ci_low, or_ci_high, or_conditional_mle, rd, rd_ci_low,
+        rd_ci_high, fisher_p`` (None where undefined or unbounded) and the counts.
 
     Examples
     --------
     >>> r = study_effects(0, 5, 0, 9)
-    >>> r["rd"], r["rr"], r["or"], r["double_zero"]
+    >>> r.risk_difference, r.risk_ratio, r.odds_ratio, r.double_zero
     (0.0, None, None, True)
-    >>> round(r["rd_ci_low"], 4), round(r["rd_ci_high"], 4), r["fisher_p"]
+    >>> d = r.to_dict()
+    >>> round(d["rd_ci_low"], 4), round(d["rd_ci_high"], 4), d["fisher_p"]
     (-0.2991, 0.4345, 1.0)
     """
+    level = check_confidence_level(confidence_level)
     row = study_effects_frame([events_treated], [n_treated], [events_control], [n_control],
-                              confidence_level=confidence_level,
+                              confidence_level=level,
                               study_ids=None if study_id is None else [study_id]).iloc[0]
-    out = {k: _json(v) for k, v in row.items()}
-    out["confidence_level"] = check_confidence_level(confidence_level)
-    out["methods"] = {"rr": "koopman-score", "or": "exact-conditional", "rd": "newcombe-hybrid-score",
-                      "p": "fisher-exact"}
-    return out
 
+    def est(x):
+        return None if math.isnan(x) else float(x)
 
-def _json(v):
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        return float(v) if math.isfinite(v) else None
-    return v
+    def ci(name):
+        return ConfidenceInterval(est(row[f"{name}_ci_low"]), est(row[f"{name}_ci_high"]), level)
+
+    return StudyComparison(
+        study_id=str(row.study_id), events_treated=int(row.events_treated), n_treated=int(row.n_treated),
+        events_control=int(row.events_control), n_control=int(row.n_control), double_zero=bool(row.double_zero),
+        risk_ratio=est(row.rr), risk_ratio_ci=ci("rr"), odds_ratio=est(row["or"]), odds_ratio_ci=ci("or"),
+        odds_ratio_conditional_mle=est(row.or_conditional_mle), risk_difference=float(row.rd),
+        risk_difference_ci=ci("rd"), fisher_p=float(row.fisher_p), confidence_level=level,
+    )
 
 
 def study_effects_frame(events_treated, n_treated, events_control, n_control, *,
