@@ -50,7 +50,9 @@ class PooledEffect:
 
     Heterogeneity: ``heterogeneity.q`` is Cochran's Q (inverse variance; Mantel-Haenszel,
     around the MH estimate), Peto's Q, or the GLMM's Wald-type Q, on
-    ``heterogeneity.df``; ``q_lrt`` (GLMMs only) is on ``q_lrt_df`` = k - 1.
+    ``heterogeneity.df``; ``q_lrt`` (GLMMs only) is on ``q_lrt_df`` = k - 1. ``i2`` is
+    metafor's tau^2-based I^2 for the random-effects models and ``100 (Q - df) / Q`` for
+    the common-effect ones (as ``rma.mh``, ``rma.peto`` and ``rma.uni`` with EE).
     """
 
     measure: str
