@@ -44,6 +44,7 @@ _EXPORTS = {
     "Heterogeneity": "analysis.stats.results",
     "LeaveOneOut": "analysis.stats.results",
     "PooledEffect": "analysis.stats.two_group_results",
+    "StudyComparison": "analysis.stats.two_group_results",
     "PooledProportion": "analysis.stats.results",
     "ProportionEstimate": "analysis.stats.results",
 }
@@ -58,6 +59,7 @@ __all__ = [
     "PooledProportion",
     "PoolingOptions",
     "ProportionEstimate",
+    "StudyComparison",
     "__version__",
     "back_transform",
     "effect_sizes",
@@ -112,5 +114,5 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
         ProportionEstimate,
     )
     from .stats.two_group import pool_two_group, two_group_effect_sizes
-    from .stats.two_group_results import PooledEffect
+    from .stats.two_group_results import PooledEffect, StudyComparison
     from .stats.two_group_study import study_effects

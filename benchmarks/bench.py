@@ -9,6 +9,10 @@ this machine:
 * the inverse-variance models (REML, DL, PM; common effect) on k = 400;
 * R metafor's rma.glmm and rma (REML) on the same k = 400 data, timed inside R with
   system.time (R start-up excluded), and the speed ratio;
+* `pool_two_group` (``python -m analysis compare``): every method on metafor's dat.bcg
+  (k = 13, pinned in tests/reference/metafor_two_group.json), with R metafor's time for
+  the same call, and both GLMMs on a simulated k = 400 set of 2x2 tables (R is not timed
+  there: glmer with 401 fixed effects, and integrate() over 400 studies, take minutes);
 * the calibration benchmark (benchmarks/bench_calibration.py).
 
 Timings are reported, never asserted: a test that depends on machine speed is flaky.
@@ -30,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import pool_proportions
+from analysis import pool_proportions, pool_two_group
 
 
 def timeit(fn, repeats: int) -> float:
@@ -67,6 +71,69 @@ cat(sprintf("%.17g %.17g %.17g %.17g %s\n", t1, t2, coef(res), res$tau2, package
     return {"glmm": float(glmm_s), "rma": float(rma_s), "b": float(b), "tau2": float(tau2), "version": version}
 
 
+COMPARE = (  # label, pool_two_group options, the same call in R (ai, n1i, ci, n2i in scope)
+    ("MH OR", {"measure": "or", "method": "mantel-haenszel"}, 'rma.mh(measure="OR", ai=ai, n1i=n1i, ci=ci, n2i=n2i)'),
+    ("MH RR", {"measure": "rr", "method": "mantel-haenszel"}, 'rma.mh(measure="RR", ai=ai, n1i=n1i, ci=ci, n2i=n2i)'),
+    ("MH RD", {"measure": "rd", "method": "mantel-haenszel"}, 'rma.mh(measure="RD", ai=ai, n1i=n1i, ci=ci, n2i=n2i)'),
+    ("Peto OR", {"measure": "or", "method": "peto"}, "rma.peto(ai=ai, n1i=n1i, ci=ci, n2i=n2i)"),
+    ("IV OR REML", {"measure": "or", "method": "inverse-variance"},
+     'rma(measure="OR", ai=ai, n1i=n1i, ci=ci, n2i=n2i, drop00=TRUE)'),
+    ("GLMM UM.FS", {"measure": "or", "method": "glmm-umfs"},
+     'rma.glmm(measure="OR", ai=ai, n1i=n1i, ci=ci, n2i=n2i, model="UM.FS")'),
+    ("GLMM CM.EL", {"measure": "or", "method": "glmm-cmel"},
+     'rma.glmm(measure="OR", ai=ai, n1i=n1i, ci=ci, n2i=n2i, model="CM.EL")'),
+)
+
+
+def r_compare_timings(d) -> dict | None:
+    if shutil.which("Rscript") is None:
+        return None
+    lines = ["suppressMessages(library(metafor))", "d <- read.csv(commandArgs(TRUE)[1])",
+             "ai <- d$ai; n1i <- d$n1i; ci <- d$ci; n2i <- d$n2i"]
+    for label, _, call in COMPARE:
+        reps = 1 if "glmm" in call else 20
+        lines.append(f'invisible(suppressWarnings({call})); '
+                     f't <- system.time(for (i in 1:{reps}) suppressWarnings({call}))[["elapsed"]] / {reps}; '
+                     f'cat("{label}", sprintf("%.6f", t), "\\n", sep = "\\t")')
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "d.csv"
+        csv.write_text("ai,n1i,ci,n2i\n" + "\n".join(
+            f"{a},{b},{c},{e}" for a, b, c, e in zip(d["ai"], d["n1i"], d["ci"], d["n2i"], strict=True)) + "\n")
+        script = Path(tmp) / "t.R"
+        script.write_text("\n".join(lines) + "\n")
+        r = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        print("Rscript present but metafor failed:", r.stderr.strip()[:300])
+        return None
+    return {line.split("\t")[0]: float(line.split("\t")[1]) for line in r.stdout.splitlines() if "\t" in line}
+
+
+def compare_timings() -> None:
+    """`pool_two_group` on dat.bcg (every method, with R's time) and both GLMMs at k = 400."""
+    ref = json.loads((ROOT / "tests" / "reference" / "metafor_two_group.json").read_text(encoding="utf-8"))
+    d = ref["datasets"]["bcg"]
+    data = (d["ai"], d["n1i"], d["ci"], d["n2i"])
+    r = r_compare_timings(d)
+    print(f"\npool_two_group (python -m analysis compare), dat.bcg k = 13:\n{'what':<16}{'this engine':>14}"
+          f"{'R metafor':>12}")
+    for label, opts, _ in COMPARE:
+        secs = timeit(lambda opts=opts: pool_two_group(*data, **opts), 1 if "glmm" in opts["method"] else 10)
+        rs = "n/a" if r is None or label not in r else f"{r[label] * 1000:.1f} ms"
+        print(f"{label:<16}{secs * 1000:>11.1f} ms{rs:>12}")
+    rng = np.random.default_rng(20261201)
+    k = 400
+    n1, n0 = rng.integers(20, 200, k), rng.integers(20, 200, k)
+    base = -1.5 + 0.7 * rng.standard_normal(k)
+    log_or = -0.5 + 0.4 * rng.standard_normal(k)
+    a = rng.binomial(n1, 1 / (1 + np.exp(-(base + log_or))))
+    c = rng.binomial(n0, 1 / (1 + np.exp(-base)))
+    print("\nGLMMs on a simulated k = 400 set (numpy seed 20261201; true log OR -0.5, tau 0.4):")
+    for method in ("glmm-umfs", "glmm-cmel"):
+        res = pool_two_group(a, n1, c, n0, method=method)
+        secs = timeit(lambda method=method: pool_two_group(a, n1, c, n0, method=method), 1)
+        print(f"  {method}: {secs:.2f} s  (log OR {res.effect:.4f}, tau^2 {res.tau2:.4f})")
+
+
 def main() -> int:
     ref = json.loads((ROOT / "tests" / "reference" / "metafor.json").read_text(encoding="utf-8"))
     d = ref["datasets"]["large400"]
@@ -98,6 +165,7 @@ def main() -> int:
         print(f"  rma.glmm: {r['glmm'] * 1000:.0f} ms  -> this engine is {r['glmm'] / rows[0][1]:.0f}x faster "
               f"(b {r['b']:.6f}, tau^2 {r['tau2']:.6f})")
         print(f"  rma REML: {r['rma'] * 1000:.1f} ms  -> this engine {r['rma'] / rows[2][1]:.1f}x")
+    compare_timings()
     print("\nCalibration (benchmarks/bench_calibration.py):", flush=True)
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_calibration.py")], check=True)
     return 0

@@ -350,20 +350,23 @@ def test_published_examples():
 
 def test_review_comparisons_study_by_study():
     z = study_effects(0, 5, 0, 9)  # the double-zero comparison: RD 0, never 3.3%
-    assert z["rd"] == 0.0
-    assert z["rr"] is None
-    assert z["or"] is None
-    assert z["fisher_p"] == 1.0
-    assert z["rd_ci_low"] < 0 < z["rd_ci_high"]
-    g = study_effects(6, 22, 15, 28)  # graft loss: the Newcombe interval includes 0, as p = 0.086
+    assert z.risk_difference == 0.0
+    assert z.risk_ratio is None
+    assert z.odds_ratio is None
+    assert z.fisher_p == 1.0
+    assert z.risk_difference_ci.low < 0 < z.risk_difference_ci.high
+    g = study_effects(6, 22, 15, 28).to_dict()  # graft loss: the Newcombe interval includes 0
     assert g["rd_ci_low"] < 0 < g["rd_ci_high"]
     assert 0.05 < g["fisher_p"] < 0.1
     assert g["rr_ci_low"] < 1 < g["rr_ci_high"]
     assert g["or_ci_low"] < 1 < g["or_ci_high"]
-    one = study_effects(3, 10, 0, 8)  # a zero control arm: RR, OR unbounded above (None)
-    assert one["rr"] is None
-    assert one["rr_ci_high"] is None
-    assert one["rr_ci_low"] > 0
+    one = study_effects(3, 10, 0, 8)  # a zero control arm: RR, OR unbounded above
+    assert one.risk_ratio == math.inf
+    assert one.to_dict()["rr"] is None
+    assert one.to_dict()["rr_ci_high"] is None
+    assert one.risk_ratio_ci.low > 0
+    assert "undefined" in z.summary()
+    json.dumps(g, allow_nan=False)
 
 
 # ----------------------------------------------------------------------------- API

@@ -28,7 +28,6 @@ POOLED_METHODS = [
                                                                    "model": "random", "tau2_method": "reml"}),
     ("mh-or", "Mantel-Haenszel OR (common effect)", {"measure": "or", "method": "mantel-haenszel"}),
     ("peto-or", "Peto OR", {"measure": "or", "method": "peto"}),
-    ("glmm-umfs-or", "Binomial GLMM OR (UM.FS)", {"measure": "or", "method": "glmm-umfs"}),
     ("mh-rd", "Mantel-Haenszel RD (common effect)", {"measure": "rd", "method": "mantel-haenszel"}),
 ]
 
@@ -45,7 +44,8 @@ EFFECT_KEYS = ("rr", "rr_ci_low", "rr_ci_high", "or", "or_ci_low", "or_ci_high",
 def _effects(a: int, n1: int, c: int, n0: int) -> dict[str, Any]:
     """RR (Koopman score), OR (exact conditional), RD (Newcombe) and Fisher's p of one study."""
     eff = study_effects(a, n1, c, n0)
-    return {k: eff[k] for k in EFFECT_KEYS}
+    eff = eff.to_dict() if hasattr(eff, "to_dict") else eff
+    return {k: eff.get(k) for k in EFFECT_KEYS}
 
 
 def _study_row(pkg, ivig_row, control_row) -> dict[str, Any]:

@@ -211,7 +211,8 @@ class _Hypergeo:
         logc = logc[extra]
         sup = sup[extra]
         w = logc + sup * x[..., None]
-        lse = special.logsumexp(w, axis=-1)
+        top = np.max(w, axis=-1)
+        lse = top + np.log(np.sum(np.exp(w - top[..., None]), axis=-1))
         pr = np.exp(w - lse[..., None])
         m = np.sum(pr * sup, axis=-1)
         v = np.maximum(np.sum(pr * sup * sup, axis=-1) - m * m, 0.0)

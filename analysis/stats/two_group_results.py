@@ -11,7 +11,7 @@ import pandas as pd
 
 from .results import ConfidenceInterval, Heterogeneity, _fmt, _frame_records, _num
 
-__all__ = ["PooledEffect"]
+__all__ = ["PooledEffect", "StudyComparison"]
 
 _NAME = {"or": "OR", "rr": "RR", "rd": "RD"}
 _METHOD = {
@@ -22,6 +22,11 @@ _METHOD = {
     "glmm-cmel": "GLMM CM.EL",
 }
 _TAU = {"dersimonian-laird": "DL", "reml": "REML", "paule-mandel": "PM", "ml": "ML"}
+def _f(x, digits: int = 3) -> str:
+    """As results._fmt, but an unbounded limit prints as 'inf'."""
+    return "inf" if x is not None and x == math.inf else _fmt(x, digits)
+
+
 _STUDY_CI = {"or": "exact conditional (Fisher)", "rr": "Koopman score", "rd": "Newcombe hybrid score"}
 
 
@@ -45,7 +50,9 @@ class PooledEffect:
 
     Heterogeneity: ``heterogeneity.q`` is Cochran's Q (inverse variance; Mantel-Haenszel,
     around the MH estimate), Peto's Q, or the GLMM's Wald-type Q, on
-    ``heterogeneity.df``; ``q_lrt`` (GLMMs only) is on ``q_lrt_df`` = k - 1.
+    ``heterogeneity.df``; ``q_lrt`` (GLMMs only) is on ``q_lrt_df`` = k - 1. ``i2`` is
+    metafor's tau^2-based I^2 for the random-effects models and ``100 (Q - df) / Q`` for
+    the common-effect ones (as ``rma.mh``, ``rma.peto`` and ``rma.uni`` with EE).
     """
 
     measure: str
@@ -108,8 +115,8 @@ class PooledEffect:
             note = "" if r.in_model else "  (dropped: double zero)"
             lines.append(
                 f"{str(r.study_id)[:23]:<24}{f'{r.events_treated}/{r.n_treated}':>10}"
-                f"{f'{r.events_control}/{r.n_control}':>10}{_fmt(r.study_estimate, 3):>9}"
-                f"  [{_fmt(r.study_ci_low, 3)}, {_fmt(r.study_ci_high, 3)}]{w:>8}{note}"
+                f"{f'{r.events_control}/{r.n_control}':>10}{_f(r.study_estimate):>9}"
+                f"  [{_f(r.study_ci_low)}, {_f(r.study_ci_high)}]{w:>8}{note}"
             )
         lines.append("-" * len(header))
         lines.append(f"{'pooled':<44}{_fmt(self.estimate, 3):>9}  [{_fmt(self.ci.low, 3)}, "
@@ -189,3 +196,65 @@ def display(measure: str, x: float | None) -> float | None:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
     return float(np.exp(x)) if measure in ("or", "rr") else float(x)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyComparison:
+    """One study's 2x2 table: RR, OR and RD with intervals needing no continuity correction.
+
+    Intervals: ``risk_ratio_ci`` Koopman (1984) score, ``odds_ratio_ci`` exact conditional
+    (Cornfield/Fisher, as R's ``fisher.test``), ``risk_difference_ci`` Newcombe (1998)
+    method 10; ``fisher_p`` is Fisher's exact two-sided p. A ratio is None where it is
+    undefined (no events in either arm for the RR; no events or only events in both
+    arms for the OR); a limit is ``inf`` where the interval is unbounded (None in
+    `to_dict`, where a defined estimate with a None limit therefore means "unbounded").
+    ``odds_ratio`` is the sample OR ``ad / bc``; ``odds_ratio_conditional_mle`` the
+    estimate of ``fisher.test``.
+    """
+
+    study_id: str
+    events_treated: int
+    n_treated: int
+    events_control: int
+    n_control: int
+    double_zero: bool
+    risk_ratio: float | None
+    risk_ratio_ci: ConfidenceInterval
+    odds_ratio: float | None
+    odds_ratio_ci: ConfidenceInterval
+    odds_ratio_conditional_mle: float | None
+    risk_difference: float
+    risk_difference_ci: ConfidenceInterval
+    fisher_p: float
+    confidence_level: float
+
+    def summary(self) -> str:
+        """One line per measure."""
+        lvl = f"{self.confidence_level:.0%}"
+        t, c = f"{self.events_treated}/{self.n_treated}", f"{self.events_control}/{self.n_control}"
+        rows = [f"{self.study_id}: treated {t} vs control {c}; Fisher's exact p = {_fmt(self.fisher_p)}"]
+        for name, est, ci, how in (("RR", self.risk_ratio, self.risk_ratio_ci, "Koopman score"),
+                                   ("OR", self.odds_ratio, self.odds_ratio_ci, "exact conditional"),
+                                   ("RD", self.risk_difference, self.risk_difference_ci, "Newcombe")):
+            text = "undefined" if est is None else f"{_f(est)} [{_f(ci.low)}, {_f(ci.high)}]"
+            rows.append(f"  {name} {text}  ({lvl} CI, {how})")
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe flat view (keys rr, rr_ci_low, ..., or, ..., rd, ..., fisher_p)."""
+        return {
+            "study_id": self.study_id, "events_treated": self.events_treated, "n_treated": self.n_treated,
+            "events_control": self.events_control, "n_control": self.n_control,
+            "risk_treated": self.events_treated / self.n_treated,
+            "risk_control": self.events_control / self.n_control, "double_zero": self.double_zero,
+            "rr": _num(self.risk_ratio), "rr_ci_low": _num(self.risk_ratio_ci.low),
+            "rr_ci_high": _num(self.risk_ratio_ci.high),
+            "or": _num(self.odds_ratio), "or_ci_low": _num(self.odds_ratio_ci.low),
+            "or_ci_high": _num(self.odds_ratio_ci.high),
+            "or_conditional_mle": _num(self.odds_ratio_conditional_mle),
+            "rd": _num(self.risk_difference), "rd_ci_low": _num(self.risk_difference_ci.low),
+            "rd_ci_high": _num(self.risk_difference_ci.high),
+            "fisher_p": _num(self.fisher_p), "confidence_level": self.confidence_level,
+            "methods": {"rr": "koopman-score", "or": "exact-conditional", "rd": "newcombe-hybrid-score",
+                        "p": "fisher-exact"},
+        }

@@ -49,6 +49,8 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from ._validation import InputError, check_confidence_level, check_counts
+from .results import ConfidenceInterval
+from .two_group_results import StudyComparison
 
 __all__ = [
     "fisher_exact_test",
@@ -150,9 +152,15 @@ def _nchg(a: int, n1: int, c: int, n0: int):
     return support, logc
 
 
+def _lse(w) -> float:
+    """log(sum(exp(w))) of a small 1-d array (scipy's logsumexp costs ~1 ms a call)."""
+    m = float(np.max(w))
+    return m + math.log(float(np.sum(np.exp(w - m))))
+
+
 def _log_pmf(support, logc, log_psi: float):
     w = logc + support * log_psi
-    return w - special.logsumexp(w)
+    return w - _lse(w)
 
 
 def fisher_exact_test(a: int, n1: int, c: int, n0: int) -> float:
@@ -161,55 +169,77 @@ def fisher_exact_test(a: int, n1: int, c: int, n0: int) -> float:
     logp = _log_pmf(support, logc, 0.0)
     obs = logp[int(a - support[0])]
     keep = logp <= obs + math.log(_FISHER_REL_ERR)
-    return float(min(1.0, np.exp(special.logsumexp(logp[keep]))))
+    return float(min(1.0, math.exp(_lse(logp[keep]))))
 
 
 def or_exact_interval(a: int, n1: int, c: int, n0: int, *, confidence_level: float = 0.95):
     """Exact conditional (Cornfield/Fisher) interval and conditional MLE of the OR.
 
-    Returns ``(cmle, low, high)``; ``(nan, nan, nan)`` for a double-zero table.
+    Returns ``(cmle, low, high)``; ``(nan, nan, nan)`` for a double-zero table. Each
+    limit solves its tail equation in log OR by safeguarded Newton steps (the tails and
+    the mean are monotone in log OR, with derivatives from the same pmf).
     """
     level = check_confidence_level(confidence_level)
     support, logc = _nchg(a, n1, c, n0)
     if support.size == 1:
         return math.nan, math.nan, math.nan
-    alpha = 1.0 - level
-    lo_s, hi_s = support[0], support[-1]
+    log_half_alpha = math.log((1.0 - level) / 2)
+    upper, lower = support >= a, support <= a
 
-    def upper_tail(s):  # log P(X >= a) - log(alpha/2): increases with log psi
+    def upper_tail(s):  # log P(X >= a) - log(alpha/2), increasing in s
         lp = _log_pmf(support, logc, s)
-        return special.logsumexp(lp[support >= a]) - math.log(alpha / 2)
+        p = np.exp(lp)
+        tail = _lse(lp[upper])
+        mean_all = float(np.sum(p * support))
+        mean_tail = float(np.sum(p[upper] * support[upper]) / math.exp(tail))
+        return tail - log_half_alpha, mean_tail - mean_all
 
-    def lower_tail(s):  # -(log P(X <= a) - log(alpha/2)): increases with log psi
+    def lower_tail(s):  # log(alpha/2) - log P(X <= a), increasing in s
         lp = _log_pmf(support, logc, s)
-        return math.log(alpha / 2) - special.logsumexp(lp[support <= a])
+        p = np.exp(lp)
+        tail = _lse(lp[lower])
+        mean_all = float(np.sum(p * support))
+        mean_tail = float(np.sum(p[lower] * support[lower]) / math.exp(tail))
+        return log_half_alpha - tail, mean_all - mean_tail
 
     def mean_gap(s):
-        return float(np.sum(support * np.exp(_log_pmf(support, logc, s)))) - a
+        p = np.exp(_log_pmf(support, logc, s))
+        m = float(np.sum(p * support))
+        return m - a, float(np.sum(p * support * support)) - m * m
 
     start = math.log(max(a, 0.5) * max(n0 - c, 0.5) / (max(n1 - a, 0.5) * max(c, 0.5)))
-    low = 0.0 if a == lo_s else math.exp(_bracket_root(upper_tail, start))
-    high = math.inf if a == hi_s else math.exp(_bracket_root(lower_tail, start))
-    if a == lo_s:
-        cmle = 0.0
-    elif a == hi_s:
-        cmle = math.inf
-    else:
-        cmle = math.exp(_bracket_root(mean_gap, start))
+    at_low, at_high = a == support[0], a == support[-1]
+    low = 0.0 if at_low else math.exp(_newton_root(upper_tail, start))
+    high = math.inf if at_high else math.exp(_newton_root(lower_tail, start))
+    cmle = 0.0 if at_low else (math.inf if at_high else math.exp(_newton_root(mean_gap, start)))
     return cmle, low, high
 
 
-def _bracket_root(f, start: float) -> float:
-    """Root of an increasing function of log psi, bracketed by doubling steps from start."""
+def _newton_root(f, start: float) -> float:
+    """Root of an increasing function of log psi: Newton steps kept inside a bracket
+    that is first found by doubling steps from `start` (bisection when a step leaves it)."""
     lo, hi, step = start, start, 1.0
-    while f(lo) > 0.0:
+    while f(lo)[0] > 0.0:
         lo -= step
         step *= 2.0
     step = 1.0
-    while f(hi) < 0.0:
+    while f(hi)[0] < 0.0:
         hi += step
         step *= 2.0
-    return optimize.brentq(f, lo, hi, xtol=1e-13, rtol=1e-15)
+    x = 0.5 * (lo + hi)
+    for _ in range(200):
+        val, slope = f(x)
+        if val > 0.0:
+            hi = x
+        else:
+            lo = x
+        nxt = x - val / slope if slope > 0 else math.nan
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - x) < 1e-13 * max(1.0, abs(x)) or hi - lo < 1e-13:
+            return nxt
+        x = nxt
+    return x
 
 
 def _sample_ratios(a: int, n1: int, c: int, n0: int):
@@ -226,42 +256,43 @@ def _sample_ratios(a: int, n1: int, c: int, n0: int):
 
 
 def study_effects(events_treated, n_treated, events_control, n_control, *,
-                  confidence_level: float = 0.95, study_id=None) -> dict:
+                  confidence_level: float = 0.95, study_id=None) -> StudyComparison:
     """RR, OR and RD of one 2x2 table with the intervals above and Fisher's exact p.
 
-    Returns a JSON-ready dict (None where a value is undefined or infinite; a defined
-    estimate with a None limit means the interval is unbounded on that side):
-    ``study_id, events_treated, n_treated, events_control, n_control, risk_treated,
-    risk_control, double_zero, rr, rr_ci_low, rr_ci_high, or, or_ci_low, or_ci_high,
-    or_conditional_mle, rd, rd_ci_low, rd_ci_high, fisher_p, confidence_level`` and
-    ``methods`` (the interval names).
+    Returns
+    -------
+    StudyComparison
+        ``to_dict()`` gives the flat JSON row for a results table: ``rr, rr_ci_low,
+        rr_ci_high, or, or_ci_low, or_ci_high, or_conditional_mle, rd, rd_ci_low,
+        rd_ci_high, fisher_p`` (None where undefined or unbounded) and the counts.
 
     Examples
     --------
     >>> r = study_effects(0, 5, 0, 9)
-    >>> r["rd"], r["rr"], r["or"], r["double_zero"]
+    >>> r.risk_difference, r.risk_ratio, r.odds_ratio, r.double_zero
     (0.0, None, None, True)
-    >>> round(r["rd_ci_low"], 4), round(r["rd_ci_high"], 4), r["fisher_p"]
+    >>> d = r.to_dict()
+    >>> round(d["rd_ci_low"], 4), round(d["rd_ci_high"], 4), d["fisher_p"]
     (-0.2991, 0.4345, 1.0)
     """
+    level = check_confidence_level(confidence_level)
     row = study_effects_frame([events_treated], [n_treated], [events_control], [n_control],
-                              confidence_level=confidence_level,
+                              confidence_level=level,
                               study_ids=None if study_id is None else [study_id]).iloc[0]
-    out = {k: _json(v) for k, v in row.items()}
-    out["confidence_level"] = check_confidence_level(confidence_level)
-    out["methods"] = {"rr": "koopman-score", "or": "exact-conditional", "rd": "newcombe-hybrid-score",
-                      "p": "fisher-exact"}
-    return out
 
+    def est(x):
+        return None if math.isnan(x) else float(x)
 
-def _json(v):
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        return float(v) if math.isfinite(v) else None
-    return v
+    def ci(name):
+        return ConfidenceInterval(est(row[f"{name}_ci_low"]), est(row[f"{name}_ci_high"]), level)
+
+    return StudyComparison(
+        study_id=str(row.study_id), events_treated=int(row.events_treated), n_treated=int(row.n_treated),
+        events_control=int(row.events_control), n_control=int(row.n_control), double_zero=bool(row.double_zero),
+        risk_ratio=est(row.rr), risk_ratio_ci=ci("rr"), odds_ratio=est(row["or"]), odds_ratio_ci=ci("or"),
+        odds_ratio_conditional_mle=est(row.or_conditional_mle), risk_difference=float(row.rd),
+        risk_difference_ci=ci("rd"), fisher_p=float(row.fisher_p), confidence_level=level,
+    )
 
 
 def study_effects_frame(events_treated, n_treated, events_control, n_control, *,
