@@ -210,7 +210,7 @@ def test_uncited_context_comes_only_from_the_claims_population(shipped):
     assert verdict_of(t, res)["uncited_evidence"] == ""  # not the 0/18 of viremia-only patients
     t["claims"].loc[0, "claimed_population"] = "viremia_only"
     ctx = verdict_of(t, res)["uncited_evidence"]
-    assert "he_nd 0/5" in ctx
+    assert "he_nd (rct): 0/5 with IVIG vs 0/9" in ctx  # the trial, with its control arm
     assert "magen2021 0/13" in ctx
 
 

@@ -355,20 +355,29 @@ def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
     if "graft_loss" in outcomes:
         outcomes.add("graft_survival")
     notes = []
-    for o in sorted(outcomes & set(results["outcomes"])):
-        res = results["outcomes"][o]
-        same = [d for d in res.get("dataset") or [] if d["study_id"] not in ix.cited and d["setting"] in settings]
-        if same:
-            notes.append(f"uncited studies of the same population reporting {_in_sentence(res['label'])}: "
-                         + ", ".join(f"{d['study_id']} {d['events']}/{d['n']}" for d in same))
+    sets: dict[str, list[dict]] = {}
+    for o, res in results["outcomes"].items():
+        sets.setdefault(o, []).append(res)
+    for o, subs in (results.get("subgroups") or {}).items():
+        sets.setdefault(o, []).extend(subs)
+    for o in sorted(outcomes):
+        for res in sets.get(o, []):
+            same = [d for d in res.get("dataset") or [] if d["study_id"] not in ix.cited and d["setting"] in settings]
+            if same:
+                notes.append(f"uncited studies of the same population reporting {_in_sentence(res['label'])}: "
+                             + ", ".join(f"{d['study_id']} {d['events']}/{d['n']}" for d in same))
+        want = "graft_loss" if o == "graft_survival" else o
         for comp in results["comparative"]["studies"]:
-            want = "graft_loss" if o == "graft_survival" else o
-            if (comp["outcome"] == want and comp.get("rr") is not None and comp["study_id"] not in ix.cited
-                    and ix.studies.loc[comp["study_id"], "setting"] in settings):
-                notes.append(f"{comp['study_id']} ({comp['design'].replace('_', ' ')}): {comp['events_1']}/"
-                             f"{comp['n_1']} with IVIG vs {comp['events_0']}/{comp['n_0']} without "
-                             f"{comp['outcome'].replace('_', ' ')}, RR {comp['rr']:.2f} ({comp['rr_ci_low']:.2f} to "
-                             f"{comp['rr_ci_high']:.2f})")
+            if (comp["outcome"] != want or comp["study_id"] in ix.cited
+                    or ix.studies.loc[comp["study_id"], "setting"] not in settings):
+                continue
+            effect = (f"RR {comp['rr']:.2f} ({comp['rr_ci_low']:.2f} to {comp['rr_ci_high']:.2f})"
+                      if comp.get("rr") is not None and comp.get("rr_ci_low") is not None
+                      and comp.get("rr_ci_high") is not None
+                      else "no events in either arm" if comp["events_1"] == comp["events_0"] == 0 else "RR undefined")
+            notes.append(f"{comp['study_id']} ({comp['design'].replace('_', ' ')}): {comp['events_1']}/"
+                         f"{comp['n_1']} with IVIG vs {comp['events_0']}/{comp['n_0']} without "
+                         f"{comp['outcome'].replace('_', ' ')}, {effect}")
     text = c.claim.lower()
     if c.claim_type == "qualitative" and ("randomi" in text or ("only" in text and "case" in text)):
         designs = sorted(f"{s} ({ix.studies.loc[s, 'design'].replace('_', ' ')}, "
