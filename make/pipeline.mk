@@ -50,13 +50,13 @@ $(REPORT): $(TEMPLATES) report/references.bib $(RESULTS) $(AUDIT) $(CALIB) $(MAN
 	  --extra-manifest $(OUTFIG) --extra-manifest $(CALFIG) \
 	  --template report/templates/report.html.j2 --bib report/references.bib --out $@
 
-# The A4 handout: Chromium prints the HTML with its print stylesheet (report/template.html).
+# The A4 handout: Chromium prints the HTML with its print stylesheet (report/templates/report.html.j2).
 PDF      := report/report.pdf
 
 report-pdf: $(PDF)                                  ## Print the report to an A4 PDF handout (needs Chromium)
 
 $(PDF): $(REPORT) $(PKG)
-	$(RUN) report-pdf --in $(REPORT) --out $@
+	$(RUN) report-pdf --html $(REPORT) --out $@
 
 audit: $(AUDIT)                                     ## Print the claims audit in the terminal
 	$(RUN) audit --in data/datapackage.json --results $(RESULTS)

@@ -32,7 +32,7 @@ def _report_step(d, figs, out) -> list[str]:
     return ["report", "--results", f"{d}/results.json", "--audit", f"{d}/claims_audit.json",
             "--calibration", f"{d}/calibration.json", "--manifest", f"{figs}/manifest.json",
             "--extra-manifest", f"{figs}/outcome_manifest.json", "--extra-manifest",
-            f"{figs}/calibration_manifest.json", "--template", str(ROOT / "report" / "template.html"),
+            f"{figs}/calibration_manifest.json", "--template", str(ROOT / "report" / "templates" / "report.html.j2"),
             "--bib", str(ROOT / "report" / "references.bib"), "--out", str(out)]
 
 
@@ -197,7 +197,7 @@ def handout(report, monkeypatch_module):
     html, results = report
     pdf = OUT / "report.pdf"
     monkeypatch_module.setenv("SOURCE_DATE_EPOCH", "1767225600")
-    assert main(["report-pdf", "--in", str(html), "--out", str(pdf)]) == 0
+    assert main(["report-pdf", "--html", str(html), "--out", str(pdf)]) == 0
     return pdf, html, results
 
 
@@ -261,7 +261,7 @@ def test_handout_is_byte_identical_when_printed_again(handout, tmp_path, monkeyp
     pdf, html, _ = handout
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     again = tmp_path / "again.pdf"
-    assert main(["report-pdf", "--in", str(html), "--out", str(again)]) == 0
+    assert main(["report-pdf", "--html", str(html), "--out", str(again)]) == 0
     assert again.read_bytes() == pdf.read_bytes()
     assert b"/CreationDate (D:20260101000000" in again.read_bytes()
 

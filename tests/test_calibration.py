@@ -139,7 +139,8 @@ def test_batch_iv_agrees_with_pool_proportions(method):
     if family == "random":
         keys += ["tau2", "pi_low", "pi_high", "proportion_pi_low", "proportion_pi_high"]
     for i, x in enumerate(events):
-        res = pool_proportions(x, OBSERVED, **options)
+        # the batch's PI is metafor's (crit * sqrt(se^2 + tau^2)), not the default t(k - 2)
+        res = pool_proportions(x, OBSERVED, **options, pi_method="metafor")
         ref = {"estimate": res.estimate, "se": res.se, "ci_low": res.ci.low,
                "ci_high": res.ci.high, "proportion": res.proportion,
                "proportion_ci_low": res.proportion_ci.low,

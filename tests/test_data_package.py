@@ -172,7 +172,7 @@ def test_a_year_of_a_study_not_found_must_be_recorded_as_the_answers(tmp_path):
 
 def test_a_provenance_row_must_name_an_existing_cell(tmp_path):
     desc = corrupt(tmp_path, "field_provenance", set_cell(0, "row_key", "nobody2020/ivig"))
-    with pytest.raises(InputError, match=r"field_provenance.csv.*row 1.*field 'row_key'"):
+    with pytest.raises(InputError, match=r"field_provenance.csv, line 2 .*field 'row_key'"):
         load_package(desc, check_hashes=False)
 
 
@@ -203,7 +203,7 @@ def test_empty_table_is_reported(tmp_path):
 
 def test_an_unplanned_outcome_fails_naming_the_outcome_row(tmp_path):
     desc = corrupt(tmp_path, "analysis_plan", lambda df: df[df.outcome != "rejection"])
-    with pytest.raises(InputError, match=r"data/raw/outcomes.csv.*row \d+.*field 'outcome'.*no row in the analysis plan"):
+    with pytest.raises(InputError, match=r"data/raw/outcomes.csv, line \d+ .*field 'outcome'.*no row in the analysis plan"):
         load_package(desc, check_hashes=False)
 
 

@@ -15,8 +15,9 @@ HETERO = ([2, 17, 5, 9, 30], [5, 22, 9, 30, 33])
 
 def test_hts_prediction_interval_is_t_k_minus_2():
     x, n = HETERO
-    a = pool_proportions(x, n, model="random", tau2_method="reml")
-    b = pool_proportions(x, n, model="random", tau2_method="reml", pi_method="hts")
+    # options explicit (the defaults are now t intervals and the hts PI): z vs t(k-2)
+    a = pool_proportions(x, n, model="random", tau2_method="reml", ci_method="wald", pi_method="metafor")
+    b = pool_proportions(x, n, model="random", tau2_method="reml", ci_method="wald", pi_method="hts")
     k = len(x)
     half = stats.t.ppf(0.975, k - 2) * np.sqrt(a.se**2 + a.heterogeneity.tau2)
     # closed form on the same fit: only rounding separates the two computations
@@ -29,7 +30,7 @@ def test_hts_prediction_interval_is_t_k_minus_2():
 
 
 def test_hts_prediction_interval_absent_for_two_studies():
-    res = pool_proportions([2, 17], [5, 22], ci_method="knapp-hartung", pi_method="hts")
+    res = pool_proportions([2, 17], [5, 22], ci_method="t", pi_method="hts")
     assert res.pi is None
     assert res.proportion_pi is None
     assert any("k <= 2" in w for w in res.warnings)

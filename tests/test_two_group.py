@@ -450,9 +450,9 @@ def test_cli_compare_accepts_metafor_spelling_and_prints_a_summary(tmp_path, cap
 
 @pytest.mark.parametrize(("text", "where"), [
     ("study_id,events_treated,n_treated,events_control\nA,1,2,3\n", "field 'n_control'"),
-    ("study_id,ai,n1i,ci,n2i\nA,1,10,x,12\n", "row 1, field 'ci'"),
-    ("study_id,ai,n1i,ci,n2i\nA,1,10,2,12\nB,11,10,2,12\n", "row 2, field 'ai'"),
-    ("study_id,ai,n1i,ci,n2i\nA,1,10,2,12\nA,1,10,2,12\n", "row 2, field 'study_id'"),
+    ("study_id,ai,n1i,ci,n2i\nA,1,10,x,12\n", "line 2, field 'ci'"),
+    ("study_id,ai,n1i,ci,n2i\nA,1,10,2,12\nB,11,10,2,12\n", "line 3, field 'ai'"),
+    ("study_id,ai,n1i,ci,n2i\nA,1,10,2,12\nA,1,10,2,12\n", "line 3, field 'study_id'"),
 ])
 def test_cli_compare_bad_input_is_one_line_exit_2(tmp_path, capsys, text, where):
     from analysis.cli import main

@@ -286,6 +286,8 @@ def add_commands(sub) -> None:
     from .slides import add_slides_command
 
     add_slides_command(sub)
+    # the deck reads the same standard paths as every other subcommand (repository paths)
+    sub.choices["slides"].set_defaults(results=RESULTS, audit=AUDIT)
 
 
 def _add_data_commands(sub) -> None:
@@ -388,7 +390,8 @@ def _add_build_commands(sub) -> None:
                  description="Print report/report.html to an A4 PDF with headless Chromium: print "
                              "stylesheet, running footer with the commit and page number.",
                  example="evsynth report-pdf --out report/report.pdf  # or: make report-pdf")
-    p.add_argument("--in", dest="inp", default=_repo("report/report.html"), metavar="PATH",
+    # --html, not --in: --in is the data package everywhere else
+    p.add_argument("--html", dest="inp", default=_repo("report/report.html"), metavar="PATH",
                    help="the HTML report")
     p.add_argument("--out", required=True, metavar="PATH", help="the PDF to write")
 
@@ -415,5 +418,5 @@ def _add_other_commands(sub) -> None:
                              "and the methods (from the BibTeX file).",
                  example="evsynth cite --style text  # or: make cite")
     p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file")
-    p.add_argument("--cff", default="CITATION.cff", metavar="PATH", help="the CITATION.cff file")
+    p.add_argument("--cff", default=_repo("CITATION.cff"), metavar="PATH", help="the CITATION.cff file")
     p.add_argument("--style", choices=("text", "bibtex", "both"), default="both", help="output form")

@@ -347,6 +347,22 @@ def _verdict_cited(c, value: float, ix: _Index, cited: str, outs, arms) -> tuple
     return "unverifiable", f"no rule for quantity {q!r}", []
 
 
+def _unpooled_reports(outcome: str, settings, ix: _Index, *, skip: set[str]) -> list[str]:
+    """Uncited IVIG-arm counts of an outcome that no single-arm set of the plan pools."""
+    same = []
+    for _, r in ix.out.iterrows():
+        sid = r.study_id
+        if (r.outcome != outcome or r.basis != "reported" or r.row_use != "count" or sid in ix.cited
+                or sid in skip or ix.studies.loc[sid, "setting"] not in settings
+                or ix.arms.loc[(sid, r.arm_id), "treatment"] != "ivig"):
+            continue
+        same.append(f"{sid} {int(r.events)}/{int(r.n)}")
+    if not same:
+        return []
+    return [f"uncited studies of the same population reporting {outcome.replace('_', ' ')} (not pooled): "
+            + ", ".join(same)]
+
+
 def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
     """What studies the answer did not cite (nor any report of a cited cohort) add to this
     claim: only studies of the claim's population and outcome."""
@@ -367,6 +383,9 @@ def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
                 notes.append(f"uncited studies of the same population reporting {_in_sentence(res['label'])}: "
                              + ", ".join(f"{d['study_id']} {d['events']}/{d['n']}" for d in same))
         want = "graft_loss" if o == "graft_survival" else o
+        compared = {comp["study_id"] for comp in results["comparative"]["studies"] if comp["outcome"] == want}
+        if not sets.get(o):  # no single-arm set of the plan: the reported IVIG-arm counts themselves
+            notes += _unpooled_reports(o, settings, ix, skip=compared)
         for comp in results["comparative"]["studies"]:
             if (comp["outcome"] != want or comp["study_id"] in ix.cited
                     or ix.studies.loc[comp["study_id"], "setting"] not in settings):

@@ -66,7 +66,8 @@ COUNTS_TWO_GROUP: tuple[tuple[str, str], ...] = (("events_treated", "n_treated")
 def read_counts_csv(path: str | os.PathLike, *,
                     counts: tuple[tuple[str, str], ...] = COUNTS_SINGLE,
                     id_column: str = "study_id", max_rows: int = MAX_STUDIES,
-                    limit_reason: str = "the limit for one file") -> pd.DataFrame:
+                    limit_reason: str = "the limit for one file",
+                    id_optional: bool = False) -> pd.DataFrame:
     """Read and validate a CSV of study counts: one id column and (events, total) pairs.
 
     The default reads ``study_id,events,n`` (the ``pool`` input); ``counts=
@@ -74,7 +75,10 @@ def read_counts_csv(path: str | os.PathLike, *,
     n_control``. Other columns are ignored. Returns the id column and every count
     column (int64), one row per study, in file order.
 
-    metafor's names ``slab``, ``xi`` and ``ni`` are accepted for the three columns.
+    metafor's names ``slab``, ``xi`` and ``ni`` are accepted for the three columns (and
+    ``ai``, ``n1i``, ``ci``, ``n2i`` for the two-group counts); messages name a column as
+    the file spells it. With ``id_optional``, a file without the id column numbers its
+    studies 1, 2, ... (metafor needs no study labels).
 
     Raises
     ------
@@ -88,36 +92,40 @@ def read_counts_csv(path: str | os.PathLike, *,
     name = str(path)
     header, rows = read_csv_rows(read_text_file(path), file=name)
     # metafor's column names (slab, xi, ni; ai, n1i, ci, n2i) are read as this package's
-    header = [_metafor_column(c, header) for c in header]
+    spelled = {_metafor_column(c, header): c.strip() for c in header}
+    header = list(spelled)
     wanted = [id_column] + [c for pair in counts for c in pair]
     for col in wanted:
-        if col not in header:
-            raise InputError(f"missing column (the header has: {', '.join(header)[:80]})",
+        if col not in header and not (col == id_column and id_optional):
+            raise InputError(f"missing column (the header has: {', '.join(spelled.values())[:80]})",
                              file=name, line=1, field=col)
     if not rows:
         raise InputError(f"no data rows below the header (expected {','.join(wanted)})", file=name)
     if len(rows) > max_rows:
         raise InputError(f"{len(rows):,} rows: more than {max_rows:,} studies, {limit_reason}", file=name)
-    idx = {c: header.index(c) for c in wanted}
+    idx = {c: header.index(c) for c in wanted if c in header}
     seen: dict[str, int] = {}
     ids: list[str] = []
     values: dict[str, list[int]] = {c: [] for c in wanted[1:]}
-    for line, rec in rows:
-        sid = check_identifier(rec[idx[id_column]], file=name, line=line, field=id_column)
+    for number, (line, rec) in enumerate(rows, start=1):
+        id_field = spelled.get(id_column, id_column)
+        sid = (check_identifier(rec[idx[id_column]], file=name, line=line, field=id_field)
+               if id_column in idx else str(number))
         if sid in seen:
-            raise InputError(f"duplicate {id_column} {sid!r} (first on line {seen[sid]})",
-                             file=name, line=line, field=id_column)
+            raise InputError(f"duplicate {id_field} {sid!r} (first on line {seen[sid]})",
+                             file=name, line=line, field=id_field)
         seen[sid] = line
         ids.append(sid)
         for ev_col, n_col in counts:
-            e = parse_integer(rec[idx[ev_col]], file=name, line=line, field=ev_col)
-            m = parse_integer(rec[idx[n_col]], file=name, line=line, field=n_col)
+            ev_name, n_name = spelled[ev_col], spelled[n_col]
+            e = parse_integer(rec[idx[ev_col]], file=name, line=line, field=ev_name)
+            m = parse_integer(rec[idx[n_col]], file=name, line=line, field=n_name)
             if m < 1:
-                raise InputError(f"{n_col} must be at least 1 (study {sid!r}); got {m}",
-                                 file=name, line=line, field=n_col)
+                raise InputError(f"{n_name} must be at least 1 (study {sid!r}); got {m}",
+                                 file=name, line=line, field=n_name)
             if e > m:
-                raise InputError(f"{ev_col} ({e}) exceed {n_col} ({m}) for study {sid!r}",
-                                 file=name, line=line, field=ev_col)
+                raise InputError(f"{ev_name} ({e}) exceed {n_name} ({m}) for study {sid!r}",
+                                 file=name, line=line, field=ev_name)
             values[ev_col].append(e)
             values[n_col].append(m)
     frame = pd.DataFrame({id_column: ids, **{c: np.asarray(v, dtype=np.int64) for c, v in values.items()}})
@@ -136,9 +144,9 @@ def _metafor_column(name: str, header: list[str]) -> str:
 
 def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a CSV of 2x2 tables: ``study_id,events_treated,n_treated,events_control,n_control``
-    (metafor's ``slab,ai,n1i,ci,n2i`` accepted); the hardened `read_counts_csv` with
-    ``counts=COUNTS_TWO_GROUP``."""
-    return read_counts_csv(path, counts=COUNTS_TWO_GROUP)
+    (metafor's ``slab,ai,n1i,ci,n2i`` accepted; without a study_id column the studies are
+    numbered 1, 2, ...); the hardened `read_counts_csv` with ``counts=COUNTS_TWO_GROUP``."""
+    return read_counts_csv(path, counts=COUNTS_TWO_GROUP, id_optional=True)
 
 
 # ------------------------------------------------------------------------ data package
@@ -162,6 +170,16 @@ class DataPackage:
         lines = self.lines.get(name) or []
         line = lines[i - 1] if 0 < i <= len(lines) else i + 1
         return {"line": line, "row_id": record_key(self.resource(name), self.tables[name], i - 1)}
+
+    def located(self, exc: InputError) -> InputError:
+        """`exc` with its data row replaced by the file's line number (and key), when it can be mapped."""
+        if exc.line is not None or not isinstance(exc.row, int):
+            return exc
+        for res in self.descriptor["resources"]:
+            rows = self.lines.get(res["name"])
+            if rows and exc.file == f"data/{res['path']}" and 1 <= exc.row <= len(rows):
+                return InputError(exc.reason, file=exc.file, field=exc.field, **self.where(res["name"], exc.row))
+        return exc
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -278,6 +296,8 @@ def _read_table(root: Path, res: dict, problems: Problems) -> pd.DataFrame:
     if not text.strip():
         raise InputError("the file is empty", file=file)
     header, rows = read_csv_rows(text, file=file)  # ragged rows refused naming their line
+    if not rows:  # every other table's links to it would dangle: report the cause once
+        raise InputError("no data rows below the header", file=file)
     fields = res["schema"]["fields"]
     names = [f["name"] for f in fields]
     bad_columns = [InputError("missing column", file=file, line=1, field=f) for f in names if f not in header]
@@ -377,16 +397,6 @@ def _check_descriptor(desc: Any, *, file: str) -> None:
                 raise InputError(f"field {f['name']!r}: unknown type or malformed constraints", **where)
 
 
-def _at_line(exc: InputError, desc: dict, lines: dict[str, list[int]]) -> InputError:
-    """`exc` with its data row replaced by the file's line number, when it can be mapped."""
-    for res in desc["resources"]:
-        rows = lines.get(res["name"])
-        if (rows and exc.line is None and exc.file == f"data/{res['path']}" and isinstance(exc.row, int)
-                and 1 <= exc.row <= len(rows)):
-            return InputError(exc.reason, file=exc.file, line=rows[exc.row - 1], field=exc.field)
-    return exc
-
-
 def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = True) -> DataPackage:
     """Load every tabular resource of a data package through its schema and validate it.
 
@@ -418,7 +428,7 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
     pkg = DataPackage(root, desc, tables, lines)
     unreadable = len(tables) < sum(1 for r in desc["resources"]
                                    if "schema" in r and not r.get("compendium:generatedBy"))
-    if unreadable:  # cross-table rules need every table
+    if unreadable or problems:  # cross-table rules need every table, every cell read
         problems.raise_if_any()
     _check_foreign_keys(pkg, problems)
     from .rules import check_package  # local import: rules live beside the loader

@@ -233,7 +233,7 @@ def _raising(fn, table_arg: bool):
         try:
             fn(pkg.tables if table_arg else pkg)
         except InputError as exc:
-            problems.add(exc)
+            problems.add(pkg.located(exc))
     rule.__name__ = fn.__name__
     return rule
 
