@@ -184,12 +184,21 @@ def _analysis_scale(x, m, likelihood, tau, mu, level, threshold=None):
         y, v = _logit_effects(ux[sl], um[sl])
         data = {"y": y, "v": v, "x": ux[sl], "n": um[sl]}
         with np.errstate(all="ignore"):
-            post = _post.posterior(likelihood, data, tau.kind, tau.scale, mu.mean, mu.precision)
-            parts.append(_post.summarise(post, level, threshold))
+            parts.append(_summaries(likelihood, data, tau, mu, level, threshold))
     out = {key: np.concatenate([p[key] for p in parts])[inverse.reshape(-1)] for key in parts[0]}
     ok = np.all([np.isfinite(v) for v in out.values()], axis=0) & ~improper[inverse.reshape(-1)]
     out = {key: np.where(ok, val, np.nan) for key, val in out.items()}
     out["ok"] = ok
+    return out
+
+
+def _summaries(likelihood, data, tau, mu, level, threshold):
+    """`summarise` of every replicate, group by group (groups differ in node counts)."""
+    out = {}
+    for rows, post in _post.posterior(likelihood, data, tau.kind, tau.scale, mu.mean,
+                                      mu.precision):
+        for key, val in _post.summarise(post, level, threshold).items():
+            out.setdefault(key, np.full(data["y"].shape[0], np.nan))[rows] = val
     return out
 
 
@@ -279,6 +288,5 @@ def posterior_normal(effect, variance, *, tau_prior=("half-normal", 0.5),
         raise ValueError("effect and variance must be non-empty and of the same length")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
         raise ValueError("effects must be finite and variances finite and positive")
-    post = _post.posterior("normal", {"y": y, "v": v}, tp.kind, tp.scale, mp.mean, mp.precision)
-    out = _post.summarise(post, level, threshold)
+    out = _summaries("normal", {"y": y, "v": v}, tp, mp, level, threshold)
     return {key: float(val[0]) for key, val in out.items()}
