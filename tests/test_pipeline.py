@@ -114,12 +114,24 @@ def test_the_bottom_line_certainty_words_come_from_the_ratings(two_builds):
         assert word not in bottom
 
 
-def test_report_prints_the_primary_clearance_estimate(two_builds):
+def test_report_prints_the_clearance_result_the_plan_allows(two_builds):
+    """The pooled clearance estimate where the plan allows a pool; else each study's counts,
+    and the comparison (risk ratio) of every comparative clearance study."""
     d, _, _, _ = two_builds
     res = json.loads((d / "results.json").read_text())
-    est = res["outcomes"]["viremia_clearance"]["primary"]["estimate"]
     page = (d / "report" / "report.html").read_text(encoding="utf-8")
-    assert f"{100 * est:.1f}%" in page
+    text = re.sub(r"<[^>]+>", "", page)
+    clearance = res["outcomes"]["viremia_clearance"]
+    if clearance["primary"] is not None:
+        assert f"{100 * clearance['primary']['estimate']:.1f}%" in text
+    else:
+        assert clearance["not_pooled_reason"]
+        for row in clearance["dataset"]:
+            assert f"{row['events']}/{row['n']}" in text
+    studies = [s for c in res["comparative"]["outcomes"]["viremia_clearance"] for s in c["studies"]]
+    assert studies
+    for s in studies:
+        assert f"RR {s['rr']:.2f} ({s['rr_ci_low']:.2f} to {s['rr_ci_high']:.2f})" in text
 
 
 def test_figure_captions_credit_the_source_and_version(two_builds):
@@ -127,29 +139,49 @@ def test_figure_captions_credit_the_source_and_version(two_builds):
     manifest = {"figures": [f for m in ("manifest", "outcome_manifest", "calibration_manifest")
                             for f in json.loads((d / "figures" / f"{m}.json").read_text())["figures"]]}
     names = {f["name"] for f in manifest["figures"]}
-    assert {"forest_viremia_clearance", "forest_graft_survival", "prisma", "risk_of_bias_rob2",
-            "risk_of_bias_robins_i", "risk_of_bias_murad", "evidence_map", "claims_audit", "viral_loads",
-            "sensitivity_viremia_clearance"} <= names
+    res = json.loads((d / "results.json").read_text())
+    # a comparative forest plot per plan set with studies; single-arm forest and
+    # sensitivity plots only where the plan allows a pooled estimate
+    comparative = {f"comparative_{o}_{c['set_id']}" for o, sets in res["comparative"]["outcomes"].items()
+                   for c in sets if c["studies"]}
+    pooled = {f"{kind}_{o}" for o, r in res["outcomes"].items() if r["primary"]
+              for kind in ("forest", "sensitivity")}
+    assert comparative
+    assert {"prisma", "risk_of_bias_rob2", "risk_of_bias_robins_i", "risk_of_bias_murad", "evidence_map",
+            "claims_audit", "viral_loads"} | comparative | pooled <= names
     for f in manifest["figures"]:
         caption = (d / "figures" / f"{f['name']}.txt").read_text()
         assert "bkvn-ivig-evidence" in caption
         assert "data/datapackage.json" in caption
 
 
-def test_pool_with_defaults_reproduces_the_reports_primary_numbers(two_builds, tmp_path, capsys):
-    """The engine's defaults are the report's primary method: `evsynth pool` with no options,
-    on the report's clearance counts, prints the report's primary estimate and intervals."""
+def test_pool_with_defaults_is_the_reports_primary_method(two_builds, tmp_path, capsys):
+    """The engine's defaults are the report's primary method: `evsynth pool` with no options
+    prints, on a single-arm set of the report, what the report's primary method gives (the
+    stored primary fit where the plan pooled one; else the method recomputed on the largest
+    set of two or more studies)."""
+    from analysis import pool_proportions
+
     d, _, _, _ = two_builds
     res = json.loads((d / "results.json").read_text())
-    clearance = res["outcomes"]["viremia_clearance"]
-    csv = tmp_path / "clearance.csv"
-    csv.write_text("study_id,events,n\n" + "".join(f"{r['study_id']},{r['events']},{r['n']}\n"
-                                                  for r in clearance["dataset"]))
+    sets = [*res["outcomes"].values(), *(s for v in res["subgroups"].values() for s in v)]
+    pooled = [s for s in sets if s["primary"] is not None]
+    target = pooled[0] if pooled else max((s for s in sets if s["k"] >= 2), key=lambda s: (s["k"], s["plan_id"]))
+    rows = target["dataset"]
+    csv = tmp_path / "set.csv"
+    csv.write_text("study_id,events,n\n" + "".join(f"{r['study_id']},{r['events']},{r['n']}\n" for r in rows))
     assert main(["pool", str(csv), "--json"]) == 0
     mine = json.loads(capsys.readouterr().out)
-    primary = clearance["primary"]
+    options = {k: v for k, v in res["primary_method"].items() if k not in ("id", "label")}
+    if pooled:
+        primary = target["primary"]
+    else:
+        primary = json.loads(json.dumps(pool_proportions([r["events"] for r in rows], [r["n"] for r in rows],
+                                                         study_ids=[r["study_id"] for r in rows],
+                                                         **options).to_dict()))
     keys = ["estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "k"]
     # the same computation on the same counts: equal to the last bit
     assert {k: mine[k] for k in keys} == {k: primary[k] for k in keys}
     assert mine["methods"] == primary["methods"]
     assert res["primary_method"]["ci_method"] == mine["methods"]["ci_method"] == "t"
+    assert res["primary_method"]["pi_method"] == "hts"

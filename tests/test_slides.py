@@ -1,5 +1,10 @@
-"""The journal-club deck: nine 16:9 pages, large type, a footer on every slide, figure
-slides as PNG (>= 1920 x 1080) and SVG, numbers from results.json, byte-identical rebuilds."""
+"""The journal-club deck: 16:9 pages, large type, a footer on every slide, figure slides as
+PNG (>= 1920 x 1080) and SVG, numbers from results.json, byte-identical rebuilds.
+
+The deck follows the plan-based synthesis: the comparison first (one slide per outcome of
+the question with comparative studies), single-arm forest plots and the sensitivity slide
+only where the plan allows a pooled estimate, the bottom line in the report's own words
+(`narrative.bottom_line`)."""
 
 import argparse
 import copy
@@ -13,13 +18,23 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from analysis.present.narrative import TextNumbers, bottom_line, question_outcomes
 from analysis.present.slides import TITLE_PT, add_slides_command, build_slides
 from analysis.present.slides.text_slides import _bottom_lines
 
 BIB = ROOT / "report" / "references.bib"
 CFF = ROOT / "CITATION.cff"
-NAMES = ["title", "evidence", "forest_viremia_clearance", "forest_graft_survival", "sensitivity",
-         "claims_audit", "grade", "bottom_line", "references"]
+
+
+def expected_names(results: dict) -> list[str]:
+    """The slides the deck must have for these results."""
+    q = results["question"]
+    comparative = [f"comparative_{o}" for o in question_outcomes(q)
+                   if any(c["studies"] for c in results["comparative"]["outcomes"].get(o, []))]
+    pooled = [o for o in q["primary_outcomes"] if (results["outcomes"].get(o) or {}).get("primary")]
+    sens = ["sensitivity"] if pooled and results["outcomes"][pooled[0]]["scenarios"] else []
+    return ["title", "evidence", *comparative, *(f"forest_{o}" for o in pooled), *sens, "claims_audit", "grade",
+            "bottom_line", "references"]
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +76,17 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-def test_nine_slides_of_16_by_9(decks):
+def test_slides_of_16_by_9_comparison_first(decks, derived):
     folder, records = decks[0]
+    names = expected_names(derived["results"])
+    assert any(n.startswith("comparative_") for n in names)  # the shipped data have comparisons
     pdf = (folder / "journal-club.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    assert len(re.findall(rb"/Type /Page\b(?!s)", pdf)) == 9
+    assert len(re.findall(rb"/Type /Page\b(?!s)", pdf)) == len(names)
     boxes = re.findall(rb"/MediaBox \[ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) \]", pdf)
-    assert len(boxes) == 9
+    assert len(boxes) == len(names)
     assert {tuple(float(v) for v in b) for b in boxes} == {(0.0, 0.0, 960.0, 540.0)}
-    assert [r["name"] for r in records] == NAMES
+    assert [r["name"] for r in records] == names
     assert b"CreationDate" not in pdf
     assert b"ModDate" not in pdf
 
@@ -77,7 +94,8 @@ def test_nine_slides_of_16_by_9(decks):
 def test_figure_slides_as_png_and_svg(decks):
     folder, records = decks[0]
     figure_slides = [r for r in records if r["files"]]
-    assert [r["number"] for r in figure_slides] == [2, 3, 4, 5, 6, 7]
+    # every slide but the title, the bottom line and the references is a figure slide
+    assert [r["number"] for r in figure_slides] == list(range(2, len(records) - 1))
     for r in figure_slides:
         png, svg = (folder / f for f in r["files"])
         assert png.suffix == ".png"
@@ -95,7 +113,7 @@ def test_rebuild_is_byte_identical(decks):
     (a, _), (b, _) = decks
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
-    assert len(names) == 13
+    assert len(names) == 1 + 2 * sum(1 for r in decks[0][1] if r["files"])  # the PDF, PNG + SVG
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
@@ -106,37 +124,49 @@ def test_large_type_and_a_footer_on_every_slide(decks):
         assert r["min_font_pt"] >= 14, r["name"]
         footer = [t for t in r["texts"] if t.startswith("Source: bkvn-ivig-evidence ")]
         assert len(footer) == 1, r["name"]
-        assert f"{r['number']} / 9" in r["texts"]
+        assert f"{r['number']} / {len(records)}" in r["texts"]
     assert TITLE_PT >= 30
 
 
-def test_bottom_line_numbers_come_from_results(decks, derived):
+def test_bottom_line_is_the_reports_wording_with_numbers_from_results(decks, derived):
     _, records = decks[0]
+    res, audit = derived["results"], derived["audit"]
     text = " ".join(next(r for r in records if r["name"] == "bottom_line")["texts"]).replace("\n", " ")
-    p = derived["results"]["outcomes"]["viremia_clearance"]["primary"]
-    assert f"{100 * p['estimate']:.1f}%" in text
-    assert f"{100 * p['ci_low']:.1f}\u2013{100 * p['ci_high']:.1f}%" in text
-    g = derived["results"]["outcomes"]["graft_survival"]["primary"]
-    assert f"{100 * g['estimate']:.1f}%" in text
-    s = derived["audit"]["summary"]
-    assert f"{s['supported']} of {sum(s.values())} claims supported" in text
+    paras = bottom_line(TextNumbers(res), TextNumbers(audit), res, audit, res["question"])
+    assert " ".join(text.split()).count(" ".join(paras[-1].split())) == 1  # the verdict, word for word
+    assert res["certainty"]["bottom_line"]["phrase"] in text
+    for o in question_outcomes(res["question"]):  # the comparison comes first, its numbers from results
+        for c in res["comparative"]["outcomes"].get(o, []):
+            for p in c["pooled"][:1]:
+                if p["estimate"] is not None:
+                    assert f"{p['estimate']:.2f} ({p['ci_low']:.2f} to {p['ci_high']:.2f})" in text
+    s = audit["summary"]
+    assert f"{sum(s.values())} checkable claims, {s['supported']} are supported" in text
 
 
 def test_counts_of_one_are_singular(derived):
     results = copy.deepcopy(derived["results"])
     gs = results["outcomes"]["graft_survival"]
-    gs["primary"]["k"], gs["crude"]["n"] = 1, 1
+    gs["primary"] = {"estimate": 0.5, "ci_low": 0.2, "ci_high": 0.8, "pi_low": None, "pi_high": None, "k": 1}
+    gs["crude"] = {"events": 1, "n": 1, "proportion": 1.0, "ci_low": 0.025, "ci_high": 1.0}
+    gs["bayes"] = []
     lines = _bottom_lines(results, derived["audit"])
-    assert "1 study, 1 patient)" in lines[1]
-    assert "patients)" in lines[0]  # clearance keeps its plural
+    assert "1 study, 1 patient)" in " ".join(lines)
+    gs["primary"]["k"], gs["crude"]["n"] = 2, 7
+    assert "2 studies, 7 patients)" in " ".join(_bottom_lines(results, derived["audit"]))
 
 
 def test_forest_slides_show_every_pooled_study(decks, derived):
     _, records = decks[0]
     labels = {r["study_id"]: r["label"] for r in derived["results"]["evidence_table"]}
-    for outcome in ("viremia_clearance", "graft_survival"):
+    for outcome, res in derived["results"]["outcomes"].items():
+        if not res.get("primary"):  # no pooled estimate: no single-arm forest slide
+            assert f"forest_{outcome}" not in [r["name"] for r in records]
+            continue
+        if f"forest_{outcome}" not in [r["name"] for r in records]:
+            continue  # pooled, but not an outcome of the question
         texts = next(r for r in records if r["name"] == f"forest_{outcome}")["texts"]
-        for d in derived["results"]["outcomes"][outcome]["dataset"]:
+        for d in res["dataset"]:
             assert labels[d["study_id"]] in texts
 
 

@@ -171,8 +171,10 @@ def pooled_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
                 "between-study differences)")
     pi = (f"; 95% prediction interval {N.ci(p + '.pi_low', p + '.pi_high')}"
           if res["primary"]["pi_low"] is not None else "")
+    k, n = res["primary"]["k"], res["crude"]["n"]
     return (f"{N(p + '.estimate')} (95% CI {N.ci(p + '.ci_low', p + '.ci_high')}{pi}; "
-            f"{N(p + '.k', 'int')} studies, {N(c + '.n', 'int')} patients)")
+            f"{N(p + '.k', 'int')} {'study' if k == 1 else 'studies'}, "
+            f"{N(c + '.n', 'int')} {'patient' if n == 1 else 'patients'})")
 
 
 def _outcome_word(results: dict, outcome: str) -> str:
@@ -189,8 +191,9 @@ def study_effect_phrase(N: TextNumbers, base: str, s: dict, question: dict) -> s
         rr = f", RR {N(base + '.rr', 'ratio')} ({N.ci(base + '.rr_ci_low', base + '.rr_ci_high', 'ratio')})"
     elif s.get("rd") is not None:
         rr = f", RD {N(base + '.rd', 'pct')} ({N.ci(base + '.rd_ci_low', base + '.rd_ci_high', 'pct')})"
-    return (f"{N.text(s['label'])} ({N.text(design_word(s['design']))}): {s['events_1']}/{s['n_1']} with {iv} "
-            f"versus {s['events_0']}/{s['n_0']} with {cmp_}{rr}")
+    return (f"{N.text(s['label'])} ({N.text(design_word(s['design']))}): "
+            f"{N(base + '.events_1', 'int')}/{N(base + '.n_1', 'int')} with {iv} "
+            f"versus {N(base + '.events_0', 'int')}/{N(base + '.n_0', 'int')} with {cmp_}{rr}")
 
 
 def question_outcomes(question: dict) -> list[str]:
@@ -262,7 +265,8 @@ def response_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
         return text
     if not res["dataset"]:
         return "no study of the primary population reports counts"
-    studies = ", ".join(f"{N.text(d['label'])} {d['events']}/{d['n']}" for d in res["dataset"])
+    studies = ", ".join(f"{N.text(d['label'])} {N(f'{o}.dataset.{j}.events', 'int')}/"
+                        f"{N(f'{o}.dataset.{j}.n', 'int')}" for j, d in enumerate(res["dataset"]))
     text = f"not pooled ({N.text(res['not_pooled_reason'])}): {studies}"
     if res.get("bayes"):
         text += "; " + bayes_phrase(N, results, f"{o}.bayes.0", res["bayes"][0])
@@ -288,12 +292,11 @@ def audit_sentence(A: TextNumbers, audit: dict, results: dict) -> str:
 
 
 def verdict_sentence(results: dict, question: dict) -> str:
-    """The closing verdict, its certainty word taken from the ratings of the primary outcomes."""
-    words = sorted({certainty(results, o) for o in question["primary_outcomes"] if o in results["outcomes"]})
-    word = "/".join(words) if words else "unrated"
+    """The closing verdict, its certainty words the bottom-line phrase of the GRADE ratings
+    (every rating of the treatment question, single-arm and comparative)."""
+    phrase = ((results.get("certainty") or {}).get("bottom_line") or {}).get("phrase") or "unrated"
     iv = question["intervention"]["name"]
-    return (f"{iv} in this scenario is a salvage option supported only by {word}-certainty evidence, "
-            "not an evidence-based one.")
+    return f"{iv} in this scenario is a salvage option supported only by {phrase} evidence, not an evidence-based one."
 
 
 def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dict | None,
@@ -308,8 +311,9 @@ def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dic
     for o in question["primary_outcomes"]:
         if o not in results["outcomes"]:
             continue
+        word = certainty(results, o)
         first.append(f"{_outcome_word(results, o)}: {response_sentence(N, results, o)} "
-                     f"({certainty(results, o)} certainty)")
+                     f"({word if word == 'not rated' else word + ' certainty'})")
     if first:
         pop = next((results["outcomes"][o]["population_label"] for o in question["primary_outcomes"]
                     if o in results["outcomes"]), "")

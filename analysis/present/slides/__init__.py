@@ -1,12 +1,15 @@
 """The journal-club deck (``make slides``): a 16:9 PDF built from the same derived results
 as the report, plus each figure slide as PNG and SVG to paste into other slide software.
 
-Nine slides, one page each (13.333 x 7.5 in, i.e. 960 x 540 pt): the question, the
-evidence at a glance, the forest plots for clearance and graft survival, how the answer
-moves with method, verification and overlap choices, the claims audit, the GRADE summary
-of findings, the bottom line and the references. Every number is read from
+One page per slide (13.333 x 7.5 in, i.e. 960 x 540 pt): the question, the evidence at a
+glance, the comparison with no IVIG (one slide per outcome of the question with comparative
+studies, the report's comparative forest plot), single-arm forest plots and how the answer
+moves only where the analysis plan allows a pooled estimate, the claims audit, the GRADE
+summary of findings, the bottom line (`narrative.bottom_line`, the report's wording) and the
+references. Every number is read from
 ``results.json``, ``claims_audit.json`` or ``calibration.json`` and formatted here; none is
-typed. Titles are 32 pt, body text at least 20 pt (18 pt inside the plotting functions'
+typed. Titles are 32 pt, body text at least 20 pt (the bottom line shrinks to fit, never below
+14 pt; 18 pt inside the plotting functions'
 slide style), and every slide has a 14 pt source and citation footer.
 
 The output is byte-for-byte deterministic: PDF pages carry no dates, SVG ids are salted

@@ -11,12 +11,42 @@ from typing import Any
 from ..._version import __version__
 from ...review.io import write_bytes
 from ..citation import parse_bibtex
-from ..figures import save_figure
-from ._layout import _check_layout, _chrome, _ci, _drawn_texts, _new_slide, _pct
+from ..figures import comparative_specs, in_sentence, save_figure
+from ..narrative import question_outcomes
+from ._layout import (
+    _check_layout,
+    _chrome,
+    _ci,
+    _drawn_texts,
+    _embed_report_figure,
+    _new_slide,
+    _pct,
+)
 from .plots import _forest, _slide_claims, _slide_sensitivity
 from .references import _footer, _slide_references
 from .sof import _slide_grade
 from .text_slides import _evidence_counts, _slide_bottom_line, _slide_evidence, _slide_title
+
+
+def _comparative_slides(results: dict) -> list[tuple]:
+    """One slide per outcome of the question with comparative studies: the first plan set
+    with studies, its report figure (risk ratio per study, pooled only within a design)."""
+    question = results.get("question") or {}
+    specs = {name: draw for name, _t, _c, draw in comparative_specs(results)}
+    out = []
+    for o in question_outcomes(question) if question else []:
+        sets = [c for c in results["comparative"]["outcomes"].get(o, []) if c["studies"]]
+        if not sets:
+            continue
+        c = sets[0]
+        heads = [p for p in c["pooled"] if p["estimate"] is not None]
+        k = len(c["studies"])
+        sub = (f"Pooled RR {heads[0]['estimate']:.2f} (95% CI {heads[0]['ci_low']:.2f} to "
+               f"{heads[0]['ci_high']:.2f}), {heads[0]['design_group']} studies" if heads
+               else f"{k} {'study' if k == 1 else 'studies'}, not pooled")
+        out.append((o, f"{c['label']}: IVIG versus no IVIG", f"{c['set_label']}: {sub}",
+                    specs[f"comparative_{o}_{c['set_id']}"]))
+    return out
 
 
 def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[str, dict[str, str]],
@@ -24,7 +54,10 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
     """One dict per slide: ``name``, ``title``, ``subtitle``, ``sources``, ``figure`` (True if
     also saved as PNG/SVG) and ``draw`` (returns the Figure, title and footer not yet added)."""
     outs = results["outcomes"]
-    cl = outs["viremia_clearance"]
+    question = results.get("question") or {}
+    primaries = [o for o in question.get("primary_outcomes", ("viremia_clearance", "graft_survival"))
+                 if o in outs]
+    pooled = [o for o in primaries if outs[o].get("primary")]  # single-arm forests only with a pool
 
     def page(draw_into: Callable) -> Callable:
         def draw():
@@ -57,15 +90,16 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
          "subtitle": f"{small} of {len(found)} reports are case series, case reports or abstracts",
          "sources": ["results.json"], "figure": True,
          "draw": page(lambda f: _slide_evidence(f, results))},
-        {"name": "forest_viremia_clearance", "title": f"{cl['label']} after IVIG",
-         "subtitle": forest_sub("viremia_clearance"), "sources": ["results.json"], "figure": True,
-         "draw": lambda: _forest(results, "viremia_clearance")},
-        {"name": "forest_graft_survival", "title": f"{outs['graft_survival']['label']} after IVIG",
-         "subtitle": forest_sub("graft_survival"), "sources": ["results.json"], "figure": True,
-         "draw": lambda: _forest(results, "graft_survival")},
-        {"name": "sensitivity", "title": "How the clearance answer moves",
-         "subtitle": sens_sub, "sources": ["results.json"] + (["calibration.json"] if calibration else []),
-         "figure": True, "draw": lambda: _slide_sensitivity(results, "viremia_clearance")},
+        *[{"name": f"comparative_{o}", "title": title, "subtitle": sub, "sources": ["results.json"],
+           "figure": True, "draw": page(lambda f, draw=draw: _embed_report_figure(f, draw()))}
+          for o, title, sub, draw in _comparative_slides(results)],
+        *[{"name": f"forest_{o}", "title": f"{outs[o]['label']} after IVIG (no comparison)",
+           "subtitle": forest_sub(o), "sources": ["results.json"], "figure": True,
+           "draw": lambda o=o: _forest(results, o)} for o in pooled],
+        *([{"name": "sensitivity", "title": f"How the {in_sentence(outs[pooled[0]]['label'])} answer moves",
+            "subtitle": sens_sub, "sources": ["results.json"] + (["calibration.json"] if calibration else []),
+            "figure": True, "draw": lambda: _slide_sensitivity(results, pooled[0])}]
+          if pooled and outs[pooled[0]].get("scenarios") else []),
         {"name": "claims_audit", "title": "Claims audit of the AI answer",
          "subtitle": f"{sum(s.values())} checkable claims, each with a computed or recorded verdict",
          "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)},

@@ -12,6 +12,8 @@ from ._layout import MARGIN, SLIDE_H, SLIDE_W, TEXT_PT, TOP_BAND, _line, _text, 
 FOOTER_KEYS = {
     "title": [], "evidence": ["page2021"], "forest_viremia_clearance": ["stijnen2010", "clopper1934"],
     "forest_graft_survival": ["stijnen2010", "clopper1934"],
+    "comparative_viremia_clearance": ["newcombe1998", "sterne2019"],
+    "comparative_graft_loss": ["newcombe1998", "sterne2016"],
     "sensitivity": ["stijnen2010", "viechtbauer2010"],
     "claims_audit": [], "grade": ["guyatt2011", "murad2018"], "bottom_line": ["guyatt2011"],
     "references": [],

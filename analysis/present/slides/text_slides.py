@@ -4,19 +4,19 @@ Every number is read from the derived results and formatted here; none is typed.
 from __future__ import annotations
 
 from ..figures import in_sentence
+from ..narrative import TextNumbers, bottom_line
 from ._layout import (
     ACCENT,
     BODY_PT,
+    FOOT_BAND,
     MARGIN,
     MUTED,
     SLIDE_H,
     SLIDE_W,
     TEXT_PT,
     TOP_BAND,
-    _ci,
     _count,
     _line,
-    _pct,
     _text,
     _text_width,
     _wrap,
@@ -43,10 +43,11 @@ def _slide_title(fig, results: dict, audit: dict) -> None:
         _text(fig, MARGIN + label_w, y, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
         y -= len(lines) * _line(TEXT_PT, 1.2) + 0.18
     n_claims = sum(audit["summary"].values())
-    k = results["outcomes"]["viremia_clearance"]["k"]
+    n_cmp = len({s["study_id"] for s in results["comparative"]["studies"]})
     y -= 0.2
-    what = (f"An AI-written clinical answer says \u201cyes, as salvage\u201d. We pooled the {k} "
-            f"studies that report clearance counts and checked its {n_claims} claims.")
+    what = (f"An AI-written clinical answer says \u201cyes, as salvage\u201d. We compared IVIG with no IVIG "
+            f"in the {_count(n_cmp, 'study', 'studies')} with a control group, pooled only where the "
+            f"analysis plan allows, and checked its {n_claims} claims.")
     _text(fig, MARGIN, y, "\n".join(_wrap(fig, what, SLIDE_W - 2 * MARGIN, TEXT_PT)), TEXT_PT,
           va="top", color=MUTED, linespacing=1.2)
 
@@ -122,40 +123,30 @@ def _slide_evidence(fig, results: dict) -> None:
 
 
 def _bottom_lines(results: dict, audit: dict) -> list[str]:
-    """The bottom-line bullets: every number from results.json or claims_audit.json."""
-    outs = results["outcomes"]
-    cl, gs = outs["viremia_clearance"], outs["graft_survival"]
-    p, q = cl["primary"], gs["primary"]
-    s = audit["summary"]
-    missing = sorted(r["answer_ref"] for r in results["evidence_table"]
-                     if r["verification"] == "not_found" and r["answer_ref"] and r["role"] != "guideline")
-    return [
-        f"BK viremia cleared in {_pct(p['estimate'])} of IVIG-treated patients (95% CI "
-        f"{_ci(p['ci_low'], p['ci_high'])}; {_count(p['k'], 'study', 'studies')}, "
-        f"{_count(cl['crude']['n'], 'patient')}): "
-        f"{cl['grade']['certainty']} certainty.",
-        f"Graft survival {_pct(q['estimate'])} (95% CI {_ci(q['ci_low'], q['ci_high'])}; "
-        f"{_count(q['k'], 'study', 'studies')}, {_count(gs['crude']['n'], 'patient')}): "
-        f"{gs['grade']['certainty']} certainty, too imprecise "
-        "to inform a decision.",
-        "Single-arm series with co-interventions cannot separate IVIG from spontaneous "
-        "clearance after immunosuppression reduction.",
-        f"The AI answer: {s.get('supported', 0)} of {sum(s.values())} claims supported, "
-        f"{s.get('discrepant', 0)} discrepant, {s.get('unverifiable', 0)} unverifiable; its "
-        f"references {', '.join(map(str, missing))} were not found.",
-    ]
+    """The bottom-line paragraphs: `narrative.bottom_line` in plain text, the one wording
+    the report's bottom line uses (comparison first, then single-arm response, the audit,
+    the verdict with the GRADE phrase)."""
+    question = results.get("question") or {}
+    return bottom_line(TextNumbers(results), TextNumbers(audit), results, audit, question)
 
 
 def _slide_bottom_line(fig, results: dict, audit: dict) -> None:
-    y = SLIDE_H - TOP_BAND - 0.3
+    """The paragraphs in the largest type (at least 14 pt) that fits between title and footer."""
+    paras = _bottom_lines(results, audit)
     width = SLIDE_W - 2 * MARGIN - 0.55
-    for b in _bottom_lines(results, audit):
-        lines = _wrap(fig, b, width, BODY_PT)
-        _text(fig, MARGIN + 0.05, y - 0.06, "\u25a0", BODY_PT * 0.8, va="top", color=ACCENT)
-        _text(fig, MARGIN + 0.55, y, "\n".join(lines), BODY_PT, va="top", linespacing=1.2)
-        y -= len(lines) * _line(BODY_PT, 1.2) + 0.28
-    phrase = results["certainty"]["bottom_line"]["phrase"]  # words from every rating, not one outcome's
-    verdict = f"IVIG in this scenario is a salvage option resting on {phrase} evidence, not an evidence-based one."
-    lines = _wrap(fig, verdict, SLIDE_W - 2 * MARGIN, BODY_PT, "bold")
-    _text(fig, MARGIN, y - 0.05, "\n".join(lines), BODY_PT, fontweight="bold", va="top", color=ACCENT,
-          linespacing=1.2)
+    room = SLIDE_H - TOP_BAND - 0.3 - FOOT_BAND - 0.2
+    size = BODY_PT
+    while size > 14.0:
+        wrapped = [_wrap(fig, b, width, size, "bold" if i == len(paras) - 1 else "normal")
+                   for i, b in enumerate(paras)]
+        if sum(len(w) * _line(size, 1.15) + 0.2 for w in wrapped) <= room:
+            break
+        size -= 1.0
+    y = SLIDE_H - TOP_BAND - 0.3
+    for i, b in enumerate(paras):
+        last = i == len(paras) - 1
+        lines = _wrap(fig, b, width, size, "bold" if last else "normal")
+        _text(fig, MARGIN + 0.05, y - 0.04, "\u25a0", size, va="top", color=ACCENT)
+        _text(fig, MARGIN + 0.55, y, "\n".join(lines), size, va="top", linespacing=1.15,
+              **({"fontweight": "bold", "color": ACCENT} if last else {}))
+        y -= len(lines) * _line(size, 1.15) + 0.2
