@@ -326,10 +326,14 @@ def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dic
 
 def glance_sentence(results: dict) -> str:
     ev = results["evidence_table"]
-    n_studies = len([r for r in ev if r["role"] != "guideline"])
-    n_guides = len([r for r in ev if r["role"] == "guideline"])
-    designs = ", ".join(f"{v} {design_word(k)}" for k, v in study_counts(results).items())
-    text = f"{n_studies} study reports and {n_guides} guidelines: {designs}."
+    found = [r for r in ev if r["role"] != "guideline" and r["verification"] != "not_found"]
+    n_guides = len([r for r in ev if r["role"] == "guideline" and r["verification"] != "not_found"])
+    designs: dict[str, int] = {}
+    for r in found:
+        designs[r["design"]] = designs.get(r["design"], 0) + 1
+    listed = ", ".join(f"{v} {design_word(k)}" for k, v in sorted(designs.items()))
+    text = (f"{len(found)} study reports found and read, and {n_guides} guideline"
+            f"{'' if n_guides == 1 else 's'}: {listed}.")
     missing = [f"answer ref {r['answer_ref']} ({r['year'] if r['year'] else 'n.d.'})"
                for r in (*not_found_references(results), *not_found_guidelines(results))]
     if missing:
