@@ -96,9 +96,13 @@ CASES = [(t, c) for t in TABLES for c in sorted(CLASSES) if INT_FIELD[t] or not 
 
 
 def assert_one_line_error(rc, out, err, *parts):
+    """Exit 2; one line per problem (check-data lists every problem it finds, issue 13), each
+    a one-line 'error: file, line, field: message'; no traceback."""
     assert rc == 2, (rc, err)
     assert err.endswith("\n"), err
-    assert err.count("\n") == 1, err
+    lines = err.splitlines()
+    assert lines, err
+    assert all(line.startswith("error: ") for line in lines), err
     assert "Traceback" not in err
     for part in parts:
         assert part in err, (part, err)

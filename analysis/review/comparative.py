@@ -82,8 +82,14 @@ def _pool(rows: list[dict], group: str) -> list[dict]:
     return out
 
 
+def _per_1000(x: float | None) -> float | None:
+    """A risk per 1,000, capped at 1,000 (a risk-ratio limit times the control risk can pass 1)."""
+    return None if x is None else min(1000.0 * x, 1000.0)
+
+
 def sof_rows(rows: list[dict]) -> list[dict]:
-    """Summary of findings, study by study: risk without and with the intervention per 1,000."""
+    """Summary of findings, study by study: risk without and with the intervention per 1,000
+    (GRADE summary-of-findings layout; the risk with it is the control risk times the RR)."""
     out = []
     for r in rows:
         rr, lo, hi = r.get("rr"), r.get("rr_ci_low"), r.get("rr_ci_high")
@@ -91,9 +97,9 @@ def sof_rows(rows: list[dict]) -> list[dict]:
         out.append({"study_id": r["study_id"], "label": r["label"], "design_group": r["design_group"],
                     "risk_without": base, "risk_with": r["risk_1"], "rr": rr, "rr_ci_low": lo, "rr_ci_high": hi,
                     "per_1000_without": 1000 * base,
-                    "per_1000_with": None if rr is None else 1000 * base * rr,
-                    "per_1000_with_low": None if lo is None else 1000 * base * lo,
-                    "per_1000_with_high": None if hi is None else 1000 * base * hi,
+                    "per_1000_with": None if rr is None else _per_1000(base * rr),
+                    "per_1000_with_low": None if lo is None else _per_1000(base * lo),
+                    "per_1000_with_high": None if hi is None else _per_1000(base * hi),
                     "rd": r.get("rd"), "rd_ci_low": r.get("rd_ci_low"), "rd_ci_high": r.get("rd_ci_high")})
     return out
 

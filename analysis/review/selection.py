@@ -17,8 +17,8 @@ DESIGN_RANK = {"rct": 0, "prospective_cohort": 1, "retrospective_cohort": 2, "ca
 DESCRIPTIVE_NAMES = {"accp2012": "ACCP abstract", "anonpeds2012": "Pediatric series",
                      "anoncase2024": "Case report", "anonharm2014": "Harm case report",
                      "ectrx2023": "Exp Clin Transplant RCT", "ivigprevention_nd": "AJT prevention study",
-                     "ectrx2014": "Exp Clin Transplant, 1-year report,",
-                     "ectrx2016": "Exp Clin Transplant, long-term report,",
+                     "ectrx2014": "ECT programme 1-year",
+                     "ectrx2016": "ECT programme long-term",
                      "atccleveland2020": "ATC abstract (Cleveland)"}
 
 

@@ -98,7 +98,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         "outcome_order": list(outcomes),
         "subgroups": subgroups,
         "narrative_sets": narrative_sets,
-        "comparative": {"outcomes": comparisons, "studies": flat,
+        "comparative": {"outcomes": comparisons, "outcome_order": list(comparisons), "studies": flat,
                         "other": other_comparisons(pkg, pairs), "caveat": CAVEAT},
         "evidence_table": evidence_table(pkg),
         "percent_checks": percent_checks(pkg),
