@@ -67,7 +67,8 @@ def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec):
         tau_ok = (tau_err <= K.TAU_TOL) | (n_tau >= K.MAX_TAU)
         mu_ok = (mu_err <= K.MU_TOL) | (n_mu >= K.MAX_MU)
         done = tau_ok & mu_ok
-        groups.append((rows[done], post.take(done)))
+        if done.any():
+            groups.append((rows[done], post.take(done)))
         if not done.all():  # far from resolved: quadruple instead of doubling
             n_tau *= 1 if tau_ok.all() else 4 if tau_err[~done].max() > 100 * K.TAU_TOL else 2
             n_mu *= 1 if mu_ok.all() else 4 if mu_err[~done].max() > 1e3 * K.MU_TOL else 2
