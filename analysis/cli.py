@@ -229,6 +229,15 @@ def _add_pool(sub) -> None:
     )
     for add_group in POOL_OPTION_GROUPS:
         add_group(p)
+    bayes = p.add_argument_group("--model bayes (exact Bayesian random effects, logit scale)")
+    bayes.add_argument("--likelihood", choices=("binomial", "normal"), default=None,
+                       help="binomial-normal (default) or normal-normal on logits")
+    bayes.add_argument("--tau-prior", default=None, metavar="KIND:SCALE",
+                       help="half-normal:0.5 (default), half-cauchy:S or uniform:UPPER")
+    bayes.add_argument("--mu-prior", default=None, metavar="normal:MEAN:SD",
+                       help="normal:0:10 (default) or flat")
+    bayes.add_argument("--threshold", type=float, default=None,
+                       help="also report P(proportion > THRESHOLD)")
     p.set_defaults(func=_cmd_pool)
 
 
@@ -239,6 +248,7 @@ def _cmd_pool(args) -> int:
     opts, notes = resolve_pool_options(args)
     if args.forest and Path(args.forest).suffix.lower() not in FOREST_FORMATS:
         raise ValueError(f"--forest {args.forest}: the file name must end in .svg, .png or .pdf")
+    opts.update(_bayes_options(args))
     for note in notes:
         print(note, file=sys.stderr)
     df = (read_counts_csv(args.file, max_rows=MAX_LEAVE_ONE_OUT,
@@ -301,6 +311,25 @@ def _cmd_compare(args) -> int:
     )
     sys.stdout.write(dumps_json(res.to_dict()) if args.json else res.summary() + "\n")
     return 0
+
+
+def _bayes_options(args) -> dict:
+    """The --model bayes options that were given, priors parsed (bad ones name the option)."""
+    from .stats.bayes import mu_prior, tau_prior
+
+    out = {}
+    if args.likelihood is not None:
+        out["likelihood"] = args.likelihood
+    if args.tau_prior is not None:
+        out["tau_prior"] = tau_prior(args.tau_prior, option="--tau-prior")
+    if args.mu_prior is not None:
+        out["mu_prior"] = mu_prior(args.mu_prior, option="--mu-prior")
+    if args.threshold is not None:
+        out["threshold"] = args.threshold
+    if out and args.model != "bayes":
+        given = ", ".join("--" + k.replace("_", "-") for k in out)
+        raise ValueError(f"{given} only apply to --model bayes")
+    return out
 
 
 def _write_forest(res, path: Path, *, source: str) -> None:

@@ -333,7 +333,7 @@ def _likelihood_rule(mu, tau, kind, lognorm, nodes, weights, derivs):
     return ll, d1, d2
 
 
-def study_loglik(mu, tau, s: Studies, *, derivs: bool = False):
+def study_loglik(mu, tau, s: Studies, *, derivs: bool = False, active=None):
     """Sum over studies of log p(x_i | mu, tau), without the binomial coefficients.
 
     mu: (R, T, M) (M mu values per tau node), tau: (R, T), studies (R, k). Each
@@ -342,14 +342,17 @@ def study_loglik(mu, tau, s: Studies, *, derivs: bool = False):
     with 9 nodes (r < 0.4) or 15 nodes (r < 1), else the likelihood's own Gauss rule
     (`_likelihood_rule`) with 24 nodes (r < 2) or 12. The choice depends on (replicate, tau node, study) only, so
     data are gathered once per triple and broadcast over the mu values. With ``derivs``
-    also the first and second derivatives in mu. Returns arrays (R, T, M).
+    also the first and second derivatives in mu. Returns arrays (R, T, M); where the
+    optional mask ``active`` (R, T) is False nothing is computed (zeros).
     """
     ratio = tau[:, :, None] / s.sd[:, None, :]
     regime = np.where(ratio < 0.4, 0, np.where(ratio < 1.0, 1, 2))
     # 2, 3, 4: the 24-node rule by kind (1 <= r < 2); 5, 6, 7: the 12-node rule (r >= 2)
     regime = np.where(regime == 2, 2 + s.kind[:, None, :] + 3 * (ratio >= 2.0), regime)
+    if active is not None:
+        regime = np.where(active[:, :, None], regime, -1)
     out = np.zeros((3 if derivs else 1, *ratio.shape, mu.shape[2]))
-    for code in np.unique(regime):
+    for code in np.unique(regime[regime >= 0]):
         r, t, i = np.nonzero(regime == code)
         if code < 2:
             cols = [a[r, i][:, None] for a in (s.x, s.n, s.y, s.v)]
@@ -364,13 +367,13 @@ def study_loglik(mu, tau, s: Studies, *, derivs: bool = False):
     return summed[0] if not derivs else tuple(summed)
 
 
-def _log_post_mu(mu, tau, d: Studies, mu_mean, mu_prec, derivs=False):
+def _log_post_mu(mu, tau, d: Studies, mu_mean, mu_prec, derivs=False, active=None):
     """log p(mu) + sum_i log p(x_i | mu, tau), and optionally its derivatives in mu.
 
     mu: (R, T) or (R, T, M); tau: (R, T); returns arrays shaped like mu.
     """
     flat = mu.ndim == 2
-    out = study_loglik(mu[..., None] if flat else mu, tau, d, derivs=derivs)
+    out = study_loglik(mu[..., None] if flat else mu, tau, d, derivs=derivs, active=active)
     if flat:
         out = out[..., 0] if not derivs else tuple(o[..., 0] for o in out)
     lp = -0.5 * mu_prec * (mu - mu_mean) ** 2
@@ -381,15 +384,23 @@ def _log_post_mu(mu, tau, d: Studies, mu_mean, mu_prec, derivs=False):
 
 
 def _mode_mu(d, tau, start, mu_mean, mu_prec):
-    """Mode of the log-concave mu | tau, y by damped Newton steps (vectorised)."""
-    m = start
+    """Mode of the log-concave mu | tau, y by damped Newton steps (vectorised; only the
+    elements not yet converged are evaluated). Returns the mode, the log density there
+    and the curvature sd."""
+    m = start.copy()
+    g0, g1, g2 = (np.zeros_like(m) for _ in range(3))
+    active = np.ones(m.shape, dtype=bool)
     for _ in range(60):
-        g0, g1, g2 = _log_post_mu(m, tau, d, mu_mean, mu_prec, derivs=True)
-        step = np.clip(-g1 / np.minimum(g2, -1e-12), -8.0, 8.0)
-        m = m + step
-        if np.all(np.abs(step) * np.sqrt(-np.minimum(g2, -1e-12)) < 1e-7):
+        new = _log_post_mu(m, tau, d, mu_mean, mu_prec, derivs=True, active=active)
+        for g, val in zip((g0, g1, g2), new, strict=True):
+            g[active] = val[active]
+        curv = np.minimum(g2, -1e-12)
+        step = np.clip(-g1 / curv, -8.0, 8.0)
+        done = np.abs(step) * np.sqrt(-curv) < 1e-6
+        m = np.where(active & ~done, m + step, m)
+        active &= ~done
+        if not active.any():
             break
-    g0, g1, g2 = _log_post_mu(m, tau, d, mu_mean, mu_prec, derivs=True)
     return m, g0, np.sqrt(-1.0 / np.minimum(g2, -1e-12))
 
 
@@ -399,18 +410,22 @@ def _drop_point(d, tau, mode, sd, target, side, mu_mean, mu_prec):
     The log density is concave, so Newton steps from outside the interval approach the
     crossing monotonically and stay outside; from inside they overshoot, so steps are
     capped by a bound that doubles at every iteration (2, 4, 8, ... conditional sds).
+    Elements stop (at an evaluated point outside) once the step is below sd / 4.
     """
     z = mode + side * np.sqrt(2.0 * DROP) * sd
     cap = 2.0 * sd
+    active = np.ones(z.shape, dtype=bool)
     for _ in range(24):
-        g0, g1, _ = _log_post_mu(z, tau, d, mu_mean, mu_prec, derivs=True)
+        g0, g1, _ = _log_post_mu(z, tau, d, mu_mean, mu_prec, derivs=True, active=active)
         falling = side * g1 < 0
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = -(g0 - target) / g1
         step = np.clip(np.where(falling & np.isfinite(newton), newton, side * cap), -cap, cap)
-        z = z + step
+        done = (g0 <= target) & (np.abs(step) < 0.25 * sd)
+        z = np.where(active & ~done, z + step, z)
+        active &= ~done
         cap = 2.0 * cap
-        if np.all((g0 <= target) & (np.abs(step) < 0.25 * sd)):
+        if not active.any():
             break
     return z
 

@@ -44,9 +44,6 @@ class Posterior:
                          self.weight[index], sub(self.m), sub(self.s), grid)
 
 
-LAST_GROUPS: list = []
-
-
 def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec):
     """Joint posteriors of all replicates, as a list of ``(rows, Posterior)`` groups.
 
@@ -70,8 +67,8 @@ def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec):
         tau_ok = (tau_err <= K.TAU_TOL) | (n_tau >= K.MAX_TAU)
         mu_ok = (mu_err <= K.MU_TOL) | (n_mu >= K.MAX_MU)
         done = tau_ok & mu_ok
-        groups.append((rows[done], post.take(done)))
-        LAST_GROUPS.append((n_tau, n_mu, int(done.sum())))
+        if done.any():
+            groups.append((rows[done], post.take(done)))
         if not done.all():  # far from resolved: quadruple instead of doubling
             n_tau *= 1 if tau_ok.all() else 4 if tau_err[~done].max() > 100 * K.TAU_TOL else 2
             n_mu *= 1 if mu_ok.all() else 4 if mu_err[~done].max() > 1e3 * K.MU_TOL else 2
@@ -268,9 +265,15 @@ def _pred_cdf(post: Posterior, coefs):
 
     def fun(q, rows):
         t = q[:, None]
-        zz = (t[..., None] - mu[rows]) / tau[rows][..., None]
-        cdf = (wq[rows] * special.ndtr(zz)).sum(-1)
-        pdf = (wq[rows] * np.exp(-0.5 * zz * zz)).sum(-1) / (np.sqrt(2 * np.pi) * tau[rows])
+        cdf = np.empty(tau[rows].shape)
+        pdf = np.empty(tau[rows].shape)
+        r, j = np.nonzero(~narrow[rows])
+        if r.size:
+            rr = rows[r]
+            zz = (t[r] - mu[rr, j]) / tau[rr, j][:, None]
+            cdf[r, j] = (wq[rr, j] * special.ndtr(zz)).sum(-1)
+            pdf[r, j] = (wq[rr, j] * np.exp(-0.5 * zz * zz)).sum(-1) / (
+                np.sqrt(2 * np.pi) * tau[rr, j])
         r, j = np.nonzero(narrow[rows])
         if r.size:
             rr = rows[r]

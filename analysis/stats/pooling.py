@@ -12,7 +12,7 @@ import warnings as _warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from ._validation import (
     CI_METHODS,
@@ -171,6 +171,10 @@ def pool_proportions(
     pi_method: PIMethod = DEFAULTS.pi_method,  # type: ignore[assignment]
     study_ids=None,
     tau2_ci: bool = True,
+    likelihood: str | None = None,
+    tau_prior=None,
+    mu_prior=None,
+    threshold: float | None = None,
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
@@ -191,11 +195,14 @@ def pool_proportions(
     measure : {"logit", "freeman-tukey", "arcsine", "log", "raw"}
         Analysis scale for the inverse-variance models; the GLMM is on the logit scale
         and requires "logit" (the default).
-    model : {"glmm", "random", "common"}
+    model : {"glmm", "random", "common", "bayes"}
         * "glmm" -- binomial-normal random-intercept logistic model, ML with adaptive
           Gauss-Hermite quadrature (`n_agq` nodes) [1]_; the default.
         * "random" -- inverse-variance random effects with `tau2_method`.
-        * "common" -- inverse-variance common (fixed, equal) effect.
+        * "common" -- inverse-variance common (fixed) effect.
+        * "bayes" -- Bayesian random effects on the logit scale with exact quadrature
+          posteriors (`analysis.stats.bayes`) [3]_: posterior median, equal-tailed
+          credible and predictive intervals.
     tau2_method : {"reml", "dersimonian-laird", "paule-mandel", "ml"}
         Between-study variance estimator for ``model="random"`` (ignored otherwise; the
         GLMM's tau^2 is always ML); see `analysis.heterogeneity.tau2`.
@@ -224,6 +231,15 @@ def pool_proportions(
           with Wald intervals, from t(k - 1) with t / Knapp-Hartung intervals.
         * "hts" -- t(k - 2), as Higgins, Thompson & Spiegelhalter (2009) and Riley et
           al. (2011) propose and R's meta computes; None for k <= 2 (no residual df).
+    likelihood : {"binomial", "normal"}, optional
+        ``model="bayes"`` only (default "binomial"): the binomial-normal model [4]_ or the
+        normal-normal model on the logit effects of `effect_sizes` [3]_.
+    tau_prior, mu_prior : optional
+        ``model="bayes"`` only: priors on tau and mu (logit scale), default
+        ``("half-normal", 0.5)`` and ``("normal", 0.0, 10.0)``; see
+        `analysis.stats.bayes.tau_prior` and `analysis.stats.bayes.mu_prior`.
+    threshold : float, optional
+        ``model="bayes"`` only: report P(proportion > threshold | data).
 
     Returns
     -------
@@ -260,6 +276,12 @@ def pool_proportions(
     .. [2] Knapp, G., & Hartung, J. (2003). Improved tests for a random effects
        meta-regression with a single covariate. Statistics in Medicine, 22(17),
        2693-2710. https://doi.org/10.1002/sim.1482
+    .. [3] Roever, C. (2020). Bayesian random-effects meta-analysis using the bayesmeta
+       R package. Journal of Statistical Software, 93(6).
+       https://doi.org/10.18637/jss.v093.i06
+    .. [4] Guenhan, B. K., Roever, C., & Friede, T. (2020). Random-effects meta-analysis
+       of few studies involving rare events. Research Synthesis Methods, 11(1).
+       https://doi.org/10.1002/jrsm.1370
 
     Examples
     --------
@@ -278,6 +300,8 @@ def pool_proportions(
     check_choice("pi_method", pi_method, PI_METHODS)
     ci_method = _glmm_ci_method(model, ci_method)
     level = check_confidence_level(confidence_level)
+    _check_model_options(model, measure, tau2_method, ci_method, correction, correction_policy,
+                         n_agq, likelihood, tau_prior, mu_prior, threshold)
     if model == "glmm" and measure != "logit":
         raise ValueError(
             f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
@@ -299,6 +323,11 @@ def pool_proportions(
         res = _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
                          correction_policy, int(n_agq), tau2_ci)
         return _with_hts_pi(res, measure, None) if pi_method == "hts" else res
+    if model == "bayes":
+        return _pool_bayes(x, m, studies.assign(weight=np.full(x.size, np.nan)), level,
+                           study_ci_method, add, likelihood or "binomial",
+                           ("half-normal", 0.5) if tau_prior is None else tau_prior,
+                           ("normal", 0.0, 10.0) if mu_prior is None else mu_prior, threshold)
     warnings: list[str] = []
     fit = pool_effects_iv(
         studies.effect.to_numpy(), studies.variance.to_numpy(), model=model,
@@ -402,6 +431,68 @@ def _with_hts_pi(res: PooledProportion, measure: str, back_n) -> PooledProportio
     p_hi = float(back_transform(hi, measure=measure, n=back_n))
     return dataclasses.replace(res, pi=ConfidenceInterval(lo, hi, level),
                                proportion_pi=ConfidenceInterval(p_lo, p_hi, level), pi_method="hts")
+
+
+def _check_model_options(model, measure, tau2_method, ci_method, correction, policy, n_agq,
+                         likelihood, tau_prior, mu_prior, threshold) -> None:
+    """Options of one model given to another are errors, never silently ignored."""
+    bayes_only = {"likelihood": likelihood, "tau_prior": tau_prior, "mu_prior": mu_prior,
+                  "threshold": threshold}
+    if model != "bayes":
+        given = [k for k, val in bayes_only.items() if val is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
+                             f'to model="bayes"; got model={model!r}')
+        return
+    defaults = {"measure": (measure, DEFAULTS.measure), "tau2_method": (tau2_method, DEFAULTS.tau2_method),
+                "ci_method": (ci_method, DEFAULTS.ci_method), "correction": (correction, DEFAULTS.correction),
+                "correction_policy": (policy, DEFAULTS.correction_policy), "n_agq": (n_agq, DEFAULTS.n_agq)}
+    wrong = [f"{k}={val!r}" for k, (val, default) in defaults.items() if val != default]
+    if wrong:
+        raise ValueError(f'model="bayes" does not use {", ".join(wrong)}: the Bayesian models '
+                         "work on the logit scale (the normal likelihood with metafor's 1/2 "
+                         "correction) and report credible intervals; leave these at their defaults")
+
+
+def _pool_bayes(x, m, studies, level, study_ci_method, add, likelihood, tau_prior, mu_prior,
+                threshold):
+    from .bayes import mu_prior as parse_mu
+    from .bayes import posterior_proportions, prior_label
+    from .bayes import tau_prior as parse_tau
+
+    tp, mp = parse_tau(tau_prior), parse_mu(mu_prior)
+    r = posterior_proportions(x, m, likelihood=likelihood, tau_prior=tp, mu_prior=mp,
+                              confidence_level=level, threshold=threshold)
+    warnings = []
+    if x.size == 1:
+        warnings.append(
+            "only one study: tau is informed by its prior alone, so the predictive interval "
+            "mostly reflects the prior on tau")
+    if np.all(x == 0) or np.all(x == m):
+        warnings.append(
+            f"every study has {'0%' if np.all(x == 0) else '100%'} events: the posterior of "
+            "mu is bounded by the data on one side only and by its prior on the other")
+    expit = special.expit
+    lvl = level
+    het = Heterogeneity(
+        k=x.size, q=None, df=x.size - 1, q_pvalue=None, tau2=r["tau_median"] ** 2,
+        tau2_ci=ConfidenceInterval(r["tau_low"] ** 2, r["tau_high"] ** 2, lvl), i2=None,
+        i2_ci=None, i2_q=None, h2=None)
+    return PooledProportion(
+        model="bayes", measure="logit", tau2_method=None, ci_method="credible",
+        confidence_level=lvl, study_ci_method=study_ci_method, correction=add,
+        correction_policy="only0", n_agq=None, estimate=r["mu_median"], se=r["mu_sd"],
+        ci=ConfidenceInterval(r["mu_low"], r["mu_high"], lvl),
+        pi=ConfidenceInterval(r["pred_low"], r["pred_high"], lvl),
+        proportion=float(expit(r["mu_median"])),
+        proportion_ci=ConfidenceInterval(float(expit(r["mu_low"])), float(expit(r["mu_high"])), lvl),
+        proportion_pi=ConfidenceInterval(float(expit(r["pred_low"])), float(expit(r["pred_high"])),
+                                         lvl),
+        back_transform="inverse logit of posterior quantiles", heterogeneity=het, studies=studies,
+        warnings=tuple(warnings), likelihood=likelihood, prior=prior_label(tp, mp),
+        tau_median=r["tau_median"], tau_ci=ConfidenceInterval(r["tau_low"], r["tau_high"], lvl),
+        threshold=None if threshold is None else float(threshold),
+        prob_above=r.get("prob_above"))
 
 
 def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq,
