@@ -231,13 +231,13 @@ def _add_pool(sub) -> None:
         add_group(p)
     bayes = p.add_argument_group("--model bayes (exact Bayesian random effects, logit scale)")
     bayes.add_argument("--likelihood", choices=("binomial", "normal"), default=None,
-                       help="binomial-normal (default) or normal-normal on logits")
+                       help="binomial-normal or normal-normal on logits; only with --model bayes (default: binomial)")
     bayes.add_argument("--tau-prior", default=None, metavar="KIND:SCALE",
-                       help="half-normal:0.5 (default), half-cauchy:S or uniform:UPPER")
+                       help="half-normal:S, half-cauchy:S or uniform:UPPER; only with --model bayes (default: half-normal:0.5)")
     bayes.add_argument("--mu-prior", default=None, metavar="normal:MEAN:SD",
-                       help="normal:0:10 (default) or flat")
+                       help="normal:MEAN:SD or flat; only with --model bayes (default: normal:0:10)")
     bayes.add_argument("--threshold", type=float, default=None,
-                       help="also report P(proportion > THRESHOLD)")
+                       help="also report P(proportion > THRESHOLD); only with --model bayes (default: none)")
     p.set_defaults(func=_cmd_pool)
 
 
