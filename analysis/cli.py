@@ -27,6 +27,7 @@ from .stats._validation import (
     CORRECTION_POLICIES,
     MEASURES,
     MODELS,
+    PI_METHODS,
     STUDY_CI_METHODS,
     TAU2_METHODS,
     TWO_GROUP_CI_METHODS,
@@ -138,6 +139,10 @@ def _add_interval_options(p) -> None:
                    help="pooled CI and prediction interval: t: t(k-1) quantiles; wald (z): normal "
                         "quantiles; knapp-hartung (knha): only with --model random or common "
                         f"(default: {DEFAULTS.ci_method})")
+    p.add_argument("--pi-method", choices=PI_METHODS, default=None,
+                   help="prediction interval: hts: t(k-2), none for k <= 2 (Higgins, Thompson & "
+                        "Spiegelhalter 2009; R meta); metafor: predict(), the CI's quantile "
+                        f"(default: {DEFAULTS.pi_method})")
     p.add_argument("--level", "--confidence-level", dest="confidence_level", type=_level,
                    default=None, metavar="L",
                    help=f"confidence level, 0.95 or 95 (default: {DEFAULTS.confidence_level:g})")
