@@ -38,7 +38,7 @@ def test_every_raw_file_is_described_with_a_schema_and_hash():
 def test_package_loads_through_its_schema(pkg):
     assert set(pkg.tables) == {"studies", "arms", "outcomes", "viral_loads", "claims", "murad", "rob2",
                                "robins_i", "search_log", "screening", "publication_bias", "field_provenance",
-                               "prisma_checklist", "analysis_plan"}
+                               "prisma_checklist", "analysis_plan", "hazard_ratios"}
     assert pkg["outcomes"].events.dtype == "Int64"
 
 

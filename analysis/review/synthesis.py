@@ -40,6 +40,15 @@ CAVEAT = ("Comparisons come from one small pilot trial whose arms differed at ba
           "of the same design, and only when two or more share an outcome.")
 
 
+def hazard_ratios(pkg, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Published hazard ratios, as reported (never recomputed or pooled)."""
+    if "hazard_ratios" not in pkg.tables:
+        return []
+    return [{**{k: (v if _present(v) else None) for k, v in r._asdict().items()},
+             "label": labels.get(r.study_id, r.study_id), "outcome_label": _label(r.outcome)}
+            for r in pkg["hazard_ratios"].itertuples(index=False)]
+
+
 def _label(outcome: str) -> str:
     return OUTCOME_LABELS.get(outcome, outcome)
 
@@ -99,6 +108,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         "subgroups": subgroups,
         "narrative_sets": narrative_sets,
         "comparative": {"outcomes": comparisons, "outcome_order": list(comparisons), "studies": flat,
+                        "hazard_ratios": hazard_ratios(pkg, labels),
                         "other": other_comparisons(pkg, pairs), "caveat": CAVEAT},
         "evidence_table": evidence_table(pkg),
         "percent_checks": percent_checks(pkg),
