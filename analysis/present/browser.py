@@ -213,16 +213,19 @@ def print_pdf(html: str | os.PathLike, *, footer: str, binary: str | None = None
     return base64.b64decode(res["data"])
 
 
+_PDF_NODE_ID = re.compile(rb"\(node(\d+)\)")
 _PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:(\d{14})([^)]*)\)")
 
 
 def make_deterministic(pdf: bytes, *, epoch: int) -> bytes:
     """`pdf` with the creation and modification dates Chromium stamps set to `epoch`.
 
-    Chromium (Skia) writes both dates into the document information dictionary and
-    nothing else that varies between runs (no /ID, no XMP; fonts are subset the same
-    way), so fixing them makes two prints of the same HTML byte-identical. The new date
-    has the same length as the old, so the cross-reference offsets stay valid.
+    Chromium (Skia) writes both dates into the document information dictionary; the
+    tagged-PDF structure tree also names elements by DOM node ids (``/ID (node00000026)``,
+    referred to by table cells' ``/Headers``),
+    which differ between runs. The dates are set to `epoch` and the node ids renumbered in
+    order of appearance; both keep their length, so the cross-reference offsets stay valid
+    and two prints of the same HTML are byte-identical.
     """
     stamp = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC).strftime("%Y%m%d%H%M%S").encode()
 
@@ -231,6 +234,13 @@ def make_deterministic(pdf: bytes, *, epoch: int) -> bytes:
         return b"/" + m.group(1) + b" (D:" + stamp + tail + b")"
 
     out = _PDF_DATE.sub(fix, pdf)
+    seen: dict[bytes, bytes] = {}
+
+    def renumber(m: re.Match) -> bytes:
+        new = seen.setdefault(m.group(1), str(len(seen)).zfill(len(m.group(1))).encode())
+        return b"(node" + new + b")"  # in /ID and in the /Headers that point at it
+
+    out = _PDF_NODE_ID.sub(renumber, out)
     if len(out) != len(pdf):  # pragma: no cover - a Chromium that writes another date form
         raise RuntimeError("could not fix the PDF dates without moving its cross-reference offsets")
     return out
