@@ -51,6 +51,8 @@ TauPriorKind = Literal["half-normal", "half-cauchy", "uniform"]
 LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
 TAU_PRIOR_KINDS: tuple[str, ...] = get_args(TauPriorKind)
 _CHUNK = 2048  # replicates summarised at once (bounds memory)
+_BATCH_KEYS = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau_median",
+               "tau_ci_low", "tau_ci_high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,8 @@ def _counts(events, n):
     m = np.asarray(n)
     if x.ndim != 2:
         raise ValueError(f"events must have shape (R, k); got shape {x.shape}")
+    if x.shape[1] == 0:
+        raise ValueError("events must have at least one study (k >= 1)")
     m = np.broadcast_to(m, x.shape) if m.ndim == 1 and m.shape[0] == x.shape[1] else m
     if m.shape != x.shape:
         raise ValueError(f"n must have shape (R, k) or (k,) matching events {x.shape}; got {np.shape(n)}")
@@ -254,6 +258,9 @@ def posterior_batch(events, n, *, likelihood: Likelihood = "binomial",
     level = check_confidence_level(confidence_level)
     tp, mp = globals()["tau_prior"](tau_prior), globals()["mu_prior"](mu_prior)
     x, m = _counts(events, n)
+    if x.shape[0] == 0:
+        empty = np.zeros(0)
+        return {key: empty.copy() for key in _BATCH_KEYS} | {"ok": np.zeros(0, dtype=bool)}
     res = _analysis_scale(x, m, likelihood, tp, mp, level)
     expit = special.expit
     return {
