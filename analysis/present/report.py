@@ -335,8 +335,11 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
                            arows))
     # ---- calibration
     if calibration is not None:
+        sel = calibration.get("selection") or {}
+        rule = " ".join(sel[k] for k in ("rule", "fallback_rule", "post_hoc") if sel.get(k))
         calibration_html = (f"<p>{_e(calibration['recommendation'])}</p>"
-                            f"<p class='small'>{_e(calibration['design'])}</p>"
+                            + (f"<p class='small'>{_e(rule)}</p>" if rule else "")
+                            + f"<p class='small'>{_e(calibration['design'])}</p>"
                             + _svg(manifest, figdir, "calibration"))
     else:
         calibration_html = "<p>Run <code>make calibration</code> to add the simulation study.</p>"

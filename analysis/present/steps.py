@@ -186,23 +186,86 @@ def _cmd_bibtex(args) -> int:
     return 0
 
 
-def _cmd_calibrate(args) -> int:
-    from ..review.io import write_json
-    from ..stats.calibration import default_grid, recommend, run_calibration
+def _cmd_design(args) -> int:
+    """Write the calibration design; leave the file (and its mtime) alone if unchanged."""
+    from ..review.design import calibration_design
+    from ..review.io import dumps_json, load_package, write_text
 
-    res = _read_json(args.results)
-    observed = [d["n"] for d in res["outcomes"]["viremia_clearance"]["dataset"]]
-    grid = default_grid(observed)
-    if args.replicates:
-        grid["replicates"] = args.replicates
-    frame = run_calibration(**grid, seed=args.seed, executor=args.executor, scheduler=args.scheduler)
-    design = (f"Simulated from the binomial-normal model with the observed clearance study sizes "
-              f"({', '.join(map(str, observed))}) and two alternative designs, true proportions "
-              f"{', '.join(f'{1 / (1 + math.exp(-m)):.2f}' for m in grid['mu_grid'])} and tau^2 "
-              f"{', '.join(f'{t:g}' for t in grid['tau2_grid'])} (logit scale), "
-              f"{grid['replicates']} replicates per scenario, seed {args.seed}.")
-    write_json({"design": design, "observed_n": observed, "recommendation": recommend(frame),
-                "rows": frame.to_dict(orient="records")}, args.out)
+    text = dumps_json(calibration_design(load_package(args.inp)))
+    out = Path(args.out)
+    if out.is_file() and out.read_text(encoding="utf-8") == text:
+        print(f"{out}: unchanged")
+        return 0
+    write_text(text, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def progress_bar(stream, *, width: int = 30):
+    """A callback ``(done, total)`` drawing a one-line bar with elapsed time on `stream`."""
+    import time
+
+    start = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        filled = width * done // max(total, 1)
+        secs = int(time.monotonic() - start)
+        stream.write(f"\rcalibration [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                     f"scenarios {secs // 60}:{secs % 60:02d}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _cmd_calibrate(args) -> int:
+    import hashlib
+    import sys
+
+    from ..review.io import write_json
+    from ..stats.calibration import (
+        METHOD_LABELS,
+        describe_selection,
+        run_calibration,
+        select_primary,
+    )
+
+    raw = Path(args.design).read_bytes() if Path(args.design).is_file() else None
+    design = _read_json(args.design)
+    grid = {key: design[key] for key in ("mu_grid", "tau2_grid", "misspecified", "methods",
+                                         "confidence_level", "n_agq")}
+    grid["n_sizes"] = {d["name"]: d["n"] for d in design["designs"]}
+    sources = {d["name"]: d["source"] for d in design["designs"]}
+    replicates = args.replicates or design["replicates"]
+    seed = design["seed"] if args.seed is None else args.seed
+    show = None if (args.quiet or not sys.stderr.isatty()) else progress_bar(sys.stderr)
+    executor = "dask" if args.scheduler else args.executor
+    frame = run_calibration(**grid, replicates=replicates, seed=seed, executor=executor,
+                            scheduler=args.scheduler, progress=show)
+    sel = select_primary(frame, nominal=grid["confidence_level"],
+                         required_replicates=design["replicates"])
+    sizes = grid["n_sizes"]
+    observed = sizes["observed"]
+    others = "; ".join(f"{name}: {', '.join(map(str, n))} ({sources[name]})"
+                       for name, n in sizes.items() if name != "observed")
+    text = (f"Simulated from the binomial-normal model with the observed clearance study sizes "
+            f"({', '.join(map(str, observed))}) and the designs with few studies that the report "
+            f"pools ({others}), true proportions "
+            f"{', '.join(f'{1 / (1 + math.exp(-m)):.2f}' for m in grid['mu_grid'])} and tau^2 "
+            f"{', '.join(f'{t:g}' for t in grid['tau2_grid'])} (logit scale), plus two misspecified "
+            f"models on every design (a 50:50 mixture of studies around 0.40 and 0.75; a proportion "
+            f"that falls with study size), {replicates} replicates per scenario, seed {seed}. "
+            "A failed fit counts as a miss.")
+    write_json({
+        "design": text, "observed_n": observed, "designs": design["designs"],
+        "design_sha256": hashlib.sha256(raw).hexdigest() if raw else None,
+        "replicates": replicates, "seed": seed,
+        "methods": {m: METHOD_LABELS.get(m, m) for m in grid["methods"]},
+        "conditional": "coverage_tau0: coverage among the replicates where the binomial-normal "
+                       "GLMM (ML) estimates tau^2 = 0; replicates_tau0 counts them.",
+        "recommendation": describe_selection(sel), "selection": sel,
+        "rows": frame.to_dict(orient="records")}, args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -264,13 +327,19 @@ def add_commands(sub) -> None:
     p.add_argument("--bib", default="report/references.bib")
     p.set_defaults(func=_cmd_bibtex)
 
-    p = sub.add_parser("calibrate", help="simulate the coverage of every interval for this design")
-    p.add_argument("--results", required=True)
+    p = sub.add_parser("design", help="write the calibration design (study sizes, grid, methods)")
+    p.add_argument("--in", dest="inp", default="data/datapackage.json")
+    p.add_argument("--out", required=True, help="written only when its content changes")
+    p.set_defaults(func=_cmd_design)
+
+    p = sub.add_parser("calibrate", help="simulate the coverage of every interval for the design")
+    p.add_argument("--design", required=True, help="the design file written by `design`")
     p.add_argument("--out", required=True)
-    p.add_argument("--replicates", type=int, default=None, help="per scenario (default: the grid's)")
-    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--replicates", type=int, default=None, help="per scenario (default: the design's)")
+    p.add_argument("--seed", type=int, default=None, help="default: the design's")
     p.add_argument("--executor", choices=("local", "dask"), default="local")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("cite", help="print how to cite the package and every included study")

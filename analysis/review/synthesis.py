@@ -479,10 +479,9 @@ def rob_table(pkg) -> list[dict[str, Any]]:
             for r in pkg["appraisal"].itertuples(index=False)]
 
 
-def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
-    """Every analysis of the report as one JSON-safe dict (see the module docstring)."""
-    groups = overlap_groups(pkg["studies"])
-    appraisal = pkg["appraisal"]
+def pooled_outcomes(pkg) -> list[str]:
+    """The outcomes analysed, in report order: the two of the question, then every other
+    outcome (graft loss aside, folded into graft survival) with counts from >= 2 rows."""
     have = sorted({r.outcome for r in pkg["outcomes"].itertuples(index=False)
                    if r.basis == "reported" and _present(r.events) and _present(r.n)})
     secondary = []
@@ -491,7 +490,14 @@ def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
             continue
         if len(outcome_rows(pkg, o)) >= 2:
             secondary.append(o)
-    outcomes = {o: analyse_outcome(pkg, o, groups, appraisal) for o in (*PRIMARY_OUTCOMES, *secondary)}
+    return [*PRIMARY_OUTCOMES, *secondary]
+
+
+def build_results(pkg, *, package_hashes: dict[str, str]) -> dict[str, Any]:
+    """Every analysis of the report as one JSON-safe dict (see the module docstring)."""
+    groups = overlap_groups(pkg["studies"])
+    appraisal = pkg["appraisal"]
+    outcomes = {o: analyse_outcome(pkg, o, groups, appraisal) for o in pooled_outcomes(pkg)}
     return {
         "generated_by": f"bkvn-ivig-evidence {__version__} (python -m analysis analyze)",
         "data_hashes": dict(sorted(package_hashes.items())),
