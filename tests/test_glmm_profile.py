@@ -14,7 +14,14 @@ from scipy import optimize, special, stats
 
 from analysis.stats._roots import brentq_rows
 from analysis.stats.batched import fit_glmm_batch
-from analysis.stats.glmm import _conditional_modes, _gh_rule, _lchoose, _logsumexp, _loglik, fit_glmm
+from analysis.stats.glmm import (
+    _conditional_modes,
+    _gh_rule,
+    _lchoose,
+    _loglik,
+    _logsumexp,
+    fit_glmm,
+)
 from analysis.stats.glmm_profile import glmm_profile_ci, profile_ci_batch
 from analysis.stats.simulate import simulate_counts
 
