@@ -242,7 +242,7 @@ def _cmd_calibrate(args) -> int:
     show = None if (args.quiet or not sys.stderr.isatty()) else progress_bar(sys.stderr)
     executor = "dask" if args.scheduler else args.executor
     frame = run_calibration(**grid, replicates=replicates, seed=seed, executor=executor,
-                            scheduler=args.scheduler, progress=show)
+                            jobs=args.jobs, scheduler=args.scheduler, progress=show)
     sel = select_primary(frame, nominal=grid["confidence_level"],
                          required_replicates=design["replicates"])
     sizes = grid["n_sizes"]
@@ -338,6 +338,7 @@ def add_commands(sub) -> None:
     p.add_argument("--replicates", type=int, default=None, help="per scenario (default: the design's)")
     p.add_argument("--seed", type=int, default=None, help="default: the design's")
     p.add_argument("--executor", choices=("local", "dask"), default="local")
+    p.add_argument("--jobs", type=int, default=1, help="local processes (executor local)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_calibrate)

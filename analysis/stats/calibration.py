@@ -88,6 +88,7 @@ def run_calibration(
     confidence_level: float = 0.95,
     n_agq: int = 7,
     executor: str = "local",
+    jobs: int = 1,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
@@ -130,7 +131,9 @@ def run_calibration(
     n_agq : int
         GLMM quadrature nodes.
     executor : {"local", "dask"}
-        Run scenarios in this process, or as Dask tasks (see `analysis.stats.simulate`).
+        Run scenarios on this machine, or as Dask tasks (see `analysis.stats.simulate`).
+    jobs : int
+        Local processes (``executor="local"``); 1 runs in this process.
     scheduler : str, optional
         Address of an existing Dask scheduler (``"tcp://host:8786"``); default a
         local two-worker cluster. Only with ``executor="dask"``.
@@ -169,8 +172,8 @@ def run_calibration(
     specs = scenarios(n_sizes, mu_grid, tau2_grid, misspecified)
     tasks = [(i, spec, int(replicates), int(seed), tuple(methods), level, int(n_agq))
              for i, spec in enumerate(specs)]
-    results = run_tasks(evaluate_scenario, tasks, executor=executor, scheduler=scheduler,
-                        progress=progress)
+    results = run_tasks(evaluate_scenario, tasks, executor=executor, jobs=jobs,
+                        scheduler=scheduler, progress=progress)
     frame = pd.DataFrame([row for rows in results for row in rows])
     order = {meth: i for i, meth in enumerate(methods)}
     frame = frame.assign(_m=frame.method.map(order)).sort_values(

@@ -24,7 +24,8 @@ i])``, so results are reproducible byte for byte whichever executor runs them.
 
 Running on a cluster
 --------------------
-``executor="dask"`` sends one task per scenario to Dask (Rocklin 2015). By default a
+``jobs=2`` runs the scenarios in two local processes (the standard library's process
+pool). ``executor="dask"`` sends one task per scenario to Dask (Rocklin 2015). By default a
 ``distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False)`` is
 started and closed for the call. To use an existing cluster, start a scheduler and
 workers on machines that have this compendium installed (``pip install -e .`` plus
@@ -211,24 +212,40 @@ def scenarios(n_sizes: dict[str, Sequence[int]], mu_grid: Sequence[float],
     return out
 
 
-def run_tasks(func: Callable, tasks: list[tuple], *, executor: str = "local",
-              scheduler: str | None = None, progress: Callable[[int, int], None] | None = None
-              ) -> list:
-    """``[func(*task) for task in tasks]``, in this process or on Dask, in task order.
-
-    `progress` is called with (done, total) after each task, whichever finishes first.
-    """
-    check_choice("executor", executor, EXECUTORS)
-    if scheduler is not None and executor != "dask":
-        raise ValueError('scheduler is only used with executor="dask"')
+def _local(func, tasks, jobs, progress):
     total = len(tasks)
-    if executor == "local":
+    if jobs <= 1:
         out = []
         for i, task in enumerate(tasks):
             out.append(func(*task))
             if progress is not None:
                 progress(i + 1, total)
         return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: list = [None] * total
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(func, *task): i for i, task in enumerate(tasks)}
+        for done, fut in enumerate(as_completed(futures), start=1):
+            results[futures[fut]] = fut.result()
+            if progress is not None:
+                progress(done, total)
+    return results
+
+
+def run_tasks(func: Callable, tasks: list[tuple], *, executor: str = "local", jobs: int = 1,
+              scheduler: str | None = None, progress: Callable[[int, int], None] | None = None
+              ) -> list:
+    """``[func(*task) for task in tasks]``, in task order: in this process, in `jobs` local
+    processes, or on Dask. `progress` is called with (done, total) after each task."""
+    check_choice("executor", executor, EXECUTORS)
+    if scheduler is not None and executor != "dask":
+        raise ValueError('scheduler is only used with executor="dask"')
+    if int(jobs) < 1:
+        raise ValueError(f"jobs must be at least 1; got {jobs!r}")
+    total = len(tasks)
+    if executor == "local":
+        return _local(func, tasks, int(jobs), progress)
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as err:  # pragma: no cover - depends on the environment
