@@ -125,11 +125,14 @@ def _vm_side(x, m, const, rule, mu_hat, tau_hat, target, start, side):
         # point tau = 0), step mu alone and move |tau| up by 0.5
         climb = ~(htt < 0) & ~conv
         dmu = np.where(climb, -f1 / g[:, 0], dmu)
-        dtau = np.where(climb, np.where(tau[idx] < 0, -0.5, 0.5), dtau)
+        dtau = np.where(climb, 0.5, dtau)
         cap = np.maximum(1.0, np.maximum(np.abs(dmu), np.abs(dtau)))
         new_mu, new_tau = mu[idx] + dmu / cap, tau[idx] + dtau / cap
-        bad = (~np.isfinite(new_mu) | ~np.isfinite(new_tau) | (side * (new_mu - mu_hat[idx]) <= 0)
-               | (side * new_mu > _MU_CAP)) & ~conv
+        # stay on this side of the estimate (the other limit solves the same equations)
+        # and at tau >= 0: halve the distance to the estimate, or to tau = 0, instead
+        new_mu = np.where(side * (new_mu - mu_hat[idx]) > 0, new_mu, 0.5 * (mu[idx] + mu_hat[idx]))
+        new_tau = np.where(new_tau >= 0, new_tau, 0.5 * tau[idx])
+        bad = (~np.isfinite(new_mu) | ~np.isfinite(new_tau) | (side * new_mu > _MU_CAP)) & ~conv
         step = ~conv & ~bad
         mu[idx[step]], tau[idx[step]] = new_mu[step], new_tau[step]
         idx = idx[step]
