@@ -239,10 +239,20 @@ def _cmd_calibrate(args) -> int:
     sources = {d["name"]: d["source"] for d in design["designs"]}
     replicates = args.replicates or design["replicates"]
     seed = design["seed"] if args.seed is None else args.seed
-    show = None if (args.quiet or not sys.stderr.isatty()) else progress_bar(sys.stderr)
+    stream = None
+    if not args.quiet and sys.stderr.isatty():
+        stream = sys.stderr
+    elif not args.quiet and args.tty_progress:  # make's --output-sync captures stderr
+        try:
+            stream = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115 - kept for the run
+        except OSError:  # no terminal (CI, cron): no bar
+            stream = None
+    show = None if stream is None else progress_bar(stream)
     executor = "dask" if args.scheduler else args.executor
     frame = run_calibration(**grid, replicates=replicates, seed=seed, executor=executor,
                             jobs=args.jobs, scheduler=args.scheduler, progress=show)
+    if stream is not None and stream is not sys.stderr:
+        stream.close()
     sel = select_primary(frame, nominal=grid["confidence_level"],
                          required_replicates=design["replicates"])
     sizes = grid["n_sizes"]
@@ -341,6 +351,8 @@ def add_commands(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, help="local processes (executor local)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--tty-progress", action="store_true",
+                   help="draw the bar on the terminal even when stderr is captured (make -O)")
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("cite", help="print how to cite the package and every included study")

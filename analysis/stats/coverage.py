@@ -27,6 +27,7 @@ import numpy as np
 from scipy import special
 
 from .batched import fit_glmm_batch, fit_iv_batch
+from .bayes import posterior_batch
 from .glmm_profile import profile_ci_batch
 from .intervals import critical_value, wald_intervals
 from .proportions import _ci_bounds
@@ -64,13 +65,11 @@ for _measure, _short, _name in (("logit", "logit", "logit"), ("freeman-tukey", "
                                                            "Knapp-Hartung")
 
 CALIBRATION_METHODS: tuple[str, ...] = tuple(_SPECS)
-import importlib.util as _ilu
-
-DEFAULT_METHODS: tuple[str, ...] = tuple(m for m in (
+DEFAULT_METHODS: tuple[str, ...] = (
     "glmm", "glmm-t", "glmm-profile", "bayes-binomial", "bayes-normal", "random-logit-reml",
     "random-logit-dl", "random-logit-reml-hk", "random-ft-reml", "random-ft-dl",
     "common-logit", "study-clopper-pearson",
-) if not m.startswith("bayes") or _ilu.find_spec("analysis.stats.bayes") is not None)
+)
 # The priors of the Bayesian candidates (Röver et al. 2021; Günhan, Röver & Friede 2020).
 BAYES_PRIOR = {"tau_prior": ("half-normal", 0.5), "mu_prior": ("normal", 0.0, 10.0)}
 
@@ -89,8 +88,6 @@ def _glmm_intervals(rule, fit, profile, k, level):
 
 
 def _bayes_intervals(likelihood, events, n, level):
-    from .bayes import posterior_batch
-
     post = posterior_batch(events, n, likelihood=likelihood, confidence_level=level, **BAYES_PRIOR)
     ok = np.asarray(post["ok"], dtype=bool)
     return {"est": post["estimate"], "lo": post["ci_low"], "hi": post["ci_high"],
