@@ -46,21 +46,21 @@ def calibration_design(pkg, *, seed: int = SEED) -> dict[str, Any]:
     primary = PRIMARY_OUTCOMES[0]
     observed = sizes[primary]
     designs: dict[str, list[int]] = {}
-    sources = {"observed": f"{OUTCOME_LABELS.get(primary, primary)} ({primary})"}
+    sources = {"observed": (OUTCOME_LABELS.get(primary, primary), primary)}
     for k in FEW_STUDY_DESIGNS:
         name = f"k = {k}"
         src = next((o for o, n in sizes.items() if len(n) == k), None)
         if src is not None:
             designs[name] = sizes[src]
-            sources[name] = f"{OUTCOME_LABELS.get(src, src)} ({src})"
+            sources[name] = (OUTCOME_LABELS.get(src, src), src)
         else:
             designs[name] = sorted(observed, reverse=True)[:k]
-            sources[name] = f"the {k} largest observed studies (no outcome has {k})"
+            sources[name] = (f"the {k} largest observed studies (no outcome has {k})", None)
     grid = default_grid(observed, designs=designs)
     grid["replicates"] = RULE_REPLICATES
     # a list, so the designs keep their order in the (key-sorted) JSON file
-    grid["designs"] = [{"name": name, "n": n, "source": sources[name]}
-                       for name, n in grid.pop("n_sizes").items()]
+    grid["designs"] = [{"name": name, "n": n, "source": sources[name][0],
+                        "outcome": sources[name][1]} for name, n in grid.pop("n_sizes").items()]
     return {
         "about": "Calibration design written by `python -m analysis design` from the data "
                  "package: study sizes only (no counts), grid, methods and seed.",

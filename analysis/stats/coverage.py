@@ -304,8 +304,9 @@ def describe_selection(sel: dict) -> str:
     text += (f" (lowest at {c['worst_at']}), mean coverage {c['mean_coverage']:.1%}, mean CI "
              f"width {c['mean_width']:.3f}, no interval in {c['failure_rate']:.1%} of replicates.")
     if c["mean_coverage_tau0"] == c["mean_coverage_tau0"]:
-        text += (f" Where the GLMM estimates tau^2 = 0 it covers {c['mean_coverage_tau0']:.1%} on "
-                 f"average (lowest {c['min_coverage_tau0']:.1%}).")
+        text += (f" In the replicates where the GLMM estimates tau^2 = 0 (data that look "
+                 f"homogeneous) it covers {c['mean_coverage_tau0']:.1%} on average (lowest "
+                 f"{c['min_coverage_tau0']:.1%}).")
     others = [r for r in sel["methods"] if r["method"] != c["method"]]
     if sel["qualified"] and len(sel["qualified"]) > 1:
         text += " Also qualifying, but wider: " + "; ".join(
