@@ -328,11 +328,11 @@ def _small_design(path, methods=("glmm-t", "glmm-profile", "random-logit-reml"))
     return path
 
 
-def test_calibrate_output_is_byte_identical_across_runs_and_executors(tmp_path):
+def test_calibrate_output_is_byte_identical_across_runs_processes_and_dask(tmp_path):
     design = _small_design(tmp_path / "design.json")
     outs = []
-    for i, extra in enumerate([[], [], ["--executor", "dask"]]):
-        if extra and importlib.util.find_spec("distributed") is None:
+    for i, extra in enumerate([[], [], ["--jobs", "2"], ["--executor", "dask"]]):
+        if "dask" in extra and importlib.util.find_spec("distributed") is None:
             continue
         out = tmp_path / f"cal{i}.json"
         assert main(["calibrate", "--design", str(design), "--replicates", "40", "--quiet",

@@ -239,7 +239,7 @@ def tau2_rows(effect, variance, *, method: str = "reml") -> np.ndarray:
     Examples
     --------
     >>> y, v = [[0.1, 0.5, 0.9], [0.2, 0.2, 0.2]], [[0.01, 0.02, 0.03]] * 2
-    >>> tau2_rows(y, v, method="dersimonian-laird")[1]
+    >>> tau2_rows(y, v, method="dersimonian-laird").tolist()[1]
     0.0
     """
     check_choice("tau2_method", method, TAU2_METHODS)
