@@ -7,12 +7,16 @@ on the AGHQ log-likelihood of `analysis.stats.glmm`. It is what lme4's
 interval it needs no standard error and follows the skewness of the likelihood, which
 matters when the studies sit near 0% or 100%.
 
-Each limit is found by a safeguarded Newton iteration on ``pl(mu) - target``, whose
-derivative is ``d ll / d mu`` at the inner maximum (the envelope theorem); the inner
-maximisation over tau is `analysis.stats.batched.ascend` with mu held fixed, compared
-with the boundary ``tau = 0``. All rows (replicates) run together; `glmm_profile_ci` is
-the same code on a batch of one. A limit is infinite (0 or 1 on the proportion scale)
-when the profile has not fallen to the target at +-`_MU_CAP` logits.
+Each limit is found, for all rows (replicates) at once, by Venzon & Moolgavkar's (1988)
+Newton iteration on the pair of equations ``ll(mu, tau) = target`` and
+``d ll / d tau = 0``, started at the Wald limit; a solution is accepted when tau is a
+maximum over tau there and beats ``tau = 0``. Rows where that fails fall back to a
+nested, safeguarded Newton iteration on ``pl(mu) - target``, whose derivative is
+``d ll / d mu`` at the inner maximum (the envelope theorem), with the inner maximisation
+over tau done by `analysis.stats.batched.ascend` with mu held fixed and compared with
+the boundary ``tau = 0``. `glmm_profile_ci` is the same code on a batch of one. A limit
+is infinite (0 or 1 on the proportion scale) when the profile has not fallen to the
+target at +-`_MU_CAP` logits.
 
 Reference: Venzon, D. J., & Moolgavkar, S. H. (1988). A method for computing
 profile-likelihood-based confidence intervals. Journal of the Royal Statistical
