@@ -274,7 +274,7 @@ def _rows(spec):
     return pd.DataFrame([
         {"scenario": s, "sizes": "d", "scenario_label": f"s{s}", "method": m, "interval": "ci",
          "coverage": c, "mean_width": w, "failure_rate": 0.0, "replicates": 2000,
-         "replicates_tau0": 10, "coverage_tau0": c}
+         "replicates_tau0": 100, "coverage_tau0": c}
         for m, (covs, w) in spec.items() for s, c in enumerate(covs)])
 
 
