@@ -46,6 +46,15 @@ def _add_pool(sub) -> None:
     p.add_argument("--study-ci", choices=STUDY_CI_METHODS, default="clopper-pearson")
     p.add_argument("--confidence-level", type=float, default=0.95)
     p.add_argument("--n-agq", type=int, default=7, help="GLMM quadrature nodes (1 = Laplace)")
+    bayes = p.add_argument_group("--model bayes (exact Bayesian random effects, logit scale)")
+    bayes.add_argument("--likelihood", choices=("binomial", "normal"), default=None,
+                       help="binomial-normal (default) or normal-normal on logits")
+    bayes.add_argument("--tau-prior", default=None, metavar="KIND:SCALE",
+                       help="half-normal:0.5 (default), half-cauchy:S or uniform:UPPER")
+    bayes.add_argument("--mu-prior", default=None, metavar="normal:MEAN:SD",
+                       help="normal:0:10 (default) or flat")
+    bayes.add_argument("--threshold", type=float, default=None,
+                       help="also report P(proportion > THRESHOLD)")
     p.add_argument("--leave-one-out", action="store_true")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -67,6 +76,7 @@ def _cmd_pool(args) -> int:
         "confidence_level": args.confidence_level,
         "n_agq": args.n_agq,
     }
+    opts.update(_bayes_options(args))
     ids = df.study_id.tolist()
     res = pool_proportions(df.events, df.n, study_ids=ids, **opts)
     loo = leave_one_out(df.events, df.n, study_ids=ids, **opts) if args.leave_one_out else None
@@ -81,6 +91,25 @@ def _cmd_pool(args) -> int:
             print()
             print(loo.summary())
     return 0
+
+
+def _bayes_options(args) -> dict:
+    """The --model bayes options that were given, priors parsed (bad ones name the option)."""
+    from .stats.bayes import mu_prior, tau_prior
+
+    out = {}
+    if args.likelihood is not None:
+        out["likelihood"] = args.likelihood
+    if args.tau_prior is not None:
+        out["tau_prior"] = tau_prior(args.tau_prior, option="--tau-prior")
+    if args.mu_prior is not None:
+        out["mu_prior"] = mu_prior(args.mu_prior, option="--mu-prior")
+    if args.threshold is not None:
+        out["threshold"] = args.threshold
+    if out and args.model != "bayes":
+        given = ", ".join("--" + k.replace("_", "-") for k in out)
+        raise ValueError(f"{given} only apply to --model bayes")
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,9 @@ this machine:
 * the inverse-variance models (REML, DL, PM; common effect) on k = 400;
 * R metafor's rma.glmm and rma (REML) on the same k = 400 data, timed inside R with
   system.time (R start-up excluded), and the speed ratio;
+* the Bayesian models (analysis.stats.bayes): one posterior for k = 6 and k = 20 and
+  for the k = 400 data set, both likelihoods, and `posterior_batch` on 10,000
+  simulated replicates of k = 5 studies (n 4 to 40), wall and CPU time;
 * the calibration benchmark (benchmarks/bench_calibration.py).
 
 Timings are reported, never asserted: a test that depends on machine speed is flaky.
@@ -31,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis import pool_proportions
+from analysis.stats.bayes import posterior_batch
 
 
 def timeit(fn, repeats: int) -> float:
@@ -84,12 +88,30 @@ def main() -> int:
                       ("RE logit PM", {"tau2_method": "paule-mandel"})):
         rows.append((f"{label}, k = 400", timeit(lambda kw=kw: pool_proportions(x, n, model="random", **kw), 30), 0.005))
     rows.append(("Common effect logit, k = 400", timeit(lambda: pool_proportions(x, n, model="common"), 30), 0.005))
+    xs, ns = [2, 3, 1, 17, 33, 0], [5, 4, 1, 22, 43, 1]
+    for like in ("binomial", "normal"):
+        for label, (xx, nn), reps, target in (("k = 6", (xs, ns), 20, 0.020),
+                                              ("k = 20", (x[:20], n[:20]), 20, 0.020),
+                                              ("k = 400", (x, n), 5, 0.200)):
+            rows.append((f"Bayes {like}, {label}", timeit(
+                lambda xx=xx, nn=nn, like=like: pool_proportions(xx, nn, model="bayes", likelihood=like),
+                reps), target))
 
     print(f"{'what':<36}{'median time':>14}{'target':>10}")
     for label, secs, target in rows:
         print(f"{label:<36}{secs * 1000:>11.1f} ms{target * 1000:>7.0f} ms  {'ok' if secs < target else 'SLOW'}")
     print(f"\nGLMM k = 400 vs pinned metafor 3.8.1: b {glmm400.estimate:.6f} vs {pinned['b']:.6f}, "
           f"tau^2 {glmm400.heterogeneity.tau2:.6f} vs {pinned['tau2']:.6f}")
+    print("\nBayes posterior_batch, 10,000 replicates of k = 5 (n 4 to 40), target 20 s:")
+    rng_b = np.random.default_rng(20261124)
+    nb = rng_b.integers(4, 41, 5)
+    xb = rng_b.binomial(nb, 1 / (1 + np.exp(-(0.5 + 0.7 * rng_b.standard_normal((10_000, 5))))))
+    for like in ("normal", "binomial"):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = posterior_batch(xb, nb, likelihood=like)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"  {like:<9}{wall:>7.1f} s wall, {cpu:>6.1f} s CPU, {int(out['ok'].sum())} ok  "
+              f"{'ok' if wall < 20 else 'SLOW'}")
     r = r_timings(x, n)
     if r is None:
         print("\nRscript with metafor not found: R timings skipped (install r-cran-metafor to compare).")

@@ -33,15 +33,20 @@ from .glmm import _gh_rule
 
 _gauss_hermite = functools.cache(_gh_rule)  # glmm's rule (nodes, log weights + t^2), cached
 
-N_TAU = {"normal": 48, "binomial": 24}   # Fejer nodes for tau (per refinement round)
-N_MU = 32            # Chebyshev nodes for mu | tau (binomial likelihood)
-N_RULE = 24          # Gauss rule of a study's likelihood shape (large tau)
-INNER = 6            # Newton steps for each study's conditional mode
-N_Z = 12             # Gauss-Hermite nodes of the small-tau predictive convolution
+N_TAU = {"normal": 48, "binomial": 32}   # Fejer nodes for tau (per refinement round)
+N_MU = 16            # points for log p(mu | tau, y) (binomial); its density: twice as many
+MAX_TAU = 192        # node counts double, where needed, up to these
+MAX_MU = 256
+N_RULE = (24, 12)    # Gauss rules of a study's likelihood shape: tau / sd < 2, >= 2
+INNER = 4            # Newton steps for each study's conditional mode
+N_Z = 8             # Gauss-Hermite nodes of the small-tau predictive convolution
 DROP = 20.0          # mu | tau interval: log density within DROP of its maximum (e^-20 ~ 2e-9)
-KEEP = 36.0          # tau nodes with log density below max - KEEP are treated as empty
-COEF_TOL = 1e-10     # resolved: last Chebyshev coefficients of p(u|y) below this x max
-ROUNDS = 6           # at most this many interval refinements
+KEEP = 30.0          # tau where the log posterior is below max - KEEP is treated as empty
+N_FINE = 64         # fine tau grid carrying the exact prior (product integration)
+TAU_TOL = 2e-5       # resolved: estimated L1 error of p(u | y) below this (`_tau_error`)
+MU_TOL = 1e-6        # and the last coefficients of each log p(mu | tau, y) times the
+                     # node's weight; else the node count doubles
+ROUNDS = 8           # at most this many interval refinements
 _HN_TAIL = float(np.sqrt(2.0) * special.erfcinv(1e-12))  # half-normal mass beyond: 1e-12
 _SQRT2 = float(np.sqrt(2.0))
 _LOG_SQRT_2PI = float(0.5 * np.log(2.0 * np.pi))
@@ -76,6 +81,16 @@ def chebyshev(n: int):
     return x, weights, v2c, cdf
 
 
+@functools.cache
+def resample(n_from: int, n_to: int) -> np.ndarray:
+    """Matrix from values at `n_from` Chebyshev points to the interpolant at `n_to` points."""
+    x_to = chebyshev(n_to)[0]
+    basis = np.cos(np.outer(np.arccos(x_to), np.arange(n_from)))
+    out = basis @ chebyshev(n_from)[2]
+    out.setflags(write=False)
+    return out
+
+
 def clenshaw(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Sum of ``coef[..., m] * T_m(x)`` (coefficient axis last, broadcast against x)."""
     b1 = np.zeros(np.broadcast_shapes(coef.shape[:-1], np.shape(x)))
@@ -88,7 +103,12 @@ def clenshaw(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def softplus(x: np.ndarray) -> np.ndarray:
     """``log(1 + exp(x))`` without overflow (faster than numpy's logaddexp)."""
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    out = np.abs(x)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += np.maximum(x, 0.0)
+    return out
 
 
 # --------------------------------------------------------------------------- priors on u
@@ -131,11 +151,11 @@ def normal_conditional(y, v, tau, mu_mean, mu_prec):
 
 
 # --------------------------------------------------------------- binomial likelihood
-_RULE_CACHE: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+_RULE_CACHE: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _logit_beta_rules(a: np.ndarray, b: np.ndarray, size: int = 1201):
-    """Gauss rules with N_RULE nodes for theta = logit(B), B ~ Beta(a, b), row by row.
+def _logit_beta_rules(a: np.ndarray, b: np.ndarray, n_nodes: int, size: int = 1201):
+    """Gauss rules with `n_nodes` nodes for theta = logit(B), B ~ Beta(a, b), row by row.
 
     By the discretised Stieltjes procedure (Gautschi 2004, sec. 2.2.3) on `size` points
     covering the density down to ~e^-46 of its mode (trapezoid sums, spectrally accurate
@@ -152,18 +172,18 @@ def _logit_beta_rules(a: np.ndarray, b: np.ndarray, size: int = 1201):
     q[:, [0, -1]] *= 0.5
     q /= q.sum(axis=1, keepdims=True)
     zs = (z - mean[:, None]) / sd[:, None]
-    alpha = np.zeros((a.size, N_RULE))
-    beta = np.zeros((a.size, N_RULE))
+    alpha = np.zeros((a.size, n_nodes))
+    beta = np.zeros((a.size, n_nodes))
     p_prev, p = np.zeros_like(zs), np.ones_like(zs)
-    for j in range(N_RULE):  # monic recurrence, rescaled by the norm at every step
+    for j in range(n_nodes):  # monic recurrence, rescaled by the norm at every step
         norm = (q * p * p).sum(axis=1)
         alpha[:, j] = (q * zs * p * p).sum(axis=1) / norm
         beta[:, j] = norm
         p_next = (zs - alpha[:, j, None]) * p - (beta[:, j, None] * p_prev if j else 0.0)
         scale = np.sqrt(norm)[:, None]
         p_prev, p = p / scale, p_next / scale
-    jac = np.zeros((a.size, N_RULE, N_RULE))
-    i = np.arange(N_RULE)
+    jac = np.zeros((a.size, n_nodes, n_nodes))
+    i = np.arange(n_nodes)
     jac[:, i, i] = alpha
     jac[:, i[:-1], i[1:]] = jac[:, i[1:], i[:-1]] = np.sqrt(beta[:, 1:])
     val, vec = np.linalg.eigh(jac)
@@ -174,10 +194,11 @@ def _logit_beta_rules(a: np.ndarray, b: np.ndarray, size: int = 1201):
 class Studies:
     """Per-study data of the binomial likelihood, arrays (R, k) (rules: (R, k, N_RULE)).
 
-    ``kind`` is 0 for 0 < x < n, 1 for x = 0 and 2 for x = n; ``nodes``/``weights`` are
-    the Gauss rule of the study's likelihood shape: logit-Beta(x, n - x) (kind 0),
-    logit-Beta(1, n) (kind 1) or logit-Beta(n, 1) (kind 2); ``sd`` is its standard
-    deviation; ``lognorm`` = log B(x, n - x) for kind 0 (0 otherwise).
+    ``kind`` is 0 for 0 < x < n, 1 for x = 0 and 2 for x = n; ``rules`` holds, for each
+    size in N_RULE, the Gauss rule (nodes, weights: (R, k, size)) of the study's
+    likelihood shape: logit-Beta(x, n - x) (kind 0), logit-Beta(1, n) (kind 1) or
+    logit-Beta(n, 1) (kind 2); ``sd`` is its standard deviation; ``lognorm`` = log
+    B(x, n - x) for kind 0 (0 otherwise).
     """
 
     x: np.ndarray
@@ -187,12 +208,12 @@ class Studies:
     kind: np.ndarray
     sd: np.ndarray
     lognorm: np.ndarray
-    nodes: np.ndarray
-    weights: np.ndarray
+    rules: tuple
 
     def take(self, index) -> Studies:
         """The same studies for a subset of replicates (first axis)."""
-        return Studies(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+        fields = [getattr(self, f)[index] for f in self.__dataclass_fields__ if f != "rules"]
+        return Studies(*fields, tuple((nd[index], wt[index]) for nd, wt in self.rules))
 
 
 def studies(x, n, y, v) -> Studies:
@@ -202,17 +223,19 @@ def studies(x, n, y, v) -> Studies:
     b = np.where(kind == 0, n - x, np.where(kind == 1, n, 1.0))
     pairs, inverse = np.unique(np.stack([a.ravel(), b.ravel()], axis=1), axis=0,
                                return_inverse=True)
-    missing = [i for i, (pa, pb) in enumerate(pairs) if (pa, pb) not in _RULE_CACHE]
-    if missing:
-        nodes, weights = _logit_beta_rules(pairs[missing, 0], pairs[missing, 1])
-        for j, i in enumerate(missing):
-            _RULE_CACHE[(pairs[i, 0], pairs[i, 1])] = (nodes[j], weights[j])
-    table = [_RULE_CACHE[(pa, pb)] for pa, pb in pairs]
-    nodes = np.stack([t[0] for t in table])[inverse].reshape(*x.shape, N_RULE)
-    weights = np.stack([t[1] for t in table])[inverse].reshape(*x.shape, N_RULE)
+    rules = []
+    for size in N_RULE:
+        missing = [i for i, (pa, pb) in enumerate(pairs) if (size, pa, pb) not in _RULE_CACHE]
+        if missing:
+            nodes, weights = _logit_beta_rules(pairs[missing, 0], pairs[missing, 1], size)
+            for j, i in enumerate(missing):
+                _RULE_CACHE[(size, pairs[i, 0], pairs[i, 1])] = (nodes[j], weights[j])
+        table = [_RULE_CACHE[(size, pa, pb)] for pa, pb in pairs]
+        rules.append(tuple(np.stack([t[c] for t in table])[inverse].reshape(*x.shape, size)
+                           for c in (0, 1)))
     sd = np.sqrt(special.polygamma(1, a) + special.polygamma(1, b))
     lognorm = np.where(kind == 0, special.betaln(a, b), 0.0)
-    return Studies(x, n, y, v, kind, sd, lognorm, nodes, weights)
+    return Studies(x, n, y, v, kind, sd, lognorm, tuple(rules))
 
 
 def _aghq(mu, tau, x, n, y, v, n_agq, derivs):
@@ -237,11 +260,18 @@ def _aghq(mu, tau, x, n, y, v, n_agq, derivs):
         u = np.where((u >= lo) & (u <= hi), u, 0.5 * (lo + hi))
     p = special.expit(mu + tau * u)
     scale = _SQRT2 / np.sqrt(tau2 * n * p * (1.0 - p) + 1.0)
-    nodes = u[..., None] + scale[..., None] * t
-    eta = mu[..., None] + tau[..., None] * nodes
-    h = x[..., None] * eta - n[..., None] * softplus(eta) - 0.5 * nodes * nodes + logw
+    nodes = scale[..., None] * t          # in-place arithmetic below: these arrays are big
+    nodes += u[..., None]
+    eta = tau[..., None] * nodes
+    eta += mu[..., None]
+    h = np.square(nodes)
+    h *= -0.5
+    h += logw
+    h += x[..., None] * eta
+    h -= n[..., None] * softplus(eta)
     hmax = h.max(axis=-1, keepdims=True)
-    e = np.exp(h - hmax)
+    h -= hmax
+    e = np.exp(h, out=h)
     total = e.sum(axis=-1)
     ll = np.log(scale) + hmax[..., 0] + np.log(total)
     if not derivs:
@@ -258,7 +288,7 @@ def _aghq(mu, tau, x, n, y, v, n_agq, derivs):
 def _likelihood_rule(mu, tau, kind, lognorm, nodes, weights, derivs):
     """log p(x | mu, tau) + log sqrt(2 pi) per element from the likelihood's Gauss rule.
 
-    mu: (E, M); tau, lognorm: (E,); nodes, weights: (E, N_RULE); all of one ``kind``.
+    mu: (E, M); tau, lognorm: (E,); nodes, weights: (E, size); all of one ``kind``.
     For 0 < x < n, ``p(x | mu, tau) = B(x, n-x) E[phi_tau(Theta - mu)]`` with Theta ~
     logit-Beta(x, n - x); for x = 0, integrating by parts, ``E[Phi((W - mu) / tau)]``
     with W ~ logit-Beta(1, n); for x = n, ``E[Phi((mu - W) / tau)]``, W ~ logit-Beta(n, 1).
@@ -268,6 +298,23 @@ def _likelihood_rule(mu, tau, kind, lognorm, nodes, weights, derivs):
     sign = -1.0 if kind == 2 else 1.0
     itau = (1.0 / tau)[:, None, None]
     z = sign * (nodes[:, None, :] - mu[..., None]) * itau
+    if not derivs:  # fast path without logarithms; rows that underflow are redone below
+        if kind == 0:
+            kern = np.square(z, out=z)
+            kern *= -0.5
+            np.exp(kern, out=kern)
+        else:
+            kern = special.ndtr(z, out=z)
+        total = np.matmul(kern, weights[:, :, None])[..., 0]
+        shift = np.log(itau[..., 0]) if kind == 0 else _LOG_SQRT_2PI
+        with np.errstate(divide="ignore"):
+            ll = lognorm[:, None] + shift + np.log(total)
+        tiny = total < 1e-280
+        if tiny.any():
+            r = np.nonzero(tiny.any(axis=1))[0]
+            ll[r] = _likelihood_rule(mu[r], tau[r], kind, lognorm[r], nodes[r], weights[r],
+                                     True)[0]
+        return (ll,)
     logk = -0.5 * z * z + np.log(itau) if kind == 0 else special.log_ndtr(z) + _LOG_SQRT_2PI
     top = logk.max(axis=-1, keepdims=True)
     e = weights[:, None, :] * np.exp(logk - top)
@@ -286,42 +333,47 @@ def _likelihood_rule(mu, tau, kind, lognorm, nodes, weights, derivs):
     return ll, d1, d2
 
 
-def study_loglik(mu, tau, s: Studies, *, derivs: bool = False):
+def study_loglik(mu, tau, s: Studies, *, derivs: bool = False, active=None):
     """Sum over studies of log p(x_i | mu, tau), without the binomial coefficients.
 
     mu: (R, T, M) (M mu values per tau node), tau: (R, T), studies (R, k). Each
     study's integral over its random intercept uses the rule that is accurate for its
     ratio ``r = tau / sd`` of tau to the width of its likelihood: adaptive Gauss-Hermite
     with 9 nodes (r < 0.4) or 15 nodes (r < 1), else the likelihood's own Gauss rule
-    (`_likelihood_rule`). The choice depends on (replicate, tau node, study) only, so
+    (`_likelihood_rule`) with 24 nodes (r < 2) or 12. The choice depends on (replicate, tau node, study) only, so
     data are gathered once per triple and broadcast over the mu values. With ``derivs``
-    also the first and second derivatives in mu. Returns arrays (R, T, M).
+    also the first and second derivatives in mu. Returns arrays (R, T, M); where the
+    optional mask ``active`` (R, T) is False nothing is computed (zeros).
     """
     ratio = tau[:, :, None] / s.sd[:, None, :]
     regime = np.where(ratio < 0.4, 0, np.where(ratio < 1.0, 1, 2))
-    regime = np.where(regime == 2, 2 + s.kind[:, None, :], regime)  # 2, 3, 4: rule by kind
+    # 2, 3, 4: the 24-node rule by kind (1 <= r < 2); 5, 6, 7: the 12-node rule (r >= 2)
+    regime = np.where(regime == 2, 2 + s.kind[:, None, :] + 3 * (ratio >= 2.0), regime)
+    if active is not None:
+        regime = np.where(active[:, :, None], regime, -1)
     out = np.zeros((3 if derivs else 1, *ratio.shape, mu.shape[2]))
-    for code in np.unique(regime):
+    for code in np.unique(regime[regime >= 0]):
         r, t, i = np.nonzero(regime == code)
         if code < 2:
             cols = [a[r, i][:, None] for a in (s.x, s.n, s.y, s.v)]
             res = _aghq(mu[r, t], tau[r, t][:, None], *cols, (9, 15)[code], derivs)
         else:
-            res = _likelihood_rule(mu[r, t], tau[r, t], code - 2, s.lognorm[r, i],
-                                   s.nodes[r, i], s.weights[r, i], derivs)
+            nodes, weights = s.rules[(code - 2) // 3]
+            res = _likelihood_rule(mu[r, t], tau[r, t], (code - 2) % 3, s.lognorm[r, i],
+                                   nodes[r, i], weights[r, i], derivs)
         for j, val in enumerate(res):
             out[j, r, t, i] = val
     summed = out.sum(axis=3)
     return summed[0] if not derivs else tuple(summed)
 
 
-def _log_post_mu(mu, tau, d: Studies, mu_mean, mu_prec, derivs=False):
+def _log_post_mu(mu, tau, d: Studies, mu_mean, mu_prec, derivs=False, active=None):
     """log p(mu) + sum_i log p(x_i | mu, tau), and optionally its derivatives in mu.
 
     mu: (R, T) or (R, T, M); tau: (R, T); returns arrays shaped like mu.
     """
     flat = mu.ndim == 2
-    out = study_loglik(mu[..., None] if flat else mu, tau, d, derivs=derivs)
+    out = study_loglik(mu[..., None] if flat else mu, tau, d, derivs=derivs, active=active)
     if flat:
         out = out[..., 0] if not derivs else tuple(o[..., 0] for o in out)
     lp = -0.5 * mu_prec * (mu - mu_mean) ** 2
@@ -332,15 +384,23 @@ def _log_post_mu(mu, tau, d: Studies, mu_mean, mu_prec, derivs=False):
 
 
 def _mode_mu(d, tau, start, mu_mean, mu_prec):
-    """Mode of the log-concave mu | tau, y by damped Newton steps (vectorised)."""
-    m = start
+    """Mode of the log-concave mu | tau, y by damped Newton steps (vectorised; only the
+    elements not yet converged are evaluated). Returns the mode, the log density there
+    and the curvature sd."""
+    m = start.copy()
+    g0, g1, g2 = (np.zeros_like(m) for _ in range(3))
+    active = np.ones(m.shape, dtype=bool)
     for _ in range(60):
-        g0, g1, g2 = _log_post_mu(m, tau, d, mu_mean, mu_prec, derivs=True)
-        step = np.clip(-g1 / np.minimum(g2, -1e-12), -8.0, 8.0)
-        m = m + step
-        if np.all(np.abs(step) * np.sqrt(-np.minimum(g2, -1e-12)) < 1e-7):
+        new = _log_post_mu(m, tau, d, mu_mean, mu_prec, derivs=True, active=active)
+        for g, val in zip((g0, g1, g2), new, strict=True):
+            g[active] = val[active]
+        curv = np.minimum(g2, -1e-12)
+        step = np.clip(-g1 / curv, -8.0, 8.0)
+        done = np.abs(step) * np.sqrt(-curv) < 1e-6
+        m = np.where(active & ~done, m + step, m)
+        active &= ~done
+        if not active.any():
             break
-    g0, g1, g2 = _log_post_mu(m, tau, d, mu_mean, mu_prec, derivs=True)
     return m, g0, np.sqrt(-1.0 / np.minimum(g2, -1e-12))
 
 
@@ -350,18 +410,22 @@ def _drop_point(d, tau, mode, sd, target, side, mu_mean, mu_prec):
     The log density is concave, so Newton steps from outside the interval approach the
     crossing monotonically and stay outside; from inside they overshoot, so steps are
     capped by a bound that doubles at every iteration (2, 4, 8, ... conditional sds).
+    Elements stop (at an evaluated point outside) once the step is below sd / 4.
     """
     z = mode + side * np.sqrt(2.0 * DROP) * sd
     cap = 2.0 * sd
+    active = np.ones(z.shape, dtype=bool)
     for _ in range(24):
-        g0, g1, _ = _log_post_mu(z, tau, d, mu_mean, mu_prec, derivs=True)
+        g0, g1, _ = _log_post_mu(z, tau, d, mu_mean, mu_prec, derivs=True, active=active)
         falling = side * g1 < 0
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = -(g0 - target) / g1
         step = np.clip(np.where(falling & np.isfinite(newton), newton, side * cap), -cap, cap)
-        z = z + step
+        done = (g0 <= target) & (np.abs(step) < 0.25 * sd)
+        z = np.where(active & ~done, z + step, z)
+        active &= ~done
         cap = 2.0 * cap
-        if np.all((g0 <= target) & (np.abs(step) < 0.25 * sd)):
+        if not active.any():
             break
     return z
 
@@ -372,24 +436,30 @@ class BinomialGrid:
 
     lo: np.ndarray     # (R, T) interval ends
     hi: np.ndarray
-    dens: np.ndarray   # (R, T, N_MU) normalised conditional density at the nodes
+    dens: np.ndarray   # (R, T, 2 L) normalised conditional density at the nodes
     log_z: np.ndarray  # (R, T) log of p(x | tau) up to a constant
+    tail: np.ndarray   # (R, T) last Chebyshev coefficients of the log density (L points)
 
 
-def binomial_conditional(s: Studies, tau, start, mu_mean, mu_prec) -> BinomialGrid:
-    """mu | tau, y for the binomial-normal model, for every tau node (tau: (R, T))."""
-    d = s
-    mode, top, sd = _mode_mu(d, tau, start, mu_mean, mu_prec)
-    lo = _drop_point(d, tau, mode, sd, top - DROP, -1.0, mu_mean, mu_prec)
-    hi = _drop_point(d, tau, mode, sd, top - DROP, 1.0, mu_mean, mu_prec)
-    cx, cw, _, _ = chebyshev(N_MU)
+def binomial_conditional(s: Studies, tau, start, mu_mean, mu_prec, n_log) -> BinomialGrid:
+    """mu | tau, y for the binomial-normal model, for every tau node (tau: (R, T)).
+
+    The log density of mu | tau, y (smooth and log-concave) is evaluated at `n_log`
+    Chebyshev points of its interval and its interpolant evaluated exactly at twice as
+    many points, where the density is exponentiated and normalised by Fejer's rule;
+    ``tail`` (its last coefficients) tells whether `n_log` points resolve it.
+    """
+    mode, top, sd = _mode_mu(s, tau, start, mu_mean, mu_prec)
+    lo = _drop_point(s, tau, mode, sd, top - DROP, -1.0, mu_mean, mu_prec)
+    hi = _drop_point(s, tau, mode, sd, top - DROP, 1.0, mu_mean, mu_prec)
     half = 0.5 * (hi - lo)
-    mu = (0.5 * (hi + lo))[..., None] + half[..., None] * cx
-    g = _log_post_mu(mu, tau, s, mu_mean, mu_prec)
-    dens = np.exp(g - top[..., None])
-    z = half * (dens @ cw)
+    mu = (0.5 * (hi + lo))[..., None] + half[..., None] * chebyshev(n_log)[0]
+    g = _log_post_mu(mu, tau, s, mu_mean, mu_prec) - top[..., None]
+    tail = np.abs(g @ chebyshev(n_log)[2][-2:].T).max(axis=-1)
+    dens = np.exp(g @ resample(n_log, 2 * n_log).T)
+    z = half * (dens @ chebyshev(2 * n_log)[1])
     dens /= z[..., None]
-    return BinomialGrid(lo=lo, hi=hi, dens=dens, log_z=top + np.log(z))
+    return BinomialGrid(lo=lo, hi=hi, dens=dens, log_z=top + np.log(z), tail=tail)
 
 
 # ------------------------------------------------------------------------- solving
@@ -413,7 +483,7 @@ def solve_increasing(fun, target, lo, hi, x0, *, tol=1e-11, max_iter=100):
         hi[rows] = np.where(below, hi[rows], q[rows])
         with np.errstate(divide="ignore", invalid="ignore"):
             new = q[rows] - gap / f_der
-        bad = ~np.isfinite(new) | (new < lo[rows]) | (new > hi[rows])
+        bad = ~np.isfinite(new) | (new <= lo[rows]) | (new >= hi[rows])
         new = np.where(bad, 0.5 * (lo[rows] + hi[rows]), new)
         width = 1e-13 * (1.0 + np.abs(new))
         hit = np.abs(gap) < tol

@@ -14,6 +14,8 @@ from scipy import special
 
 from . import _bayes_kernels as K
 
+_NARROW = 0.5  # below this tau / sd of mu | tau, the predictive is integrated over z
+
 
 @dataclass
 class Posterior:
@@ -25,33 +27,80 @@ class Posterior:
     u_lo: np.ndarray       # (R,) interval of the working variable u
     u_hi: np.ndarray
     tau: np.ndarray        # (R, T) tau nodes
-    dens_u: np.ndarray     # (R, T) normalised posterior density of u at the nodes
-    weight: np.ndarray     # (R, T) quadrature weights of p(tau | y), summing to 1
+    dens_u: np.ndarray     # (R, N_FINE) normalised posterior density of u, fine grid
+    weight: np.ndarray     # (R, T) product-integration weights of the tau nodes (sum 1)
     m: np.ndarray | None = None      # normal: mean and sd of mu | tau, y  (R, T)
     s: np.ndarray | None = None
     grid: K.BinomialGrid | None = None  # binomial: mu | tau, y on Chebyshev points
 
+    def take(self, index) -> Posterior:
+        """The posterior of a subset of the replicates."""
+        def sub(a):
+            return None if a is None else a[index]
+        grid = None if self.grid is None else K.BinomialGrid(
+            *(getattr(self.grid, f)[index] for f in ("lo", "hi", "dens", "log_z", "tail")))
+        return Posterior(self.likelihood, self.tau_kind, self.tau_scale, self.u_lo[index],
+                         self.u_hi[index], self.tau[index], self.dens_u[index],
+                         self.weight[index], sub(self.m), sub(self.s), grid)
 
-def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec) -> Posterior:
-    """Joint posterior for every replicate, refining the tau interval until resolved.
+
+def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec):
+    """Joint posteriors of all replicates, as a list of ``(rows, Posterior)`` groups.
 
     ``data`` holds ``y``, ``v`` (logit effects; the normal likelihood and the binomial
-    starting values) and, for the binomial likelihood, ``x``, ``n``; each (R, k).
+    starting values) and, for the binomial likelihood, ``x``, ``n``; each (R, k). Every
+    replicate starts with `N_TAU` tau nodes (and `N_MU` mu nodes); replicates whose
+    densities are not resolved (error estimates above TAU_TOL or MU_TOL) are recomputed
+    with two or four times the nodes, up to `MAX_TAU` and `MAX_MU`.
+    """
+    n_tau, n_mu = K.N_TAU[likelihood], K.N_MU
+    rows = np.arange(data["y"].shape[0])
+    studies = None
+    if likelihood == "binomial":
+        studies = K.studies(data["x"], data["n"], data["y"], data["v"])
+    groups = []
+    while rows.size:
+        sub = {key: val[rows] for key, val in data.items()}
+        post, tau_err, mu_err = _posterior_fixed(
+            likelihood, sub, None if studies is None else studies.take(rows), tau_kind,
+            tau_scale, mu_mean, mu_prec, n_tau, n_mu)
+        tau_ok = (tau_err <= K.TAU_TOL) | (n_tau >= K.MAX_TAU)
+        mu_ok = (mu_err <= K.MU_TOL) | (n_mu >= K.MAX_MU)
+        done = tau_ok & mu_ok
+        if done.any():
+            groups.append((rows[done], post.take(done)))
+        if not done.all():  # far from resolved: quadruple instead of doubling
+            n_tau *= 1 if tau_ok.all() else 4 if tau_err[~done].max() > 100 * K.TAU_TOL else 2
+            n_mu *= 1 if mu_ok.all() else 4 if mu_err[~done].max() > 1e3 * K.MU_TOL else 2
+        rows = rows[~done]
+    return groups
+
+
+def _posterior_fixed(likelihood, data, studies, tau_kind, tau_scale, mu_mean, mu_prec,
+                     n_tau, n_mu):
+    """Posterior with fixed node counts; refines each replicate's tau interval.
+
+    Product integration in tau: the expensive ``log p(y | tau)`` (and every conditional
+    of mu) is computed at `n_tau` Chebyshev points of u; its interpolant times the exact
+    prior is integrated on `N_FINE` points, and the fine weights are folded back onto
+    the coarse nodes (``weight = w_fine @ resample``), so the prior's shape costs
+    nothing. Returns the posterior and, per replicate, whether log p(y | tau) and (for
+    the binomial likelihood) every mu | tau, y with weight are resolved by their
+    Chebyshev series.
     """
     y, v = data["y"], data["v"]
     n_rep = y.shape[0]
-    t_nodes = K.N_TAU[likelihood]
-    cx, cw, v2c, _ = K.chebyshev(t_nodes)
+    cx, _, v2c, _ = K.chebyshev(n_tau)
+    fw = K.chebyshev(K.N_FINE)[1]
+    interp = K.resample(n_tau, K.N_FINE)
     lo = np.zeros(n_rep)
     hi = np.full(n_rep, K.u_limit(tau_kind, tau_scale))
-    shape = (n_rep, t_nodes)
-    out = {"u": np.empty(shape), "lp": np.empty(shape), "m": np.empty(shape),
-           "s": np.empty(shape)}
-    grid = studies = None
+    shape = (n_rep, n_tau)
+    out = {"ll": np.empty(shape), "m": np.empty(shape), "s": np.empty(shape)}
+    grid = None
     if likelihood == "binomial":
-        studies = K.studies(data["x"], data["n"], y, v)
         grid = K.BinomialGrid(np.empty(shape), np.empty(shape),
-                              np.empty((*shape, K.N_MU)), np.empty(shape))
+                              np.empty((*shape, 2 * n_mu)), np.empty(shape), np.empty(shape))
     rows = np.arange(n_rep)
     for _ in range(K.ROUNDS):
         half = 0.5 * (hi[rows] - lo[rows])
@@ -59,62 +108,106 @@ def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec) -> Poster
         tau = K.tau_of_u(tau_kind, tau_scale, u)
         ll, m, s = K.normal_conditional(y[rows], v[rows], tau, mu_mean, mu_prec)
         if likelihood == "binomial":
-            g = _binomial_chunks(studies.take(rows), tau, m, mu_mean, mu_prec)
-            for name in ("lo", "hi", "dens", "log_z"):
+            g = _binomial_chunks(studies.take(rows), tau, m, mu_mean, mu_prec, n_mu)
+            for name in ("lo", "hi", "dens", "log_z", "tail"):
                 getattr(grid, name)[rows] = getattr(g, name)
             ll = g.log_z
-        out["u"][rows], out["m"][rows], out["s"][rows] = u, m, s
-        out["lp"][rows] = K.log_prior_u(tau_kind, tau_scale, u) + ll
-        rows, lo, hi = _refine(rows, out["u"][rows], out["lp"][rows], lo, hi, tau_kind,
-                               tau_scale, v2c)
+        out["ll"][rows], out["m"][rows], out["s"][rows] = ll, m, s
+        rows, lo, hi = _refine(rows, ll, lo, hi, tau_kind, tau_scale, interp)
         if rows.size == 0:
             break
     half = 0.5 * (hi - lo)
-    rel = np.exp(out["lp"] - out["lp"].max(axis=1, keepdims=True))
-    mass = half * (rel @ cw)
-    dens_u = rel / mass[:, None]
-    weight = half[:, None] * cw * dens_u
+    rel = _fine_density(out["ll"], lo, hi, tau_kind, tau_scale, interp)
+    dens_u = rel / (half * (rel @ fw))[:, None]
+    weight = (half[:, None] * fw * dens_u) @ interp
     weight /= weight.sum(axis=1, keepdims=True)
-    tau = K.tau_of_u(tau_kind, tau_scale, out["u"])
+    tau = K.tau_of_u(tau_kind, tau_scale, (0.5 * (hi + lo))[:, None] + half[:, None] * cx)
+    tau_err = _tau_error(out["ll"], lo, hi, tau_kind, tau_scale, rel, v2c)
     if likelihood == "normal":
-        return Posterior(likelihood, tau_kind, tau_scale, lo, hi, tau, dens_u, weight,
+        post = Posterior(likelihood, tau_kind, tau_scale, lo, hi, tau, dens_u, weight,
                          m=out["m"], s=out["s"])
-    return Posterior(likelihood, tau_kind, tau_scale, lo, hi, tau, dens_u, weight, grid=grid)
+        return post, tau_err, np.zeros(n_rep)
+    mu_err = (np.abs(weight) * grid.tail).max(axis=1)
+    post = Posterior(likelihood, tau_kind, tau_scale, lo, hi, tau, dens_u, weight, grid=grid)
+    return post, tau_err, mu_err
 
 
-def _binomial_chunks(studies, tau, start, mu_mean, mu_prec, size=96):
+def _tail(values, v2c):
+    """Largest of the last three Chebyshev coefficients over the largest (last axis)."""
+    coef = np.abs(values @ v2c.T)
+    return coef[..., -3:].max(axis=-1) / coef.max(axis=-1)
+
+
+def _binomial_chunks(studies, tau, start, mu_mean, mu_prec, n_mu, size=16):
     """`binomial_conditional` in chunks of replicates (bounded memory, cache-friendly)."""
     parts = [K.binomial_conditional(studies.take(slice(i, i + size)), tau[i:i + size],
-                                    start[i:i + size], mu_mean, mu_prec)
+                                    start[i:i + size], mu_mean, mu_prec, n_mu)
              for i in range(0, tau.shape[0], size)]
     return K.BinomialGrid(*(np.concatenate([getattr(p, f) for p in parts])
-                            for f in ("lo", "hi", "dens", "log_z")))
+                            for f in ("lo", "hi", "dens", "log_z", "tail")))
 
 
-def _refine(rows, u, lp, lo, hi, tau_kind, tau_scale, v2c):
-    """Rows whose p(u | y) is not yet resolved on its interval, with the new intervals.
+def _likelihood_values(ll, tau_kind):
+    """What is interpolated in u: log p(y | tau) (smooth in tau, near-quadratic when the
+    data are informative), or for the half-Cauchy p(y | tau) / max, because there
+    ``u`` is the prior CDF and log p(y | tau) ~ -a log tan(pi u / 2) is singular at 1."""
+    ll = ll - ll.max(axis=1, keepdims=True)
+    return np.exp(ll) if tau_kind == "half-cauchy" else ll
 
-    Unresolved means the last Chebyshev coefficients of the density exceed COEF_TOL
-    times the largest; the interval then shrinks to the nodes where the log density is
-    within KEEP of its maximum (plus one node each side). A half-normal posterior that
-    is not negligible at the top of its interval (the prior's 1e-12 tail point) has
-    been pushed there by the data: its interval is doubled.
+
+def _fine_density(ll, lo, hi, tau_kind, tau_scale, interp, values=False):
+    """Unnormalised posterior density of u on the fine grid: the exact prior times the
+    interpolated likelihood (see `_likelihood_values`; ``values``: ll already is it)."""
+    u = (0.5 * (hi + lo))[:, None] + (0.5 * (hi - lo))[:, None] * K.chebyshev(K.N_FINE)[0]
+    lp = K.log_prior_u(tau_kind, tau_scale, u)
+    vals = (ll if values else _likelihood_values(ll, tau_kind)) @ interp.T
+    if tau_kind == "half-cauchy":
+        return np.exp(lp - lp.max(axis=1, keepdims=True)) * np.maximum(vals, 0.0)
+    lp += vals
+    return np.exp(lp - lp.max(axis=1, keepdims=True))
+
+
+def _tau_error(ll, lo, hi, tau_kind, tau_scale, rel, v2c):
+    """Error estimate of the tau quadrature: the L1 change of the normalised posterior
+    of u when the last three Chebyshev coefficients of the interpolated likelihood are
+    dropped (the interpolation error weighted by where the posterior has mass)."""
+    n_tau = v2c.shape[0]
+    coef = _likelihood_values(ll, tau_kind) @ v2c.T
+    coef[:, -3:] = 0.0
+    trunc = _fine_density(coef @ np.linalg.inv(v2c).T, lo, hi, tau_kind, tau_scale,
+                          K.resample(n_tau, K.N_FINE), values=True)
+    fw = K.chebyshev(K.N_FINE)[1]
+    full = rel / (rel @ fw)[:, None]
+    trunc = trunc / (trunc @ fw)[:, None]
+    return np.abs(full - trunc) @ fw
+
+
+def _refine(rows, ll, lo, hi, tau_kind, tau_scale, interp):
+    """Rows whose tau interval must change, with the new intervals.
+
+    On the fine grid the log posterior (prior + interpolated log p(y | tau)) is cheap:
+    the interval shrinks to where it is within KEEP of its maximum (plus one fine node
+    each side) when that is under half the interval, which resolves concentrated
+    posteriors (large k). A half-normal posterior that is not negligible at the top of
+    its interval (the prior's 1e-12 tail point) has been pushed there by the data: its
+    interval is doubled.
     """
-    lp = lp - lp.max(axis=1, keepdims=True)
-    coef = np.exp(lp) @ v2c.T
-    tail = np.abs(coef[:, -3:]).max(axis=1) / np.abs(coef).max(axis=1)
+    fx = K.chebyshev(K.N_FINE)[0]
+    half = 0.5 * (hi[rows] - lo[rows])
+    u = (0.5 * (hi[rows] + lo[rows]))[:, None] + half[:, None] * fx
+    with np.errstate(divide="ignore"):
+        lp = np.log(_fine_density(ll, lo[rows], hi[rows], tau_kind, tau_scale, interp))
+    lp -= lp.max(axis=1, keepdims=True)
     keep = lp > -K.KEEP
-    t_nodes = u.shape[1]
     first = np.argmax(keep, axis=1)
-    last = t_nodes - 1 - np.argmax(keep[:, ::-1], axis=1)
-    new_lo = np.where(first > 0, u[np.arange(u.shape[0]), np.maximum(first - 1, 0)], lo[rows])
-    new_hi = np.where(last < t_nodes - 1, u[np.arange(u.shape[0]), np.minimum(last + 1, t_nodes - 1)],
-                      hi[rows])
+    last = K.N_FINE - 1 - np.argmax(keep[:, ::-1], axis=1)
+    idx = np.arange(u.shape[0])
+    new_lo = np.where(first > 0, u[idx, np.maximum(first - 1, 0)], lo[rows])
+    new_hi = np.where(last < K.N_FINE - 1, u[idx, np.minimum(last + 1, K.N_FINE - 1)], hi[rows])
     widen = (tau_kind == "half-normal") & (lp[:, -1] > -23.0)
     new_hi = np.where(widen, 2.0 * hi[rows], new_hi)
     new_lo = np.where(widen, lo[rows], new_lo)
-    shrinks = (new_hi - new_lo) < 0.9 * (hi[rows] - lo[rows])
-    again = widen | ((tail > K.COEF_TOL) & shrinks)
+    again = widen | ((new_hi - new_lo) < 0.5 * (hi[rows] - lo[rows]))
     lo, hi = lo.copy(), hi.copy()
     lo[rows[again]], hi[rows[again]] = new_lo[again], new_hi[again]
     return rows[again], lo, hi
@@ -138,7 +231,7 @@ def _mu_cdf(post: Posterior, coefs):
         x = (2.0 * q[:, None] - lo - hi) / (hi - lo)
         xc = np.clip(x, -1.0, 1.0)
         cdf = K.clenshaw(cdf_c[rows], xc)
-        pdf = np.where(np.abs(x) < 1.0, K.clenshaw(pdf_c[rows], xc), 0.0) * 2.0 / (hi - lo)
+        pdf = np.where(np.abs(x) < 1.0, K.clenshaw(pdf_c[rows], xc), 0.0)
         return (w[rows] * cdf).sum(1), (w[rows] * pdf).sum(1)
     return fun
 
@@ -162,19 +255,25 @@ def _pred_cdf(post: Posterior, coefs):
         return fun
     g = post.grid
     pdf_c, cdf_c = coefs
-    cx, cw, _, _ = K.chebyshev(K.N_MU)
+    cx, cw, _, _ = K.chebyshev(g.dens.shape[-1])
     half = 0.5 * (g.hi - g.lo)
     mu = (0.5 * (g.hi + g.lo))[..., None] + half[..., None] * cx
     wq = half[..., None] * cw * g.dens
-    narrow = tau < 0.8 * (2.0 * half) / (2.0 * np.sqrt(2.0 * K.DROP))
+    narrow = tau < _NARROW * (2.0 * half) / (2.0 * np.sqrt(2.0 * K.DROP))
     zt, zw = np.polynomial.hermite.hermgauss(K.N_Z)
     zt, zw = np.sqrt(2.0) * zt, zw / np.sqrt(np.pi)
 
     def fun(q, rows):
         t = q[:, None]
-        zz = (t[..., None] - mu[rows]) / tau[rows][..., None]
-        cdf = (wq[rows] * special.ndtr(zz)).sum(-1)
-        pdf = (wq[rows] * np.exp(-0.5 * zz * zz)).sum(-1) / (np.sqrt(2 * np.pi) * tau[rows])
+        cdf = np.empty(tau[rows].shape)
+        pdf = np.empty(tau[rows].shape)
+        r, j = np.nonzero(~narrow[rows])
+        if r.size:
+            rr = rows[r]
+            zz = (t[r] - mu[rr, j]) / tau[rr, j][:, None]
+            cdf[r, j] = (wq[rr, j] * special.ndtr(zz)).sum(-1)
+            pdf[r, j] = (wq[rr, j] * np.exp(-0.5 * zz * zz)).sum(-1) / (
+                np.sqrt(2 * np.pi) * tau[rr, j])
         r, j = np.nonzero(narrow[rows])
         if r.size:
             rr = rows[r]
@@ -184,8 +283,7 @@ def _pred_cdf(post: Posterior, coefs):
             xc = np.clip(x, -1.0, 1.0)
             cdf[r, j] = K.clenshaw(cdf_c[rr, j][:, None, :], xc) @ zw
             inside = np.abs(x) < 1.0
-            pdf[r, j] = (np.where(inside, K.clenshaw(pdf_c[rr, j][:, None, :], xc), 0.0)
-                         * 2.0 / (hi - lo)) @ zw
+            pdf[r, j] = np.where(inside, K.clenshaw(pdf_c[rr, j][:, None, :], xc), 0.0) @ zw
         return (w[rows] * cdf).sum(1), (w[rows] * pdf).sum(1)
     return fun
 
@@ -194,8 +292,8 @@ def _coefficients(post: Posterior):
     """Chebyshev coefficients of each conditional density of mu and of its CDF."""
     if post.grid is None:
         return None
-    _, _, v2c, cdfm = K.chebyshev(K.N_MU)
     g = post.grid
+    _, _, v2c, cdfm = K.chebyshev(g.dens.shape[-1])
     return g.dens @ v2c.T, (0.5 * (g.hi - g.lo))[..., None] * (g.dens @ cdfm.T)
 
 
@@ -229,13 +327,13 @@ def summarise(post: Posterior, confidence_level: float, threshold=None) -> dict:
     z = special.ndtri(probs)[:, None]
     coefs = _coefficients(post)
     mean, sd = _mu_moments(post)
-    tau_mean = (post.weight * post.tau).sum(1)
+    tau_mean, tau_sq = _tau_moments(post)
     mu_fun = _mu_cdf(post, coefs)
     lo, hi = _bracket(post, predictive=False)
     mu_q = _quantiles(mu_fun, probs, lo, hi, mean + z * sd)
     pred_fun = _pred_cdf(post, coefs)
     lo, hi = _bracket(post, predictive=True)
-    pred_sd = np.sqrt(sd**2 + (post.weight * post.tau**2).sum(1))
+    pred_sd = np.sqrt(sd**2 + tau_sq)
     pred_q = _quantiles(pred_fun, probs[[0, 2]], lo, hi, mean + z[[0, 2]] * pred_sd)
     tau_q = tau_quantiles(post, probs)
     out = {"mu_low": mu_q[0], "mu_median": mu_q[1], "mu_high": mu_q[2],
@@ -249,23 +347,21 @@ def summarise(post: Posterior, confidence_level: float, threshold=None) -> dict:
 
 
 def tau_quantiles(post: Posterior, probs) -> np.ndarray:
-    """Quantiles of the marginal posterior of tau (Chebyshev CDF in u, then tau(u)).
-
-    Starting values interpolate the cumulative quadrature weights.
-    """
-    t_nodes = post.tau.shape[1]
-    _, _, v2c, cdfm = K.chebyshev(t_nodes)
+    """Quantiles of the marginal posterior of tau (Chebyshev CDF of the fine density of u,
+    then tau(u)); starting values interpolate the cumulative fine weights."""
+    n_fine = post.dens_u.shape[1]
+    fx, fw, v2c, cdfm = K.chebyshev(n_fine)
     half = 0.5 * (post.u_hi - post.u_lo)
+    mid = 0.5 * (post.u_lo + post.u_hi)
     cdf_c = half[:, None] * (post.dens_u @ cdfm.T)
     pdf_c = post.dens_u @ v2c.T
-    mid = 0.5 * (post.u_lo + post.u_hi)
 
     def fun(u, rows):
         x = np.clip((u - mid[rows]) / half[rows], -1.0, 1.0)
         return K.clenshaw(cdf_c[rows], x), K.clenshaw(pdf_c[rows], x)
-    u_nodes = (mid[:, None] + half[:, None] * K.chebyshev(t_nodes)[0])
-    cum = np.cumsum(post.weight, axis=1)
-    start = np.array([[np.interp(p, c, u) for c, u in zip(cum, u_nodes, strict=True)]
+    u_fine = mid[:, None] + half[:, None] * fx
+    cum = np.cumsum(half[:, None] * fw * post.dens_u, axis=1)
+    start = np.array([[np.interp(p, c, u) for c, u in zip(cum, u_fine, strict=True)]
                       for p in probs])
     u = _quantiles(fun, probs, post.u_lo, post.u_hi, start)
     return K.tau_of_u(post.tau_kind, post.tau_scale, u)
@@ -279,12 +375,22 @@ def tau_density(post: Posterior, tau: np.ndarray) -> np.ndarray:
         du = 2.0 / np.pi * post.tau_scale / (post.tau_scale**2 + tau**2)
     else:
         u, du = tau, np.ones_like(tau)
-    _, _, v2c, _ = K.chebyshev(post.tau.shape[1])
+    v2c = K.chebyshev(post.dens_u.shape[1])[2]
     lo, hi = post.u_lo[0], post.u_hi[0]
     x = (2.0 * u - lo - hi) / (hi - lo)
     inside = (np.abs(x) <= 1.0) & (tau >= 0)
     val = K.clenshaw(post.dens_u[0] @ v2c.T, np.clip(x, -1.0, 1.0))
     return np.where(inside, np.maximum(val, 0.0), 0.0) * du
+
+
+def _tau_moments(post: Posterior):
+    """E[tau] and E[tau^2] on the fine grid (exact tau(u), not interpolated)."""
+    fx, fw, _, _ = K.chebyshev(post.dens_u.shape[1])
+    half = 0.5 * (post.u_hi - post.u_lo)
+    tau = K.tau_of_u(post.tau_kind, post.tau_scale,
+                     (0.5 * (post.u_hi + post.u_lo))[:, None] + half[:, None] * fx)
+    w = half[:, None] * fw * post.dens_u
+    return (w * tau).sum(1), (w * tau * tau).sum(1)
 
 
 def _mu_moments(post: Posterior):
@@ -294,7 +400,7 @@ def _mu_moments(post: Posterior):
         second = (w * (post.s**2 + post.m**2)).sum(1)
     else:
         g = post.grid
-        cx, cw, _, _ = K.chebyshev(K.N_MU)
+        cx, cw, _, _ = K.chebyshev(g.dens.shape[-1])
         half = 0.5 * (g.hi - g.lo)
         mu = (0.5 * (g.hi + g.lo))[..., None] + half[..., None] * cx
         wq = half[..., None] * cw * g.dens

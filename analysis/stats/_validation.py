@@ -16,7 +16,7 @@ StudyCIMethod = Literal[
 ]
 Measure = Literal["logit", "freeman-tukey", "arcsine", "log", "raw"]
 TwoGroupMeasure = Literal["log-odds-ratio", "log-risk-ratio", "risk-difference"]
-Model = Literal["common", "random", "glmm"]
+Model = Literal["common", "random", "glmm", "bayes"]
 Tau2Method = Literal["dersimonian-laird", "reml", "paule-mandel", "ml"]
 CIMethod = Literal["wald", "knapp-hartung"]
 CorrectionPolicy = Literal["only0", "all", "if0all", "none"]

@@ -44,7 +44,7 @@ from ._validation import check_choice, check_confidence_level
 from .proportions import transform_proportion
 
 __all__ = ["MuPrior", "TauPrior", "mu_prior", "posterior_batch", "posterior_normal",
-           "prior_label", "tau_prior"]
+           "posterior_proportions", "prior_label", "tau_posterior_density", "tau_prior"]
 
 Likelihood = Literal["binomial", "normal"]
 TauPriorKind = Literal["half-normal", "half-cauchy", "uniform"]
@@ -184,12 +184,21 @@ def _analysis_scale(x, m, likelihood, tau, mu, level, threshold=None):
         y, v = _logit_effects(ux[sl], um[sl])
         data = {"y": y, "v": v, "x": ux[sl], "n": um[sl]}
         with np.errstate(all="ignore"):
-            post = _post.posterior(likelihood, data, tau.kind, tau.scale, mu.mean, mu.precision)
-            parts.append(_post.summarise(post, level, threshold))
+            parts.append(_summaries(likelihood, data, tau, mu, level, threshold))
     out = {key: np.concatenate([p[key] for p in parts])[inverse.reshape(-1)] for key in parts[0]}
     ok = np.all([np.isfinite(v) for v in out.values()], axis=0) & ~improper[inverse.reshape(-1)]
     out = {key: np.where(ok, val, np.nan) for key, val in out.items()}
     out["ok"] = ok
+    return out
+
+
+def _summaries(likelihood, data, tau, mu, level, threshold):
+    """`summarise` of every replicate, group by group (groups differ in node counts)."""
+    out = {}
+    for rows, post in _post.posterior(likelihood, data, tau.kind, tau.scale, mu.mean,
+                                      mu.precision):
+        for key, val in _post.summarise(post, level, threshold).items():
+            out.setdefault(key, np.full(data["y"].shape[0], np.nan))[rows] = val
     return out
 
 
@@ -279,6 +288,70 @@ def posterior_normal(effect, variance, *, tau_prior=("half-normal", 0.5),
         raise ValueError("effect and variance must be non-empty and of the same length")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
         raise ValueError("effects must be finite and variances finite and positive")
-    post = _post.posterior("normal", {"y": y, "v": v}, tp.kind, tp.scale, mp.mean, mp.precision)
-    out = _post.summarise(post, level, threshold)
+    out = _summaries("normal", {"y": y, "v": v}, tp, mp, level, threshold)
     return {key: float(val[0]) for key, val in out.items()}
+
+
+def _single(events, n, likelihood, tau_prior_, mu_prior_, confidence_level):
+    check_choice("likelihood", likelihood, LIKELIHOODS)
+    level = check_confidence_level(confidence_level)
+    tp, mp = tau_prior(tau_prior_), mu_prior(mu_prior_)
+    x, m = _counts(np.atleast_1d(np.asarray(events))[None, :], np.atleast_1d(np.asarray(n)))
+    if likelihood == "binomial" and mp.precision == 0.0 and (np.all(x == 0) or np.all(x == m)):
+        raise ValueError(
+            "the binomial model with a flat mu prior has no proper posterior when every "
+            "study is at 0% (or every study at 100%): use a normal mu prior")
+    return x, m, level, tp, mp
+
+
+def posterior_proportions(events, n, *, likelihood: Likelihood = "binomial",
+                          tau_prior=("half-normal", 0.5), mu_prior=("normal", 0.0, 10.0),
+                          confidence_level: float = 0.95,
+                          threshold: float | None = None) -> dict[str, float]:
+    """Posterior summaries for one meta-analysis of proportions (a batch of one).
+
+    The same computation as `posterior_batch`, returning floats: "mu_median",
+    "mu_low", "mu_high", "mu_mean", "mu_sd", "pred_low", "pred_high" (logit scale),
+    "tau_median", "tau_low", "tau_high", "tau_mean", and with `threshold` (a proportion
+    in (0, 1)) "prob_above" = P(expit(mu) > threshold | data). Raises ValueError where no
+    proper posterior exists (flat mu prior, binomial likelihood, all studies at 0% or
+    all at 100%).
+
+    Examples
+    --------
+    >>> r = posterior_proportions([2, 3, 1], [5, 4, 1], threshold=0.5)
+    >>> bool(0 < r["prob_above"] < 1), bool(r["mu_low"] < r["mu_median"] < r["mu_high"])
+    (True, True)
+    """
+    x, m, level, tp, mp = _single(events, n, likelihood, tau_prior, mu_prior, confidence_level)
+    cut = None
+    if threshold is not None:
+        thr = _number(threshold, "threshold", "the threshold")
+        if not 0.0 < thr < 1.0:
+            raise ValueError(f"threshold must be a proportion strictly between 0 and 1; got {threshold!r}")
+        cut = float(special.logit(thr))
+    res = _analysis_scale(x, m, likelihood, tp, mp, level, cut)
+    if not res["ok"][0]:
+        raise ValueError("the posterior could not be computed for these counts")
+    return {key: float(val[0]) for key, val in res.items() if key != "ok"}
+
+
+def tau_posterior_density(events, n, tau, *, likelihood: Likelihood = "binomial",
+                          tau_prior=("half-normal", 0.5), mu_prior=("normal", 0.0, 10.0)):
+    """Marginal posterior density of tau at the points `tau` (for figures).
+
+    Evaluates the interpolant that the quadrature integrates, so it integrates to 1 over
+    [0, inf) up to the quadrature error.
+
+    Examples
+    --------
+    >>> d = tau_posterior_density([2, 3, 1], [5, 4, 1], [0.0, 0.5, 1.0, 5.0])
+    >>> bool(d[0] > d[2] > d[3] >= 0)
+    True
+    """
+    x, m, _, tp, mp = _single(events, n, likelihood, tau_prior, mu_prior, 0.95)
+    y, v = _logit_effects(x, m)
+    with np.errstate(all="ignore"):
+        ((_, post),) = _post.posterior(likelihood, {"y": y, "v": v, "x": x, "n": m}, tp.kind,
+                                       tp.scale, mp.mean, mp.precision)
+        return _post.tau_density(post, np.asarray(tau, dtype=float))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from ._validation import (
     CI_METHODS,
@@ -152,6 +152,10 @@ def pool_proportions(
     correction_policy: CorrectionPolicy = "only0",
     n_agq: int = 7,
     study_ids=None,
+    likelihood: str | None = None,
+    tau_prior=None,
+    mu_prior=None,
+    threshold: float | None = None,
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
@@ -168,11 +172,14 @@ def pool_proportions(
     measure : {"logit", "freeman-tukey", "arcsine", "log", "raw"}
         Analysis scale for the inverse-variance models; the GLMM is on the logit scale
         and requires "logit" (the default).
-    model : {"glmm", "random", "common"}
+    model : {"glmm", "random", "common", "bayes"}
         * "glmm" -- binomial-normal random-intercept logistic model, ML with adaptive
           Gauss-Hermite quadrature (`n_agq` nodes) [1]_; the default.
         * "random" -- inverse-variance random effects with `tau2_method`.
         * "common" -- inverse-variance common (fixed) effect.
+        * "bayes" -- Bayesian random effects on the logit scale with exact quadrature
+          posteriors (`analysis.stats.bayes`) [3]_: posterior median, equal-tailed
+          credible and predictive intervals.
     tau2_method : {"reml", "dersimonian-laird", "paule-mandel", "ml"}
         Between-study variance estimator for ``model="random"`` (ignored otherwise; the
         GLMM's tau^2 is always ML); see `analysis.heterogeneity.tau2`.
@@ -191,6 +198,15 @@ def pool_proportions(
         Quadrature nodes for the GLMM (7 as metafor/lme4; 1 = Laplace).
     study_ids : sequence, optional
         Study labels (unique); default "1", "2", ...
+    likelihood : {"binomial", "normal"}, optional
+        ``model="bayes"`` only (default "binomial"): the binomial-normal model [4]_ or the
+        normal-normal model on the logit effects of `effect_sizes` [3]_.
+    tau_prior, mu_prior : optional
+        ``model="bayes"`` only: priors on tau and mu (logit scale), default
+        ``("half-normal", 0.5)`` and ``("normal", 0.0, 10.0)``; see
+        `analysis.stats.bayes.tau_prior` and `analysis.stats.bayes.mu_prior`.
+    threshold : float, optional
+        ``model="bayes"`` only: report P(proportion > threshold | data).
 
     Returns
     -------
@@ -227,6 +243,12 @@ def pool_proportions(
     .. [2] Knapp, G., & Hartung, J. (2003). Improved tests for a random effects
        meta-regression with a single covariate. Statistics in Medicine, 22(17),
        2693-2710. https://doi.org/10.1002/sim.1482
+    .. [3] Roever, C. (2020). Bayesian random-effects meta-analysis using the bayesmeta
+       R package. Journal of Statistical Software, 93(6).
+       https://doi.org/10.18637/jss.v093.i06
+    .. [4] Guenhan, B. K., Roever, C., & Friede, T. (2020). Random-effects meta-analysis
+       of few studies involving rare events. Research Synthesis Methods, 11(1).
+       https://doi.org/10.1002/jrsm.1370
 
     Examples
     --------
@@ -241,6 +263,8 @@ def pool_proportions(
     check_choice("ci_method", ci_method, CI_METHODS)
     check_choice("study_ci_method", study_ci_method, STUDY_CI_METHODS)
     level = check_confidence_level(confidence_level)
+    _check_model_options(model, measure, tau2_method, ci_method, correction, correction_policy,
+                         n_agq, likelihood, tau_prior, mu_prior, threshold)
     if model == "glmm" and measure != "logit":
         raise ValueError(
             f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
@@ -261,6 +285,11 @@ def pool_proportions(
     if model == "glmm":
         return _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
                           correction_policy, int(n_agq))
+    if model == "bayes":
+        return _pool_bayes(x, m, studies.assign(weight=np.full(x.size, np.nan)), level,
+                           study_ci_method, add, likelihood or "binomial",
+                           ("half-normal", 0.5) if tau_prior is None else tau_prior,
+                           ("normal", 0.0, 10.0) if mu_prior is None else mu_prior, threshold)
     warnings: list[str] = []
     fit = pool_effects_iv(
         studies.effect.to_numpy(), studies.variance.to_numpy(), model=model,
@@ -323,6 +352,68 @@ def pool_proportions(
         studies=studies,
         warnings=tuple(warnings),
     )
+
+
+def _check_model_options(model, measure, tau2_method, ci_method, correction, policy, n_agq,
+                         likelihood, tau_prior, mu_prior, threshold) -> None:
+    """Options of one model given to another are errors, never silently ignored."""
+    bayes_only = {"likelihood": likelihood, "tau_prior": tau_prior, "mu_prior": mu_prior,
+                  "threshold": threshold}
+    if model != "bayes":
+        given = [k for k, val in bayes_only.items() if val is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
+                             f'to model="bayes"; got model={model!r}')
+        return
+    defaults = {"measure": (measure, "logit"), "tau2_method": (tau2_method, "reml"),
+                "ci_method": (ci_method, "wald"), "correction": (correction, None),
+                "correction_policy": (policy, "only0"), "n_agq": (n_agq, 7)}
+    wrong = [f"{k}={val!r}" for k, (val, default) in defaults.items() if val != default]
+    if wrong:
+        raise ValueError(f'model="bayes" does not use {", ".join(wrong)}: the Bayesian models '
+                         "work on the logit scale (the normal likelihood with metafor's 1/2 "
+                         "correction) and report credible intervals; leave these at their defaults")
+
+
+def _pool_bayes(x, m, studies, level, study_ci_method, add, likelihood, tau_prior, mu_prior,
+                threshold):
+    from .bayes import mu_prior as parse_mu
+    from .bayes import posterior_proportions, prior_label
+    from .bayes import tau_prior as parse_tau
+
+    tp, mp = parse_tau(tau_prior), parse_mu(mu_prior)
+    r = posterior_proportions(x, m, likelihood=likelihood, tau_prior=tp, mu_prior=mp,
+                              confidence_level=level, threshold=threshold)
+    warnings = []
+    if x.size == 1:
+        warnings.append(
+            "only one study: tau is informed by its prior alone, so the predictive interval "
+            "mostly reflects the prior on tau")
+    if np.all(x == 0) or np.all(x == m):
+        warnings.append(
+            f"every study has {'0%' if np.all(x == 0) else '100%'} events: the posterior of "
+            "mu is bounded by the data on one side only and by its prior on the other")
+    expit = special.expit
+    lvl = level
+    het = Heterogeneity(
+        k=x.size, q=None, df=x.size - 1, q_pvalue=None, tau2=r["tau_median"] ** 2,
+        tau2_ci=ConfidenceInterval(r["tau_low"] ** 2, r["tau_high"] ** 2, lvl), i2=None,
+        i2_ci=None, i2_q=None, h2=None)
+    return PooledProportion(
+        model="bayes", measure="logit", tau2_method=None, ci_method="credible",
+        confidence_level=lvl, study_ci_method=study_ci_method, correction=add,
+        correction_policy="only0", n_agq=None, estimate=r["mu_median"], se=r["mu_sd"],
+        ci=ConfidenceInterval(r["mu_low"], r["mu_high"], lvl),
+        pi=ConfidenceInterval(r["pred_low"], r["pred_high"], lvl),
+        proportion=float(expit(r["mu_median"])),
+        proportion_ci=ConfidenceInterval(float(expit(r["mu_low"])), float(expit(r["mu_high"])), lvl),
+        proportion_pi=ConfidenceInterval(float(expit(r["pred_low"])), float(expit(r["pred_high"])),
+                                         lvl),
+        back_transform="inverse logit of posterior quantiles", heterogeneity=het, studies=studies,
+        warnings=tuple(warnings), likelihood=likelihood, prior=prior_label(tp, mp),
+        tau_median=r["tau_median"], tau_ci=ConfidenceInterval(r["tau_low"], r["tau_high"], lvl),
+        threshold=None if threshold is None else float(threshold),
+        prob_above=r.get("prob_above"))
 
 
 def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq):
@@ -482,8 +573,8 @@ def pool_two_group(
     >>> round(res.to_dict()["display_estimate"], 3) > 0
     True
     """
-    if model == "glmm":
-        raise ValueError('pool_two_group: model must be "random" or "common"; got "glmm"')
+    if model in ("glmm", "bayes"):
+        raise ValueError(f'pool_two_group: model must be "random" or "common"; got "{model}"')
     check_choice("model", model, MODELS)
     check_choice("tau2_method", tau2_method, TAU2_METHODS)
     check_choice("ci_method", ci_method, CI_METHODS)

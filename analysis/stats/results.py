@@ -155,7 +155,14 @@ class PooledProportion:
     ``n``, ``proportion``, ``ci_low``, ``ci_high`` (per-study interval by
     ``study_ci_method``), ``effect``, ``variance`` (analysis scale, after any continuity
     correction), ``corrected`` and ``weight`` (percent; NaN where undefined, as for the
-    GLMM).
+    GLMM and the Bayesian models).
+
+    Bayesian fits (``model="bayes"``) fill the optional fields: ``likelihood``, ``prior``
+    (text naming both priors), ``tau_median`` and ``tau_ci`` (posterior median and
+    equal-tailed interval of tau, logit scale) and, with a ``threshold``, ``prob_above``
+    = P(proportion > threshold | data). Their ``estimate`` is the posterior median of mu,
+    ``se`` its posterior sd, ``ci`` the credible and ``pi`` the predictive interval, and
+    ``heterogeneity.tau2`` is ``tau_median**2``.
     """
 
     model: str
@@ -178,6 +185,12 @@ class PooledProportion:
     heterogeneity: Heterogeneity
     studies: pd.DataFrame
     warnings: tuple[str, ...] = field(default=())
+    likelihood: str | None = None
+    prior: str | None = None
+    tau_median: float | None = None
+    tau_ci: ConfidenceInterval | None = None
+    threshold: float | None = None
+    prob_above: float | None = None
 
     @property
     def k(self) -> int:
@@ -201,6 +214,8 @@ class PooledProportion:
 
     def label(self) -> str:
         """Short human label of the method, e.g. 'GLMM (ML, AGHQ 7)' or 'RE logit REML'."""
+        if self.model == "bayes":
+            return f"Bayesian {self.likelihood}-normal ({self.prior})"
         if self.model == "glmm":
             quad = "Laplace" if self.n_agq == 1 else f"AGHQ {self.n_agq}"
             return f"GLMM logit (ML, {quad})"
@@ -233,6 +248,15 @@ class PooledProportion:
             lines.append(f"{'prediction interval':<45}[{_fmt(pi.low, 3)}, {_fmt(pi.high, 3)}]")
         h = self.heterogeneity
         lines.append("")
+        if self.model == "bayes":
+            t = self.tau_ci
+            lines.append(f"Heterogeneity: tau (posterior median) = {_fmt(self.tau_median)} "
+                         f"[{_fmt(t.low)}, {_fmt(t.high)}]; tau^2 = {_fmt(h.tau2)}")
+            if self.prob_above is not None:
+                lines.append(f"P(proportion > {self.threshold:g}) = {_fmt(self.prob_above)}")
+            lines += ["", "Methods: " + "; ".join(self._method_notes())]
+            lines += [f"Warning: {w}" for w in self.warnings]
+            return "\n".join(lines)
         q_label = "Q (Wald)" if self.model == "glmm" else "Q"
         lines.append(
             f"Heterogeneity: tau^2 = {_fmt(h.tau2)}"
@@ -254,6 +278,13 @@ class PooledProportion:
 
     def _method_notes(self) -> list[str]:
         notes = []
+        if self.model == "bayes":
+            return [
+                f"Bayesian {self.likelihood}-normal random effects, {self.prior}, exact "
+                f"quadrature ({cite('bayes-' + str(self.likelihood))})",
+                f"{self.confidence_level:.0%} equal-tailed credible and predictive intervals",
+                f"study CIs {self.study_ci_method} ({cite(self.study_ci_method)})",
+            ]
         if self.model == "glmm":
             notes.append(
                 f"binomial-normal GLMM, ML, {'Laplace' if self.n_agq == 1 else 'adaptive Gauss-Hermite'}"
@@ -284,7 +315,7 @@ class PooledProportion:
             "ci_high": self.proportion_ci.high,
             "effect": self.estimate,
             "variance": None if self.se is None else self.se**2,
-            "weight": 100.0 if self.model != "glmm" else np.nan,
+            "weight": 100.0 if self.model not in ("glmm", "bayes") else np.nan,
         }
         rows = [pooled]
         if self.proportion_pi is not None:
@@ -301,7 +332,26 @@ class PooledProportion:
         return pd.concat([df, extra], ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe view; the proportion-scale values are the flat top-level keys."""
+        """JSON-safe view; the proportion-scale values are the flat top-level keys.
+
+        Bayesian fits add ``tau_median``, ``tau_ci_low``, ``tau_ci_high``, ``prior``,
+        ``likelihood`` and, with a threshold, ``threshold`` and ``prob_above``.
+        """
+        out = self._to_dict()
+        if self.model == "bayes":
+            out.update({
+                "tau_median": _num(self.tau_median),
+                "tau_ci_low": None if self.tau_ci is None else _num(self.tau_ci.low),
+                "tau_ci_high": None if self.tau_ci is None else _num(self.tau_ci.high),
+                "prior": self.prior,
+                "likelihood": self.likelihood,
+            })
+            out["methods"].update({"likelihood": self.likelihood, "prior": self.prior})
+            if self.threshold is not None:
+                out.update({"threshold": self.threshold, "prob_above": _num(self.prob_above)})
+        return out
+
+    def _to_dict(self) -> dict[str, Any]:
         h = self.heterogeneity.to_dict()
         return {
             "estimate": _num(self.proportion),
