@@ -317,7 +317,7 @@ def test_selection_says_when_fewer_replicates_than_the_rule_asks_for():
     assert "fewer than the 2,000 the rule asks for" in describe_selection(sel)
 
 
-def _small_design(path, methods=("glmm-t", "glmm-profile", "random-logit-reml")):
+def _small_design(path, methods=("glmm-t", "glmm-profile", "bayes-binomial", "random-logit-reml")):
     design = {"designs": [{"name": "observed", "n": [43, 1, 4, 1, 5, 22], "source": "x"},
                           {"name": "k = 2", "n": [1, 22], "source": "y"}],
               "mu_grid": [1.0], "tau2_grid": [0.5],
