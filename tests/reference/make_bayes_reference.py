@@ -26,6 +26,7 @@ conjugacy, no Gauss-Hermite, no Chebyshev series, no product integration.
 
 Run from the repository root (slow, about an hour; once):
     .venv/bin/python tests/reference/make_bayes_reference.py tests/reference/bayes.json
+A second argument (a prior id such as hc0.5) recomputes only those cases.
 """
 
 from __future__ import annotations
@@ -112,10 +113,11 @@ def locate(model, data, prior):
         lo, hi, top = locate("normal", data, prior)
         return lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo), min(1.5 * top, u_max(prior))
     mu = np.linspace(-80.0, 80.0, 161)
-    u = np.linspace(0.0, u_max(prior), 41)[:-1] if prior[0] == "half-cauchy" else np.linspace(
-        0.0, u_max(prior), 41)
+    u = np.linspace(0.0, u_max(prior), 41)
     for _ in range(3):
-        lp = loglik_grid(model, data, mu, tau_of_u(prior, u)) + log_prior_u(prior, u)[:, None]
+        lp = np.full((u.size, mu.size), -np.inf)  # half-Cauchy: no density at u = 1
+        ok = u < 1.0 if prior[0] == "half-cauchy" else np.ones(u.size, dtype=bool)
+        lp[ok] = loglik_grid(model, data, mu, tau_of_u(prior, u[ok])) + log_prior_u(prior, u[ok])[:, None]
         lp += -0.5 * ((mu - MU_PRIOR[0]) / MU_PRIOR[1]) ** 2
         keep = lp > lp.max() - 45.0
         ia, ib = np.nonzero(keep.any(axis=0))[0][[0, -1]], np.nonzero(keep.any(axis=1))[0][-1]
@@ -138,7 +140,7 @@ def posterior_summary(model, data, prior, n_tau, n_mu, box):
     lp[finite] = loglik_grid(model, data, mu, tau[finite]) + log_prior_u(prior, u[finite])[:, None]
     lp += -0.5 * ((mu - MU_PRIOR[0]) / MU_PRIOR[1]) ** 2
     p = np.exp(lp - lp.max())
-    edge = max(p[:, 0].max(), p[:, -1].max(), p[-1].max())
+    edge = max(p[:, 0].max(), p[:, -1].max(), p[-1].max())  # the u = 1 row is 0 by design
     wu = simpson_weights(u.size, u[1] - u[0])
     wm = simpson_weights(mu.size, mu[1] - mu[0])
     z = wu @ p @ wm
@@ -207,8 +209,13 @@ PRIORS = {"hn0.5": ("half-normal", 0.5), "hn1": ("half-normal", 1.0), "hc0.5": (
 EXTRA_PRIORS = {"k2": ("hn1", "hc0.5"), "sparse": ("hn1", "hc0.5"), "clearance": ("hn1", "hc0.5")}
 
 
-def main(out_path: str) -> int:
+def main(out_path: str, only: str | None = None) -> int:
+    """Write all cases; with `only` (a prior id), recompute just those cases and keep the
+    others from the existing file."""
     cases = []
+    old = {}
+    if only is not None:
+        old = {c["id"]: c for c in json.loads(Path(out_path).read_text(encoding="utf-8"))["cases"]}
     for name, counts in DATASETS.items():
         x, n = large400() if counts is None else counts
         data = {"x": np.asarray(x, float), "n": np.asarray(n, float)}
@@ -216,11 +223,15 @@ def main(out_path: str) -> int:
         for prior_id in ("hn0.5", *EXTRA_PRIORS.get(name, ())):
             prior = PRIORS[prior_id]
             for model in ("binomial", "normal"):
+                case_id = f"{name}/{model}/{prior_id}"
+                if only is not None and prior_id != only:
+                    cases.append(old[case_id])
+                    continue
                 box = locate(model, data, prior)
                 coarse, _ = posterior_summary(model, data, prior, *grids[0], box)
                 fine, edge = posterior_summary(model, data, prior, *grids[1], box)
                 err = max(abs(fine[k] - coarse[k]) for k in fine)
-                cases.append({"id": f"{name}/{model}/{prior_id}", "dataset": name,
+                cases.append({"id": case_id, "dataset": name,
                               "likelihood": model, "tau_prior": list(prior),
                               "mu_prior": ["normal", *MU_PRIOR], "confidence_level": LEVEL,
                               "threshold": THRESHOLD, "grid": list(grids[1]),
@@ -246,4 +257,5 @@ def main(out_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "tests/reference/bayes.json"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "tests/reference/bayes.json",
+                  sys.argv[2] if len(sys.argv) > 2 else None))
