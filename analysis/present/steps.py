@@ -219,6 +219,30 @@ def progress_bar(stream, *, width: int = 30):
     return show
 
 
+def _design_text(design: dict, replicates: int, seed: int) -> str:
+    """One sentence describing the simulation, every number from the design file."""
+    names = {d["name"]: d for d in design["designs"]}
+    obs = names["observed"]
+    others = "; ".join(f"{d['name']}: {', '.join(map(str, d['n']))} ({d['source']})"
+                       for d in design["designs"] if d["name"] != "observed")
+    models = []
+    for m in design["misspecified"]:
+        if m["model"] == "mixture":
+            w = m.get("weight", 0.5)
+            models.append(f"a {100 * w:g}:{100 * (1 - w):g} mixture of studies around {m['p'][0]:.2f} and "
+                          f"{m['p'][1]:.2f}")
+        else:
+            models.append(f"a proportion of {m['p']:.2f} at the geometric-mean study size that "
+                          f"changes by {m['slope']:g} logits per e-fold of study size")
+    return (f"Simulated from the binomial-normal model with the observed study sizes "
+            f"({obs['source']}: {', '.join(map(str, obs['n']))}) and the designs with few "
+            f"studies that the report pools ({others}), true proportions "
+            f"{', '.join(f'{1 / (1 + math.exp(-m)):.2f}' for m in design['mu_grid'])} and tau^2 "
+            f"{', '.join(f'{t:g}' for t in design['tau2_grid'])} (logit scale), plus "
+            f"misspecified models on every design ({'; '.join(models)}), "
+            f"{replicates} replicates per scenario, seed {seed}. A failed fit counts as a miss.")
+
+
 def _cmd_calibrate(args) -> int:
     import hashlib
     import sys
@@ -236,7 +260,6 @@ def _cmd_calibrate(args) -> int:
     grid = {key: design[key] for key in ("mu_grid", "tau2_grid", "misspecified", "methods",
                                          "confidence_level", "n_agq")}
     grid["n_sizes"] = {d["name"]: d["n"] for d in design["designs"]}
-    sources = {d["name"]: d["source"] for d in design["designs"]}
     replicates = args.replicates or design["replicates"]
     seed = design["seed"] if args.seed is None else args.seed
     stream = None
@@ -255,18 +278,8 @@ def _cmd_calibrate(args) -> int:
         stream.close()
     sel = select_primary(frame, nominal=grid["confidence_level"],
                          required_replicates=design["replicates"])
-    sizes = grid["n_sizes"]
-    observed = sizes["observed"]
-    others = "; ".join(f"{name}: {', '.join(map(str, n))} ({sources[name]})"
-                       for name, n in sizes.items() if name != "observed")
-    text = (f"Simulated from the binomial-normal model with the observed clearance study sizes "
-            f"({', '.join(map(str, observed))}) and the designs with few studies that the report "
-            f"pools ({others}), true proportions "
-            f"{', '.join(f'{1 / (1 + math.exp(-m)):.2f}' for m in grid['mu_grid'])} and tau^2 "
-            f"{', '.join(f'{t:g}' for t in grid['tau2_grid'])} (logit scale), plus two misspecified "
-            f"models on every design (a 50:50 mixture of studies around 0.40 and 0.75; a proportion "
-            f"that falls with study size), {replicates} replicates per scenario, seed {seed}. "
-            "A failed fit counts as a miss.")
+    text = _design_text(design, replicates, seed)
+    observed = grid["n_sizes"]["observed"]
     write_json({
         "design": text, "observed_n": observed, "designs": design["designs"],
         "design_sha256": hashlib.sha256(raw).hexdigest() if raw else None,
