@@ -8,7 +8,6 @@ manifest that lists them; the manifest is the step's make target.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 
@@ -219,28 +218,21 @@ def progress_bar(stream, *, width: int = 30):
     return show
 
 
-def _design_text(design: dict, replicates: int, seed: int) -> str:
-    """One sentence describing the simulation, every number from the design file."""
-    names = {d["name"]: d for d in design["designs"]}
-    obs = names["observed"]
-    others = "; ".join(f"{d['name']}: {', '.join(map(str, d['n']))} ({d['source']})"
-                       for d in design["designs"] if d["name"] != "observed")
-    models = []
-    for m in design["misspecified"]:
-        if m["model"] == "mixture":
-            w = m.get("weight", 0.5)
-            models.append(f"a {100 * w:g}:{100 * (1 - w):g} mixture of studies around {m['p'][0]:.2f} and "
-                          f"{m['p'][1]:.2f}")
-        else:
-            models.append(f"a proportion of {m['p']:.2f} at the geometric-mean study size that "
-                          f"changes by {m['slope']:g} logits per e-fold of study size")
-    return (f"Simulated from the binomial-normal model with the observed study sizes "
-            f"({obs['source']}: {', '.join(map(str, obs['n']))}) and the designs with few "
-            f"studies that the report pools ({others}), true proportions "
-            f"{', '.join(f'{1 / (1 + math.exp(-m)):.2f}' for m in design['mu_grid'])} and tau^2 "
-            f"{', '.join(f'{t:g}' for t in design['tau2_grid'])} (logit scale), plus "
-            f"misspecified models on every design ({'; '.join(models)}), "
-            f"{replicates} replicates per scenario, seed {seed}. A failed fit counts as a miss.")
+def _progress_stream(args):
+    """Where the progress bar goes: stderr if a terminal, else (with --tty-progress, as make
+    -O captures stderr) the terminal itself, else nowhere."""
+    import sys
+
+    if args.quiet:
+        return None
+    if sys.stderr.isatty():
+        return sys.stderr
+    if args.tty_progress:
+        try:
+            return open("/dev/tty", "w", encoding="utf-8")
+        except OSError:  # no terminal (CI, cron): no bar
+            return None
+    return None
 
 
 def _cmd_calibrate(args) -> int:
@@ -248,47 +240,19 @@ def _cmd_calibrate(args) -> int:
     import sys
 
     from ..review.io import write_json
-    from ..stats.calibration import (
-        METHOD_LABELS,
-        describe_selection,
-        run_calibration,
-        select_primary,
-    )
+    from ..stats.calibration import run_design
 
-    raw = Path(args.design).read_bytes() if Path(args.design).is_file() else None
-    design = _read_json(args.design)
-    grid = {key: design[key] for key in ("mu_grid", "tau2_grid", "misspecified", "methods",
-                                         "confidence_level", "n_agq")}
-    grid["n_sizes"] = {d["name"]: d["n"] for d in design["designs"]}
-    replicates = args.replicates or design["replicates"]
-    seed = design["seed"] if args.seed is None else args.seed
-    stream = None
-    if not args.quiet and sys.stderr.isatty():
-        stream = sys.stderr
-    elif not args.quiet and args.tty_progress:  # make's --output-sync captures stderr
-        try:
-            stream = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115 - kept for the run
-        except OSError:  # no terminal (CI, cron): no bar
-            stream = None
-    show = None if stream is None else progress_bar(stream)
-    executor = "dask" if args.scheduler else args.executor
-    frame = run_calibration(**grid, replicates=replicates, seed=seed, executor=executor,
-                            jobs=args.jobs, scheduler=args.scheduler, progress=show)
+    path = Path(args.design)
+    design = _read_json(path)
+    stream = _progress_stream(args)
+    out = run_design(design, replicates=args.replicates, seed=args.seed,
+                     executor="dask" if args.scheduler else args.executor, jobs=args.jobs,
+                     scheduler=args.scheduler,
+                     progress=None if stream is None else progress_bar(stream))
     if stream is not None and stream is not sys.stderr:
         stream.close()
-    sel = select_primary(frame, nominal=grid["confidence_level"],
-                         required_replicates=design["replicates"])
-    text = _design_text(design, replicates, seed)
-    observed = grid["n_sizes"]["observed"]
-    write_json({
-        "design": text, "observed_n": observed, "designs": design["designs"],
-        "design_sha256": hashlib.sha256(raw).hexdigest() if raw else None,
-        "replicates": replicates, "seed": seed,
-        "methods": {m: METHOD_LABELS.get(m, m) for m in grid["methods"]},
-        "conditional": "coverage_tau0: coverage among the replicates where the binomial-normal "
-                       "GLMM (ML) estimates tau^2 = 0; replicates_tau0 counts them.",
-        "recommendation": describe_selection(sel), "selection": sel,
-        "rows": frame.to_dict(orient="records")}, args.out)
+    out["design_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    write_json(out, args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -50,11 +50,13 @@ __all__ = [
     "RULE",
     "clopper_pearson_coverage",
     "default_grid",
+    "describe_design",
     "describe_selection",
     "fit_glmm_batch",
     "fit_iv_batch",
     "recommend",
     "run_calibration",
+    "run_design",
     "select_primary",
     "simulate_counts",
 ]
@@ -230,3 +232,61 @@ def recommend(frame: pd.DataFrame, *, sizes: str = "observed", nominal: float = 
              for m, r in under.sort_values("min_cov", kind="mergesort").iterrows()]
     return text + ("Under-covering (more than 2.5 points below nominal in some scenario): "
                    + "; ".join(parts) + ".")
+
+
+def describe_design(design: dict, replicates: int, seed: int) -> str:
+    """One sentence describing a design file's simulation, every number from `design`."""
+    obs = next(d for d in design["designs"] if d["name"] == "observed")
+    others = "; ".join(f"{d['name']}: {', '.join(map(str, d['n']))} ({d['source']})"
+                       for d in design["designs"] if d["name"] != "observed")
+    models = []
+    for m in design["misspecified"]:
+        if m["model"] == "mixture":
+            w = m.get("weight", 0.5)
+            models.append(f"a {100 * w:g}:{100 * (1 - w):g} mixture of studies around "
+                          f"{m['p'][0]:.2f} and {m['p'][1]:.2f}")
+        else:
+            models.append(f"a proportion of {m['p']:.2f} at the geometric-mean study size that "
+                          f"changes by {m['slope']:g} logits per e-fold of study size")
+    true_p = ", ".join(f"{1 / (1 + np.exp(-mu)):.2f}" for mu in design["mu_grid"])
+    return (f"Simulated from the binomial-normal model with the observed study sizes "
+            f"({obs['source']}: {', '.join(map(str, obs['n']))}) and the designs with few "
+            f"studies that the report pools ({others}), true proportions {true_p} and tau^2 "
+            f"{', '.join(f'{t:g}' for t in design['tau2_grid'])} (logit scale), plus "
+            f"misspecified models on every design ({'; '.join(models)}), "
+            f"{replicates} replicates per scenario, seed {seed}. A failed fit counts as a miss.")
+
+
+def run_design(design: dict, *, replicates: int | None = None, seed: int | None = None,
+               executor: str = "local", jobs: int = 1, scheduler: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> dict:
+    """Run a calibration design (the dict of a design file) and select the primary method.
+
+    `design` has ``designs`` (a list of ``{"name", "n", "source"}``, one named
+    "observed"), ``mu_grid``, ``tau2_grid``, ``misspecified``, ``methods``,
+    ``confidence_level``, ``n_agq``, ``replicates`` (the count the rule asks for) and
+    ``seed``; `replicates` and `seed` override the last two for this run. Returns the
+    JSON-safe content of calibration.json: the description, the selection by the written
+    rule (`select_primary`) and its paragraph, and one row per scenario x method x interval.
+    """
+    replicates = int(replicates or design["replicates"])
+    seed = int(design["seed"] if seed is None else seed)
+    n_sizes = {d["name"]: d["n"] for d in design["designs"]}
+    frame = run_calibration(
+        n_sizes, mu_grid=design["mu_grid"], tau2_grid=design["tau2_grid"],
+        misspecified=design["misspecified"], methods=design["methods"],
+        confidence_level=design["confidence_level"], n_agq=design["n_agq"],
+        replicates=replicates, seed=seed, executor=executor, jobs=jobs, scheduler=scheduler,
+        progress=progress)
+    sel = select_primary(frame, nominal=design["confidence_level"],
+                         required_replicates=design["replicates"])
+    return {
+        "design": describe_design(design, replicates, seed),
+        "observed_n": n_sizes["observed"], "designs": design["designs"],
+        "replicates": replicates, "seed": seed,
+        "methods": {m: METHOD_LABELS.get(m, m) for m in design["methods"]},
+        "conditional": "coverage_tau0: coverage among the replicates where the binomial-normal "
+                       "GLMM (ML) estimates tau^2 = 0; replicates_tau0 counts them.",
+        "recommendation": describe_selection(sel), "selection": sel,
+        "rows": frame.to_dict(orient="records"),
+    }
