@@ -269,16 +269,18 @@ def _cast(value: str, field: dict, *, file: str, line: int) -> Any:
     return out
 
 
-def _read_resource(root: Path, res: dict, problems: Problems | None = None) -> pd.DataFrame | None:
-    """One table through its schema; cell problems go to `problems` (None: raise the first).
+def _read_resource(root: Path, res: dict, problems: Problems | None = None
+                   ) -> tuple[pd.DataFrame, list[int]] | None:
+    """One table through its schema, with the file line where each of its rows starts;
+    cell problems go to `problems` (None: raise the first).
 
     Returns None when the table cannot be read at all (the problem is recorded).
     """
     if problems is None:
         problems = Problems()
-        df = _read_resource(root, res, problems)
+        read = _read_resource(root, res, problems)
         problems.raise_if_any()
-        return df
+        return read
     try:
         return _read_table(root, res, problems)
     except InputError as exc:  # the file as a whole is unusable
@@ -286,7 +288,7 @@ def _read_resource(root: Path, res: dict, problems: Problems | None = None) -> p
         return None
 
 
-def _read_table(root: Path, res: dict, problems: Problems) -> pd.DataFrame:
+def _read_table(root: Path, res: dict, problems: Problems) -> tuple[pd.DataFrame, list[int]]:
     rel = res["path"]
     path = root / rel
     file = f"data/{rel}"
@@ -338,7 +340,7 @@ def _read_table(root: Path, res: dict, problems: Problems) -> pd.DataFrame:
                 f"duplicate primary key {val if len(val) > 1 else val[0]!r}",
                 file=file, line=lines[int(i)] if int(i) < len(lines) else int(i) + 2, field="/".join(keys),
             ))
-    return df
+    return df, lines
 
 
 def _check_foreign_keys(pkg: DataPackage, problems: Problems) -> None:
@@ -421,10 +423,9 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
     tables, lines = {}, {}
     for res in desc["resources"]:
         if "schema" in res and not res.get("compendium:generatedBy"):
-            df = _read_resource(root, res, problems)
-            if df is not None:
-                tables[res["name"]] = df
-                lines[res["name"]] = record_lines(root / res["path"])
+            read = _read_resource(root, res, problems)
+            if read is not None:  # the lines come from the same parse as the rows
+                tables[res["name"]], lines[res["name"]] = read
     pkg = DataPackage(root, desc, tables, lines)
     unreadable = len(tables) < sum(1 for r in desc["resources"]
                                    if "schema" in r and not r.get("compendium:generatedBy"))
