@@ -78,7 +78,11 @@ def test_agrees_with_the_brute_force_reference(bayes_reference, case_id):
                            confidence_level=case["confidence_level"])
     got = res.to_dict()
     for key in KEYS:
-        assert_close(got[key], case["values"][key], rtol=0.0, atol=REF_ATOL, what=f"{case_id} {key}")
+        want = case["values"][key]
+        # a tail probability below 1e-3 would pass vacuously at 1e-4: there compare at 1e-6,
+        # still 10x the CDF accuracy of both computations (~1e-7)
+        atol = 1e-6 if key == "prob_above" and min(want, 1 - want) < 1e-3 else REF_ATOL
+        assert_close(got[key], want, rtol=0.0, atol=atol, what=f"{case_id} {key}")
 
 
 # ---------------------------------------------------------------- a published posterior

@@ -45,7 +45,7 @@ def test_pool_json_has_the_documented_keys(good_csv):
 def test_glmm_weights_are_null_not_invented(good_csv):
     out = json.loads(run("pool", str(good_csv), "--json").stdout)
     assert all(s["weight"] is None for s in out["studies"])
-    # the GLMM's tau^2 interval is the profile-likelihood one (analysis.stats.glmm_profile)
+    # the GLMM's tau^2 interval is the profile-likelihood one (analysis.stats.glmm_tau2_profile)
     assert 0 <= out["tau2_ci_low"] <= out["tau2"]
 
 

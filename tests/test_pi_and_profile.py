@@ -7,7 +7,7 @@ from scipy import stats
 
 from analysis import pool_proportions
 from analysis.stats.glmm import _gh_rule, _lchoose, _loglik
-from analysis.stats.glmm_profile import tau2_ci_profile
+from analysis.stats.glmm_tau2_profile import tau2_ci_profile
 
 CLEARANCE = ([2, 3, 1, 17, 33, 0], [5, 4, 1, 22, 43, 1])
 HETERO = ([2, 17, 5, 9, 30], [5, 22, 9, 30, 33])
@@ -56,11 +56,16 @@ def brute_force_profile(x, n, tau, n_agq=7):
     x, n = np.asarray(x, float), np.asarray(n, float)
     const = float(np.sum(_lchoose(x, n)))
     rule = _gh_rule(n_agq)
+
+    def ll(mus):  # the batched log-likelihood, one row per mu
+        r = mus.size
+        return _loglik(mus, np.full(r, float(tau)), np.tile(x, (r, 1)), np.tile(n, (r, 1)),
+                       np.full(r, const), rule)
+
     grid = np.linspace(-3, 5, 801)
-    ll = np.array([_loglik(mu, tau, x, n, const, rule) for mu in grid])
-    i = int(np.argmax(ll))
+    i = int(np.argmax(ll(grid)))
     fine = np.linspace(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)], 801)
-    return max(_loglik(mu, tau, x, n, const, rule) for mu in fine)
+    return float(np.max(ll(fine)))
 
 
 @pytest.mark.parametrize("data", [CLEARANCE, HETERO], ids=["clearance", "heterogeneous"])

@@ -13,7 +13,9 @@ from analysis.present.report import FORMATS, lookup
 STEPS = [
     ["analyze", "--in", "{data}", "--out", "{d}/results.json"],
     ["audit", "--in", "{data}", "--results", "{d}/results.json", "--out", "{d}/claims_audit.json"],
-    ["calibrate", "--results", "{d}/results.json", "--replicates", "40", "--out", "{d}/calibration.json"],
+    ["design", "--in", "{data}", "--out", "{d}/calibration_design.json"],
+    ["calibrate", "--design", "{d}/calibration_design.json", "--replicates", "10", "--out",
+     "{d}/calibration.json"],
     ["tables", "--results", "{d}/results.json", "--audit", "{d}/claims_audit.json", "--calibration",
      "{d}/calibration.json", "--outdir", "{d}", "--manifest", "{d}/tables.json"],
     ["figures", "--results", "{d}/results.json", "--audit", "{d}/claims_audit.json", "--outdir", "{d}/figures",

@@ -34,7 +34,7 @@ from ._validation import (
 )
 from .effects import default_correction, effect_sizes
 from .glmm import common_logistic, fit_glmm, saturated_loglik
-from .glmm_profile import tau2_ci_profile
+from .glmm_tau2_profile import tau2_ci_profile
 from .heterogeneity import (
     h_squared,
     i_squared,
@@ -43,6 +43,7 @@ from .heterogeneity import (
     tau2_ci_qprofile,
 )
 from .heterogeneity import tau2 as estimate_tau2
+from .intervals import critical_value, iv_pool, wald_intervals
 from .options import DEFAULTS
 from .proportions import back_transform, ft_harmonic_mean_n, study_proportions
 from .results import (
@@ -99,23 +100,14 @@ def pool_effects_iv(
     q = q_statistic(y, v) if k > 1 else float("nan")
     df = k - 1
     t2 = 0.0 if model == "common" else estimate_tau2(y, v, method=tau2_method)
-    w = 1.0 / (v + t2)
-    mu = float(np.sum(w * y) / np.sum(w))
-    se = float(np.sqrt(1.0 / np.sum(w)))
-    alpha = 1.0 - level
-    if ci_method == "knapp-hartung" and k > 1:
-        s2 = float(np.sum(w * (y - mu) ** 2) / (k - 1))
-        se = se * np.sqrt(s2)
-        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
-    elif ci_method == "t" and k > 1:
-        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
-    else:
-        crit = float(stats.norm.ppf(1 - alpha / 2))
-    ci = (mu - crit * se, mu + crit * se)
+    fit = iv_pool(y[None, :], v[None, :], np.array([t2]), ci_method=ci_method,
+                  confidence_level=level)
+    w = fit["weights"][0]
+    mu, se = float(fit["estimate"][0]), float(fit["se"][0])
+    ci = (float(fit["ci_low"][0]), float(fit["ci_high"][0]))
     pi = None
     if model != "common" and k > 1:
-        half = crit * np.sqrt(se**2 + t2)
-        pi = (mu - half, mu + half)
+        pi = (float(fit["pi_low"][0]), float(fit["pi_high"][0]))
     i2q = i_squared_q(q, df) if k > 1 else None
     if model == "common":
         i2, h2 = i2q, (q / df if k > 1 else None)
@@ -519,9 +511,8 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
             q_wald = 0.0
     df = k - 1
     df_wald = max(int(inner.sum()) - 1, 0)
-    alpha = 1.0 - level
     use_t = ci_method == "t" and k > 1
-    crit = float(stats.t.ppf(1 - alpha / 2, df)) if use_t else float(stats.norm.ppf(1 - alpha / 2))
+    crit = critical_value(level, df if use_t else None)
     bt_text = "inverse logit"
     none_ci = ConfidenceInterval(None, None, level)
     common = {
@@ -588,8 +579,9 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
                 "the standard error of the pooled logit could not be computed (the likelihood is "
                 "flat or not concave at its maximum to rounding error): no CI or prediction interval"
             )
-    ci = (mu - crit * se, mu + crit * se)
-    pi = None if tau2 is None else (mu - crit * np.sqrt(se**2 + tau2), mu + crit * np.sqrt(se**2 + tau2))
+    lo, hi, plo, phi = wald_intervals(mu, se, 0.0 if tau2 is None else tau2, crit)
+    ci = (lo, hi)
+    pi = None if tau2 is None else (plo, phi)
 
     def bt(val):
         return float(back_transform(val, measure="logit"))

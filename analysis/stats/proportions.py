@@ -238,13 +238,16 @@ def transform_proportion(events, n, *, measure: Measure):
 def ft_harmonic_mean_n(n) -> float:
     """Harmonic mean of study sizes, the n used to back-transform pooled FT values.
 
+    For a 2-d array, one harmonic mean per row (replicate evidence bases).
+
     Examples
     --------
     >>> round(ft_harmonic_mean_n([11, 17, 21, 6]), 5)
     10.98846
     """
     m = np.asarray(n, dtype=float)
-    return float(1.0 / np.mean(1.0 / m))
+    out = 1.0 / np.mean(1.0 / m, axis=-1)
+    return float(out) if m.ndim == 1 else out
 
 
 def _ipft(t, n):
