@@ -18,7 +18,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: all report report-pdf test check-data update-hashes bibtex references bench notebooks notebook slides calibration audit cite lint clean distclean help
+.PHONY: all report report-pdf test check-data update-hashes bibtex references bench notebooks notebook slides calibration calibration-rule audit cite lint clean distclean help
 .DEFAULT_GOAL := report
 
 # --- environment: a pinned virtualenv built from the repository's own lock file ----------

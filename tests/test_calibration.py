@@ -297,14 +297,22 @@ def test_selection_rule_picks_the_narrowest_method_whose_minimum_coverage_qualif
     assert "narrow-undercovers (minimum 92.0% at d, s1)" in text
 
 
-def test_selection_rule_falls_back_to_the_highest_minimum_coverage():
+def test_selection_rule_falls_back_to_the_narrowest_of_the_safest():
+    # 2,000 replicates: the band is 2 sqrt(0.85 * 0.15 / 2000) = 1.6 points below b's 85%
     frame = _rows({"a": ([0.90, 0.80], 0.10), "b": ([0.91, 0.85], 0.30),
                    "c": ([0.84, 0.95], 0.20)})
     sel = select_primary(frame)
     assert sel["qualified"] == []
     assert sel["fallback_used"]
-    assert sel["chosen"] == "b"
-    assert describe_selection(sel).startswith("No method keeps its coverage within 2.5 points")
+    assert sel["fallback_band"] == pytest.approx(2 * (0.85 * 0.15 / 2000) ** 0.5, rel=1e-12)
+    assert sel["fallback_tied"] == ["b", "c"]  # c's 84% is within 1.6 points of 85%
+    assert sel["chosen"] == "c"                 # and narrower than b
+    text = describe_selection(sel)
+    assert text.startswith("No method keeps its coverage within 2.5 points")
+    assert "Equally safe but wider: b, minimum 85.0%" in text
+    # outside the band the highest minimum wins, however wide
+    sel = select_primary(_rows({"a": ([0.90, 0.80], 0.10), "b": ([0.91, 0.85], 0.30)}))
+    assert sel["chosen"] == "b" and sel["fallback_tied"] == ["b"]
     # equal minima: the narrower
     sel = select_primary(_rows({"wide": ([0.85, 0.9], 0.5), "narrow": ([0.9, 0.85], 0.2)}))
     assert sel["chosen"] == "narrow"

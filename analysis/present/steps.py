@@ -294,7 +294,34 @@ def _cmd_calibrate(args) -> int:
     out["design_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     write_json(out, args.out)
     print(f"wrote {args.out}")
+    if args.decision_out:
+        write_json(decision_record(out), args.decision_out)
+        print(f"wrote {args.decision_out}: primary method {out['selection']['chosen']}")
     return 0
+
+
+def decision_record(calibration: dict) -> dict:
+    """The primary-method decision of a calibration run (``data/decisions/primary_method.json``):
+    the selection by the written rule, what it was computed from, and no per-scenario rows."""
+    from ..stats.options import METHOD_OPTIONS
+
+    sel = calibration["selection"]
+    chosen = sel["chosen"]
+    return {
+        "about": "The primary pooling method picked by the written rule "
+                 "(analysis.stats.coverage.select_primary) from a calibration run at the "
+                 "replicate count the rule asks for; written by `make calibration-rule`. "
+                 "tests/test_primary_method.py checks that it was run on the current design "
+                 "and that analysis.stats.options.PRIMARY_METHOD is its choice.",
+        "design_sha256": calibration["design_sha256"],
+        "design": calibration["design"],
+        "replicates": calibration["replicates"],
+        "seed": calibration["seed"],
+        "primary_method": chosen,
+        "options": METHOD_OPTIONS.get(chosen),
+        "recommendation": calibration["recommendation"],
+        "selection": sel,
+    }
 
 
 # Standard paths of the pipeline's files (the Makefile's), used as the defaults of every
@@ -468,6 +495,8 @@ def _add_other_commands(sub) -> None:
     p.add_argument("--design", default=_repo("data/derived/calibration_design.json"), metavar="PATH",
                    help="the design file written by `design`")
     p.add_argument("--out", required=True, metavar="PATH", help="the calibration JSON to write")
+    p.add_argument("--decision-out", default=None, metavar="PATH",
+                   help="also write the primary-method decision record (make calibration-rule)")
     p.add_argument("--replicates", type=int, default=None, metavar="R",
                    help="replicates per scenario (default: the design's, 2000)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the design's)")

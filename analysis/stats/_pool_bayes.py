@@ -46,4 +46,4 @@ def _pool_bayes(x, m, studies, level, study_ci_method, add, likelihood, tau_prio
         warnings=tuple(warnings), likelihood=likelihood, prior=prior_label(tp, mp),
         tau_median=r["tau_median"], tau_ci=ConfidenceInterval(r["tau_low"], r["tau_high"], lvl),
         threshold=None if threshold is None else float(threshold),
-        prob_above=r.get("prob_above"))
+        prob_above=r.get("prob_above"), prior_spec=(tau_prior, mu_prior))

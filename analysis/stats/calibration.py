@@ -237,7 +237,7 @@ def recommend(frame: pd.DataFrame, *, sizes: str = "observed", nominal: float = 
 def describe_design(design: dict, replicates: int, seed: int) -> str:
     """One sentence describing a design file's simulation, every number from `design`."""
     obs = next(d for d in design["designs"] if d["name"] == "observed")
-    others = "; ".join(f"{d['name']}: {', '.join(map(str, d['n']))} ({d['source']})"
+    others = "; ".join(f"{d['name']}: {', '.join(map(str, d['n']))}, {d['source']}"
                        for d in design["designs"] if d["name"] != "observed")
     models = []
     for m in design["misspecified"]:
@@ -250,8 +250,8 @@ def describe_design(design: dict, replicates: int, seed: int) -> str:
                           f"changes by {m['slope']:g} logits per e-fold of study size")
     true_p = ", ".join(f"{1 / (1 + np.exp(-mu)):.2f}" for mu in design["mu_grid"])
     return (f"Simulated from the binomial-normal model with the observed study sizes "
-            f"({obs['source']}: {', '.join(map(str, obs['n']))}) and the designs with few "
-            f"studies that the report pools ({others}), true proportions {true_p} and tau^2 "
+            f"({obs['source']}: {', '.join(map(str, obs['n']))}) and three few-study "
+            f"designs ({others}), true proportions {true_p} and tau^2 "
             f"{', '.join(f'{t:g}' for t in design['tau2_grid'])} (logit scale), plus "
             f"misspecified models on every design ({'; '.join(models)}), "
             f"{replicates} replicates per scenario, seed {seed}. A failed fit counts as a miss.")

@@ -211,8 +211,9 @@ RULE = (
     "fit counting as a miss."
 )
 FALLBACK_RULE = (
-    "If no method qualifies, the method with the highest minimum coverage is chosen "
-    "(equal minima: the narrower)."
+    "If no method qualifies, the methods whose minimum coverage lies within two Monte Carlo "
+    "standard errors of the highest minimum coverage are taken as equally safe (a smaller "
+    "difference is simulation noise) and the narrowest of them is chosen."
 )
 POST_HOC = (
     "This rule was written after the results of the simulation had been seen, so the choice "
@@ -275,9 +276,12 @@ def select_primary(frame, *, nominal: float = RULE_NOMINAL, margin: float = RULE
         r["qualifies"] = r in qualified
     if qualified:
         chosen = min(qualified, key=lambda r: (r["mean_width"], order[r["method"]]))
-    else:
-        chosen = min(table, key=lambda r: (-r["min_coverage"], r["mean_width"], order[r["method"]]))
     used = int(ci.replicates.min())
+    best = max(r["min_coverage"] for r in table)
+    band = 2.0 * float(np.sqrt(best * (1.0 - best) / used))
+    tied = [r for r in table if r["min_coverage"] >= best - band - 1e-12]
+    if not qualified:
+        chosen = min(tied, key=lambda r: (r["mean_width"], order[r["method"]]))
     return {
         "rule": RULE.format(margin=100 * margin, floor=floor, nominal=nominal,
                             required=required_replicates),
@@ -289,6 +293,7 @@ def select_primary(frame, *, nominal: float = RULE_NOMINAL, margin: float = RULE
         "qualified": [r["method"] for r in qualified],
         "chosen": chosen["method"], "chosen_label": chosen["label"],
         "fallback_used": not qualified,
+        "fallback_band": band, "fallback_tied": [] if qualified else [r["method"] for r in tied],
         "methods": table,
     }
 
@@ -299,15 +304,22 @@ def describe_selection(sel: dict) -> str:
     c = by[sel["chosen"]]
     n = sel["scenarios"]
     if sel["fallback_used"]:
+        tied = [by[m] for m in sel["fallback_tied"] if m != c["method"]]
         text = (f"No method keeps its coverage within {100 * sel['margin']:g} points of nominal "
                 f"in all {n} scenarios; by the fallback rule the primary method is "
-                f"{c['label']} ({c['method']}), with the highest minimum coverage, "
-                f"{c['min_coverage']:.1%}")
+                f"{c['label']} ({c['method']}), the narrowest of the methods whose minimum "
+                f"coverage is within two Monte Carlo SEs ({100 * sel['fallback_band']:.1f} points) "
+                f"of the highest; its minimum coverage is {c['min_coverage']:.1%}")
+        tied_text = (" Equally safe but wider: " + "; ".join(
+            f"{r['method']}, minimum {r['min_coverage']:.1%}, width {r['mean_width']:.3f}"
+            for r in tied) + ".") if tied else ""
     else:
+        tied_text = ""
         text = (f"By the rule, the primary method is {c['label']} ({c['method']}): minimum "
                 f"coverage {c['min_coverage']:.1%} over {n} scenarios")
     text += (f" (lowest at {c['worst_at']}), mean coverage {c['mean_coverage']:.1%}, mean CI "
-             f"width {c['mean_width']:.3f}, no interval in {c['failure_rate']:.1%} of replicates.")
+             f"width {c['mean_width']:.3f}, no interval in {c['failure_rate']:.1%} of replicates."
+             + tied_text)
     if c["mean_coverage_tau0"] == c["mean_coverage_tau0"]:
         text += (f" In the replicates where the GLMM estimates tau^2 = 0 (data that look "
                  f"homogeneous) it covers {c['mean_coverage_tau0']:.1%} on average (lowest "
@@ -317,7 +329,7 @@ def describe_selection(sel: dict) -> str:
         text += " Also qualifying, but wider: " + "; ".join(
             f"{by[m]['method']} (width {by[m]['mean_width']:.3f})"
             for m in sel["qualified"] if m != c["method"]) + "."
-    fail = [r for r in others if not r["qualifies"]]
+    fail = [r for r in others if not r["qualifies"] and r["method"] not in sel["fallback_tied"]]
     if fail:
         text += " Below the threshold: " + "; ".join(
             f"{r['method']} (minimum {r['min_coverage']:.1%} at {r['worst_at']})"

@@ -35,10 +35,13 @@ def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
         m = full.studies.n.to_numpy()
         ids = [str(s) for s in full.studies.study_id]
         options = {k: v for k, v in full.methods().items() if k != "back_transform"}
-        options["confidence_level"] = options.pop("confidence_level")
-        if full.model != "random":
+        if full.model == "bayes":
+            options = {"model": "bayes", "confidence_level": full.confidence_level,
+                       "study_ci_method": full.study_ci_method, "likelihood": full.likelihood,
+                       "tau_prior": full.prior_spec[0], "mu_prior": full.prior_spec[1]}
+        elif full.model != "random":
             options.pop("tau2_method")
-        if full.model != "glmm":
+        if full.model not in ("glmm", "bayes"):
             options.pop("n_agq")
         if x.size < 2:
             raise ValueError("leave-one-out needs at least two studies")

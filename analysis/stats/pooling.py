@@ -36,27 +36,30 @@ from ._validation import (
     check_counts,
 )
 from .effects import default_correction, effect_sizes
-from .options import DEFAULTS
+from .options import DEFAULTS, PoolingOptions
 from .proportions import study_proportions
 from .results import PooledProportion
 
 __all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions"]
+
+# The defaults of a model other than the default one (see pool_proportions).
+MODEL_BASE = PoolingOptions()
 
 
 def pool_proportions(
     events,
     n,
     *,
-    measure: Measure = DEFAULTS.measure,  # type: ignore[assignment]
-    model: Model = DEFAULTS.model,  # type: ignore[assignment]
-    tau2_method: Tau2Method = DEFAULTS.tau2_method,  # type: ignore[assignment]
-    ci_method: CIMethod = DEFAULTS.ci_method,  # type: ignore[assignment]
+    measure: Measure | None = None,
+    model: Model | None = None,
+    tau2_method: Tau2Method | None = None,
+    ci_method: CIMethod | None = None,
     confidence_level: float = DEFAULTS.confidence_level,
     study_ci_method: StudyCIMethod = DEFAULTS.study_ci_method,  # type: ignore[assignment]
-    correction: float | None = DEFAULTS.correction,
-    correction_policy: CorrectionPolicy = DEFAULTS.correction_policy,  # type: ignore[assignment]
-    n_agq: int = DEFAULTS.n_agq,
-    pi_method: PIMethod = DEFAULTS.pi_method,  # type: ignore[assignment]
+    correction: float | None = None,
+    correction_policy: CorrectionPolicy | None = None,
+    n_agq: int | None = None,
+    pi_method: PIMethod | None = None,
     study_ids=None,
     tau2_ci: bool = True,
     likelihood: str | None = None,
@@ -66,8 +69,11 @@ def pool_proportions(
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
-    The defaults are the report's primary method (`analysis.stats.options.DEFAULTS`):
-    the binomial-normal GLMM [1]_ with t(k - 1) quantiles. The GLMM models the counts
+    An option left at None takes its default: with no ``model`` (or the default model),
+    the report's primary method (`analysis.stats.options.DEFAULTS`, the method the
+    calibration's written rule chose); with another model, that model's own defaults
+    (logit scale, REML, t(k - 1) quantiles, 7-node quadrature, t(k - 2) prediction
+    interval, metafor's 1/2 correction for 0% and 100% studies). The GLMM [1]_ models the counts
     directly: it needs no continuity correction for 0% and 100% studies and no normal
     approximation for tiny studies, which is what case-series evidence is made of. The
     inverse-variance common- and random-effects models on a transformed scale (metafor's
@@ -179,8 +185,19 @@ def pool_proportions(
     >>> 0 < res.proportion < 1
     True
     """
+    given = {k: v for k, v in (("measure", measure), ("tau2_method", tau2_method),
+                                ("ci_method", ci_method), ("correction", correction),
+                                ("correction_policy", correction_policy), ("n_agq", n_agq),
+                                ("pi_method", pi_method), ("likelihood", likelihood),
+                                ("tau_prior", tau_prior), ("mu_prior", mu_prior)) if v is not None}
+    model = canonical("model", DEFAULTS.model if model is None else model)
+    base = DEFAULTS if model == DEFAULTS.model else MODEL_BASE.replace(model=model)
+    _check_model_options(model, given, threshold)
+    o = base.replace(**given)
     measure, model, tau2_method, ci_method, study_ci_method, correction_policy = _canonical(
-        measure, model, tau2_method, ci_method, study_ci_method, correction_policy)
+        o.measure, model, o.tau2_method, o.ci_method, study_ci_method, o.correction_policy)
+    correction, n_agq, pi_method = o.correction, o.n_agq, o.pi_method
+    likelihood, tau_prior, mu_prior = o.likelihood, o.tau_prior, o.mu_prior
     check_choice("model", model, MODELS)
     check_choice("tau2_method", tau2_method, TAU2_METHODS)
     check_choice("ci_method", ci_method, CI_METHODS)
@@ -188,8 +205,6 @@ def pool_proportions(
     check_choice("pi_method", pi_method, PI_METHODS)
     ci_method = _glmm_ci_method(model, ci_method)
     level = check_confidence_level(confidence_level)
-    _check_model_options(model, measure, tau2_method, ci_method, correction, correction_policy,
-                         n_agq, likelihood, tau_prior, mu_prior, threshold)
     if model == "glmm" and measure != "logit":
         raise ValueError(
             f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
@@ -239,25 +254,25 @@ def _glmm_ci_method(model, ci_method, *, stacklevel: int = 3):
     return ci_method
 
 
-def _check_model_options(model, measure, tau2_method, ci_method, correction, policy, n_agq,
-                         likelihood, tau_prior, mu_prior, threshold) -> None:
+# Options of the Bayesian models only, and options the Bayesian models do not use.
+_BAYES_ONLY = ("likelihood", "tau_prior", "mu_prior")
+_NOT_BAYES = ("measure", "tau2_method", "ci_method", "correction", "correction_policy", "n_agq",
+              "pi_method")
+
+
+def _check_model_options(model, given: dict, threshold) -> None:
     """Options of one model given to another are errors, never silently ignored."""
-    bayes_only = {"likelihood": likelihood, "tau_prior": tau_prior, "mu_prior": mu_prior,
-                  "threshold": threshold}
     if model != "bayes":
-        given = [k for k, val in bayes_only.items() if val is not None]
-        if given:
-            raise ValueError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
+        wrong = [k for k in _BAYES_ONLY if k in given] + (["threshold"] if threshold is not None else [])
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} only appl{'ies' if len(wrong) == 1 else 'y'} "
                              f'to model="bayes"; got model={model!r}')
         return
-    defaults = {"measure": (measure, DEFAULTS.measure), "tau2_method": (tau2_method, DEFAULTS.tau2_method),
-                "ci_method": (ci_method, DEFAULTS.ci_method), "correction": (correction, DEFAULTS.correction),
-                "correction_policy": (policy, DEFAULTS.correction_policy), "n_agq": (n_agq, DEFAULTS.n_agq)}
-    wrong = [f"{k}={val!r}" for k, (val, default) in defaults.items() if val != default]
+    wrong = [f"{k}={given[k]!r}" for k in _NOT_BAYES if k in given]
     if wrong:
         raise ValueError(f'model="bayes" does not use {", ".join(wrong)}: the Bayesian models '
                          "work on the logit scale (the normal likelihood with metafor's 1/2 "
-                         "correction) and report credible intervals; leave these at their defaults")
+                         "correction) and report credible intervals; leave these out")
 
 
 # re-exported here (its module imports pool_proportions from this one, so it comes last)

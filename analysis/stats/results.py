@@ -190,6 +190,8 @@ class PooledProportion:
     tau_ci: ConfidenceInterval | None = None
     threshold: float | None = None
     prob_above: float | None = None
+    # the Bayesian priors as given to pool_proportions (for re-fits such as leave_one_out)
+    prior_spec: tuple | None = None
 
     @property
     def k(self) -> int:
