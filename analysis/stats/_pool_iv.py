@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import stats
 
+from ._dist import chi2_sf, t_ppf
 from ._validation import check_confidence_level
 from .heterogeneity import (
     h_squared,
@@ -36,7 +36,7 @@ _FT_REL_TOL = 0.10
 def _p_two_sided_chi2(q: float, df: int) -> float | None:
     if df < 1 or not np.isfinite(q):
         return None
-    return float(stats.chi2.sf(q, df))
+    return float(chi2_sf(q, df))
 
 
 def pool_effects_iv(
@@ -127,7 +127,7 @@ def _with_hts_pi(res: PooledProportion, measure: str, back_n) -> PooledProportio
         return dataclasses.replace(res, pi=None, proportion_pi=None, pi_method="hts",
                                    warnings=tuple(notes))
     level = res.confidence_level
-    crit = float(stats.t.ppf(1 - (1 - level) / 2, k - 2))
+    crit = float(t_ppf(1 - (1 - level) / 2, k - 2))
     half = crit * float(np.sqrt(res.se**2 + tau2))
     lo, hi = res.estimate - half, res.estimate + half
     p_lo = float(back_transform(lo, measure=measure, n=back_n))

@@ -26,8 +26,8 @@ Society C, 37(1), 87-94. https://doi.org/10.2307/2347496
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
+from ._dist import chi2_ppf
 from ._validation import check_confidence_level, check_counts
 from .batched import ascend
 from .glmm import _gh_rule, _lchoose, _loglik, fit_glmm
@@ -173,7 +173,7 @@ def profile_limits(x, m, const, rule, mu_hat, tau_hat, ll_hat, se, confidence_le
     iteration at the Wald limits. Returns ``(low, high)``, NaN where a limit was not
     found, +-inf where the profile stays above the target.
     """
-    q = float(stats.chi2.ppf(confidence_level, 1))
+    q = float(chi2_ppf(confidence_level, 1))
     target = ll_hat - 0.5 * q
     z = np.sqrt(q)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):

@@ -17,8 +17,8 @@ limit is searched up to ``tau^2 = TAU2_SEARCH_MAX`` and reported as None beyond 
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
 
+from ._dist import chi2_ppf
 from .glmm import _gh_rule, _lchoose, _loglik
 
 TAU2_SEARCH_MAX = 100.0
@@ -31,6 +31,8 @@ def _ll(mu, tau, x, m, const, rule) -> float:
 
 
 def _profile(tau, x, m, const, rule, mu_start):
+    from scipy import optimize  # lazily: its import costs more than most fits
+
     res = optimize.minimize_scalar(
         lambda mu: -_ll(mu, tau, x, m, const, rule),
         bracket=(mu_start - 1.0, mu_start + 1.0),
@@ -47,13 +49,15 @@ def tau2_ci_profile(events, n, *, mu_hat: float, tau2_hat: float, n_agq: int = 7
     ``upper`` is None when the deviance stays below the quantile up to
     ``TAU2_SEARCH_MAX``.
     """
+    from scipy import optimize  # lazily: its import costs more than most fits
+
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
     const = float(np.sum(_lchoose(x, m)))
     rule = _gh_rule(n_agq)
     tau_hat = float(np.sqrt(max(tau2_hat, 0.0)))
     ll_hat, _ = _profile(tau_hat, x, m, const, rule, mu_hat)
-    crit = float(stats.chi2.ppf(confidence_level, 1))
+    crit = float(chi2_ppf(confidence_level, 1))
 
     def excess(tau):
         return 2.0 * (ll_hat - _profile(tau, x, m, const, rule, mu_hat)[0]) - crit

@@ -11,8 +11,8 @@ therefore bounded by metafor's own tolerance (the pinned R values are generated 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
+from ._dist import chi2_ppf
 from ._roots import brentq_rows
 from ._validation import TAU2_METHODS, Tau2Method, check_choice, check_confidence_level
 
@@ -270,8 +270,8 @@ def tau2_ci_qprofile(effect, variance, *, confidence_level: float = 0.95):
     if k < 2:
         return float("nan"), float("nan")
     alpha = 1.0 - level
-    crit_hi = stats.chi2.ppf(1.0 - alpha / 2.0, k - 1)
-    crit_lo = stats.chi2.ppf(alpha / 2.0, k - 1)
+    crit_hi = chi2_ppf(1.0 - alpha / 2.0, k - 1)
+    crit_lo = chi2_ppf(alpha / 2.0, k - 1)
 
     def solve(crit):
         f = lambda t2, yy, vv: _q(t2, yy, vv) - crit

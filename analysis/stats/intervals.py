@@ -8,7 +8,8 @@ per-fit arrays, so `analysis.stats.pooling` (one fit) and `analysis.stats.batche
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from ._dist import norm_ppf, t_ppf
 
 __all__ = ["critical_value", "iv_pool", "wald_intervals"]
 
@@ -23,8 +24,8 @@ def critical_value(confidence_level: float, df: int | None = None) -> float:
     """
     alpha = 1.0 - confidence_level
     if df is None:
-        return float(stats.norm.ppf(1 - alpha / 2))
-    return float(stats.t.ppf(1 - alpha / 2, df))
+        return float(norm_ppf(1 - alpha / 2))
+    return float(t_ppf(1 - alpha / 2, df))
 
 
 def wald_intervals(mu, se, tau2, crit):
