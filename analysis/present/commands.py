@@ -29,7 +29,7 @@ from ..stats._validation import (
     canonical,
     parse_level,
 )
-from ..stats.options import DEFAULTS
+from ..stats.options import DEFAULTS, MODEL_BASE, PRIMARY_METHOD
 
 __all__ = ["APPLICABILITY", "POOL_OPTION_GROUPS", "add_compare_command", "add_pool_command",
            "resolve_pool_options"]
@@ -82,7 +82,35 @@ def _nonnegative(text: str) -> float:
 
 # ------------------------------------------------------------- pool: option groups
 # Every pool option defaults to None, so "given explicitly" can be told from "left at the
-# default"; the defaults themselves come from analysis.stats.options.DEFAULTS.
+# default". Left out, an option takes the default of the model fitted: DEFAULTS (the
+# report's primary method) for the default model, MODEL_BASE for any other model.
+def _default(field: str) -> str:
+    """'default: X', or both defaults when the primary method's differs from other models'."""
+    mine, other = getattr(DEFAULTS, field), getattr(MODEL_BASE, field)
+    if mine == other:
+        return f"default: {mine}"
+    return f"default: {mine} with the default model ({DEFAULTS.model}), {other} with another"
+
+
+def primary_method_text() -> str:
+    """The default fit in words, for --help (from DEFAULTS and METHOD_OPTIONS)."""
+    d = DEFAULTS
+    if d.model == "bayes":
+        what = f"the Bayesian {d.likelihood or 'binomial'}-normal random-effects model"
+    elif d.model == "glmm":
+        what = (f"the binomial-normal GLMM (ML, {d.n_agq}-node adaptive Gauss-Hermite "
+                f"quadrature) with {'t(k-1)' if d.ci_method == 't' else 'normal'} intervals")
+    else:
+        interval = {"wald": "Wald (normal)", "t": "t(k-1)", "knapp-hartung": "Knapp-Hartung"}[d.ci_method]
+        what = (f"the {'random-effects' if d.model == 'random' else 'common-effect'} inverse-variance "
+                f"model on the {d.measure} scale"
+                + (f", {d.tau2_method.upper() if d.tau2_method in ('reml', 'ml') else d.tau2_method} "
+                   "tau^2" if d.model == "random" else "")
+                + f", {interval} intervals")
+    return (f"{what} (calibration id {PRIMARY_METHOD}), the method the written rule of the "
+            "calibration study picked (data/decisions/primary_method.json)")
+
+
 def _add_input_output(p) -> None:
     p.add_argument("file", help="CSV with columns study_id,events,n (metafor's slab,xi,ni also work)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -94,29 +122,30 @@ def _add_input_output(p) -> None:
 def _add_model_options(p) -> None:
     p.add_argument("--model", type=_vocabulary("model", MODELS), default=None, metavar="NAME",
                    help="glmm: binomial-normal GLMM; random (RE): inverse-variance random effects; "
-                        f"common (EE/FE/CE): common effect (default: {DEFAULTS.model})")
+                        "common (EE/FE/CE): common effect; bayes: exact Bayesian random effects "
+                        f"(default: {DEFAULTS.model})")
     p.add_argument("--measure", type=_vocabulary("measure", MEASURES), default=None, metavar="NAME",
                    help=f"{', '.join(_names('measure', MEASURES))}: analysis scale; other than "
-                        f"logit only with --model random or common (default: {DEFAULTS.measure})")
+                        f"logit only with --model random or common ({_default('measure')})")
     p.add_argument("--tau2-method", type=_vocabulary("tau2_method", TAU2_METHODS), default=None,
                    metavar="NAME",
                    help=f"{', '.join(_names('tau2_method', TAU2_METHODS))}: tau^2 estimator; only "
-                        f"with --model random (default: {DEFAULTS.tau2_method})")
+                        f"with --model random ({_default('tau2_method')})")
     p.add_argument("--n-agq", type=int, default=None, metavar="K",
                    help=f"quadrature nodes, 1 = Laplace; only with --model glmm "
-                        f"(default: {DEFAULTS.n_agq})")
+                        f"({_default('n_agq')})")
 
 
 def _add_interval_options(p) -> None:
     p.add_argument("--ci-method", type=_vocabulary("ci_method", CI_METHODS), default=None,
                    metavar="NAME",
                    help="pooled CI and prediction interval: t: t(k-1) quantiles; wald (z): normal "
-                        "quantiles; knapp-hartung (knha): only with --model random or common "
-                        f"(default: {DEFAULTS.ci_method})")
+                        "quantiles; knapp-hartung (knha): only with --model random or common; not "
+                        f"with --model bayes ({_default('ci_method')})")
     p.add_argument("--pi-method", choices=PI_METHODS, default=None,
                    help="prediction interval: hts: t(k-2), none for k <= 2 (Higgins, Thompson & "
-                        "Spiegelhalter 2009; R meta); metafor: predict(), the CI's quantile "
-                        f"(default: {DEFAULTS.pi_method})")
+                        "Spiegelhalter 2009; R meta); metafor: predict(), the CI's quantile; not "
+                        f"with --model bayes ({_default('pi_method')})")
     p.add_argument("--level", "--confidence-level", dest="confidence_level", type=_level,
                    default=None, metavar="L",
                    help=f"confidence level, 0.95 or 95 (default: {DEFAULTS.confidence_level:g})")
@@ -133,64 +162,77 @@ def _add_correction_options(p) -> None:
     p.add_argument("--to", dest="correction_policy", default=None, metavar="WHICH",
                    type=_vocabulary("correction_policy", CORRECTION_POLICIES),
                    help=f"{'|'.join(CORRECTION_POLICIES)}: which studies get it (metafor to=); only "
-                        f"with --model random or common (default: {DEFAULTS.correction_policy})")
+                        f"with --model random or common ({_default('correction_policy')})")
 
 
 POOL_OPTION_GROUPS: list[Callable] = [_add_input_output, _add_model_options, _add_interval_options,
                                       _add_correction_options]
 
-
+_COUNTS = ("glmm", "bayes")  # the models that fit the counts: no continuity correction
 # (dest, flag, applies(opts) -> bool, what to do instead). Checked only when the option was
-# given explicitly; `opts` holds the resolved options (explicit values over DEFAULTS).
+# given explicitly; `opts` holds the resolved options (explicit values over the model's defaults).
 APPLICABILITY: list[tuple[str, str, Callable[[dict], bool], str]] = [
     ("tau2_method", "--tau2-method", lambda o: o["model"] == "random",
-     "It applies only with --model random (the GLMM's tau^2 is always ML and the common-effect "
-     "model has none): add --model random or drop --tau2-method"),
+     "It applies only with --model random (the GLMM's tau^2 is always ML, the Bayesian models "
+     "integrate over tau and the common-effect model has none): add --model random or drop "
+     "--tau2-method"),
     ("n_agq", "--n-agq", lambda o: o["model"] == "glmm",
      "It sets the quadrature of the GLMM's likelihood, only with --model glmm: drop --n-agq"),
-    ("correction", "--add", lambda o: o["model"] != "glmm",
-     "The GLMM models the counts and needs no continuity correction: add --model random "
-     "(or common), or drop --add"),
-    ("correction_policy", "--to", lambda o: o["model"] != "glmm",
-     "The GLMM models the counts and needs no continuity correction: add --model random "
-     "(or common), or drop --to"),
-    ("measure", "--measure", lambda o: o["model"] != "glmm" or o["measure"] == "logit",
-     "The GLMM is fitted on the logit scale: add --model random (or --model common) to pool on "
-     "another scale, or use --measure logit"),
+    ("correction", "--add", lambda o: o["model"] not in _COUNTS,
+     "The GLMM and the Bayesian models fit the counts and need no continuity correction: add "
+     "--model random (or common), or drop --add"),
+    ("correction_policy", "--to", lambda o: o["model"] not in _COUNTS,
+     "The GLMM and the Bayesian models fit the counts and need no continuity correction: add "
+     "--model random (or common), or drop --to"),
+    ("measure", "--measure", lambda o: o["model"] not in _COUNTS or o["measure"] == "logit",
+     "The GLMM and the Bayesian models work on the logit scale: add --model random (or --model "
+     "common) to pool on another scale, or use --measure logit"),
+    ("ci_method", "--ci-method", lambda o: o["model"] != "bayes",
+     "The Bayesian models give equal-tailed credible intervals: drop --ci-method"),
+    ("pi_method", "--pi-method", lambda o: o["model"] != "bayes",
+     "The Bayesian models give the posterior predictive interval: drop --pi-method"),
 ]
+_FREQUENTIST = ("measure", "tau2_method", "ci_method", "correction", "correction_policy", "n_agq",
+                "pi_method")
 
 
 def resolve_pool_options(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    """Explicit options over DEFAULTS, checked against APPLICABILITY.
+    """The options given explicitly, checked against APPLICABILITY for the model fitted.
 
-    Returns the keyword options of `pool_proportions` and notes for stderr; raises
-    ValueError naming the first option that does not apply.
+    Returns the keyword options of `pool_proportions` (only those given: the engine fills
+    in the model's defaults) and notes for stderr; raises ValueError naming the first
+    option that does not apply.
     """
-    given = {k: getattr(args, k) for k in DEFAULTS.as_kwargs() if getattr(args, k, None) is not None}
-    opts = DEFAULTS.replace(**given).as_kwargs()
+    keys = ("model", "confidence_level", "study_ci_method", *_FREQUENTIST)
+    given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    model = given.get("model", DEFAULTS.model)
+    base = DEFAULTS if model == DEFAULTS.model else MODEL_BASE.replace(model=model)
+    opts = base.replace(**given).as_kwargs()
     for dest, flag, applies, advice in APPLICABILITY:
         if dest in given and not applies(opts):
             value = given[dest]
             shown = f" {value:g}" if isinstance(value, float) else f" {value}"
-            model = opts["model"] + ("" if "model" in given else " (the default model)")
-            raise ValueError(f"{flag}{shown} does not apply to --model {model}. {advice}")
+            model_text = model + ("" if "model" in given else " (the default model)")
+            raise ValueError(f"{flag}{shown} does not apply to --model {model_text}. {advice}")
     notes = []
-    if opts["model"] == "glmm" and opts["ci_method"] == "knapp-hartung":
+    if model == "glmm" and given.get("ci_method") == "knapp-hartung":
         notes.append("note: --ci-method knapp-hartung with the GLMM is deprecated: the GLMM has no "
                      "Knapp-Hartung adjustment, only t(k-1) quantiles; use --ci-method t")
-        opts["ci_method"] = "t"
-    if opts["n_agq"] is not None and not 1 <= opts["n_agq"] <= 50:
-        raise ValueError(f"--n-agq must be between 1 and 50; got {opts['n_agq']}")
-    return opts, notes
+        given["ci_method"] = "t"
+    if "n_agq" in given and not 1 <= given["n_agq"] <= 50:
+        raise ValueError(f"--n-agq must be between 1 and 50; got {given['n_agq']}")
+    return given, notes
 
 
 POOL_EPILOG = """\
 examples:
-  evsynth pool my.csv                         # the report's primary method (GLMM, t intervals)
+  evsynth pool my.csv                         # the report's primary method (see above)
   evsynth pool my.csv --json --leave-one-out  # one JSON object, with leave-one-out re-fits
   evsynth pool my.csv --forest forest.svg     # also write a forest plot (.svg, .png or .pdf)
-  evsynth pool my.csv --model RE --measure PFT --tau2-method DL --ci-method knha --level 90
+  evsynth pool my.csv --model glmm            # metafor rma.glmm(measure="PLO", test="t")
+  evsynth pool my.csv --model RE --measure PLO --tau2-method DL --ci-method knha --level 90
   evsynth pool my.csv --model random --add 0.5 --to all
+  evsynth pool my.csv --model bayes --tau-prior half-normal:1 --threshold 0.5
 
 The CSV needs one row per study: study_id,events,n (or metafor's slab,xi,ni).
 Method names also accept metafor's spellings in any case (PLO, PFT, REML, DL, EE, RE, knha).
@@ -202,9 +244,7 @@ def add_pool_command(sub) -> None:
         "pool",
         help="pool single proportions from your own CSV and print the result",
         description="Pool single proportions (events out of n per study) across studies. With no "
-                    "options it fits the report's primary method: the binomial-normal GLMM (ML, "
-                    "7-node adaptive Gauss-Hermite quadrature) with t(k-1) intervals, as R metafor's "
-                    "rma.glmm(measure=\"PLO\", test=\"t\").",
+                    f"options it fits the report's primary method: {primary_method_text()}.",
         epilog=POOL_EPILOG,
     )
     for add_group in POOL_OPTION_GROUPS:
@@ -306,7 +346,7 @@ def _bayes_options(args) -> dict:
         out["mu_prior"] = mu_prior(args.mu_prior, option="--mu-prior")
     if args.threshold is not None:
         out["threshold"] = args.threshold
-    if out and args.model != "bayes":
+    if out and (args.model or DEFAULTS.model) != "bayes":
         given = ", ".join("--" + k.replace("_", "-") for k in out)
         raise ValueError(f"{given} only apply to --model bayes")
     return out

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-__all__ = ["DEFAULTS", "METHOD_OPTIONS", "PRIMARY_METHOD", "PoolingOptions"]
+__all__ = ["DEFAULTS", "METHOD_OPTIONS", "MODEL_BASE", "PRIMARY_METHOD", "PoolingOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +84,6 @@ for _measure, _short in (("logit", "logit"), ("freeman-tukey", "ft")):
 # The method the written rule chose (data/decisions/primary_method.json); see the module doc.
 PRIMARY_METHOD = "random-ft-reml"
 DEFAULTS = PoolingOptions(**METHOD_OPTIONS[PRIMARY_METHOD])
+# The defaults of every model other than the default one (pool_proportions, the CLI): the
+# logit scale, REML, t(k - 1) quantiles, 7-node quadrature, t(k - 2) prediction interval.
+MODEL_BASE = PoolingOptions()

@@ -36,14 +36,11 @@ from ._validation import (
     check_counts,
 )
 from .effects import default_correction, effect_sizes
-from .options import DEFAULTS, PoolingOptions
+from .options import DEFAULTS, MODEL_BASE
 from .proportions import study_proportions
 from .results import PooledProportion
 
 __all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions"]
-
-# The defaults of a model other than the default one (see pool_proportions).
-MODEL_BASE = PoolingOptions()
 
 
 def pool_proportions(
