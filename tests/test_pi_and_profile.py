@@ -30,7 +30,7 @@ def test_hts_prediction_interval_is_t_k_minus_2():
 
 
 def test_hts_prediction_interval_absent_for_two_studies():
-    res = pool_proportions([2, 17], [5, 22], ci_method="t", pi_method="hts")
+    res = pool_proportions([2, 17], [5, 22], model="glmm", ci_method="t", pi_method="hts")
     assert res.pi is None
     assert res.proportion_pi is None
     assert any("k <= 2" in w for w in res.warnings)
@@ -42,7 +42,7 @@ def test_pi_method_is_checked():
 
 
 def test_glmm_wald_q_counts_informative_studies_only():
-    res = pool_proportions(*CLEARANCE)
+    res = pool_proportions(*CLEARANCE, model="glmm")
     h = res.heterogeneity
     # 2/5, 3/4, 17/22 and 33/43 are informative; 1/1 and 0/1 add nothing to the Wald Q
     assert h.df == 3
@@ -71,7 +71,7 @@ def brute_force_profile(x, n, tau, n_agq=7):
 @pytest.mark.parametrize("data", [CLEARANCE, HETERO], ids=["clearance", "heterogeneous"])
 def test_profile_limits_sit_on_the_chi2_quantile(data):
     x, n = data
-    res = pool_proportions(x, n)
+    res = pool_proportions(x, n, model="glmm")
     lo, hi = res.heterogeneity.tau2_ci.low, res.heterogeneity.tau2_ci.high
     assert hi is not None
     assert lo <= res.heterogeneity.tau2 <= hi
@@ -90,7 +90,7 @@ def test_profile_limits_sit_on_the_chi2_quantile(data):
 
 
 def test_profile_interval_zero_estimate_is_not_zero_width():
-    res = pool_proportions(*CLEARANCE)
+    res = pool_proportions(*CLEARANCE, model="glmm")
     assert res.heterogeneity.tau2 == 0.0
     assert res.heterogeneity.tau2_ci.low == 0.0
     assert res.heterogeneity.tau2_ci.high > 0.5  # the data allow sizeable heterogeneity
