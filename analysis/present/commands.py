@@ -82,14 +82,14 @@ def _nonnegative(text: str) -> float:
 
 # ------------------------------------------------------------- pool: option groups
 # Every pool option defaults to None, so "given explicitly" can be told from "left at the
-# default". Left out, an option takes the default of the model fitted: DEFAULTS (the
-# report's primary method) for the default model, MODEL_BASE for any other model.
+# default". Left out, an option takes the default of the fit: DEFAULTS (the report's
+# primary method) when --model is not given either, else the named model's (MODEL_BASE).
 def _default(field: str) -> str:
     """'default: X', or both defaults when the primary method's differs from other models'."""
     mine, other = getattr(DEFAULTS, field), getattr(MODEL_BASE, field)
     if mine == other:
         return f"default: {mine}"
-    return f"default: {mine} with the default model ({DEFAULTS.model}), {other} with another"
+    return f"default: {mine} without --model, {other} with --model"
 
 
 def primary_method_text() -> str:
@@ -205,8 +205,8 @@ def resolve_pool_options(args: argparse.Namespace) -> tuple[dict, list[str]]:
     """
     keys = ("model", "confidence_level", "study_ci_method", *_FREQUENTIST)
     given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    model = given.get("model", DEFAULTS.model)
-    base = DEFAULTS if model == DEFAULTS.model else MODEL_BASE.replace(model=model)
+    base = MODEL_BASE.replace(model=given["model"]) if "model" in given else DEFAULTS
+    model = base.model
     opts = base.replace(**given).as_kwargs()
     for dest, flag, applies, advice in APPLICABILITY:
         if dest in given and not applies(opts):

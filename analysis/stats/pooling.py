@@ -66,9 +66,9 @@ def pool_proportions(
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
-    An option left at None takes its default: with no ``model`` (or the default model),
-    the report's primary method (`analysis.stats.options.DEFAULTS`, the method the
-    calibration's written rule chose); with another model, that model's own defaults
+    An option left at None takes its default: with no ``model``, the report's primary
+    method (`analysis.stats.options.DEFAULTS`, the method the calibration's written rule
+    chose); with a ``model`` named, that model's own defaults
     (logit scale, REML, t(k - 1) quantiles, 7-node quadrature, t(k - 2) prediction
     interval, metafor's 1/2 correction for 0% and 100% studies). The GLMM [1]_ models the counts
     directly: it needs no continuity correction for 0% and 100% studies and no normal
@@ -187,8 +187,9 @@ def pool_proportions(
                                 ("correction_policy", correction_policy), ("n_agq", n_agq),
                                 ("pi_method", pi_method), ("likelihood", likelihood),
                                 ("tau_prior", tau_prior), ("mu_prior", mu_prior)) if v is not None}
-    model = canonical("model", DEFAULTS.model if model is None else model)
-    base = DEFAULTS if model == DEFAULTS.model else MODEL_BASE.replace(model=model)
+    # no model: the primary method (DEFAULTS); a model named: that model's own defaults
+    base = DEFAULTS if model is None else MODEL_BASE.replace(model=canonical("model", model))
+    model = base.model
     _check_model_options(model, given, threshold)
     o = base.replace(**given)
     measure, model, tau2_method, ci_method, study_ci_method, correction_policy = _canonical(
