@@ -55,7 +55,7 @@ def _cmd_update_hashes(args) -> int:
         if res["path"].startswith("raw/") and f.is_file():
             res["hash"] = "sha256:" + sha256_file(f)
     write_text(json.dumps(desc, indent=2, ensure_ascii=False) + "\n", path)
-    print(f"{path}: hashes updated; record the reason for the raw change in data/README.md")
+    print(f"{path}: hashes updated; record the reason for the raw change in {path.parent / 'README.md'}")
     return 0
 
 
@@ -127,7 +127,8 @@ def _cmd_audit(args) -> int:
 
     pkg = load_package(args.inp)
     res = _read_json(args.results)
-    claims = audit_claims(pkg, res)
+    # a question without an appraised answer has no claims table: an empty audit
+    claims = audit_claims(pkg, res) if "claims" in pkg.tables else []
     out = {"summary": summarise(claims), "claims": claims,
            "rules": "analysis/audit.py (module docstring)"}
     if args.out:
@@ -200,7 +201,11 @@ def _cmd_report_pdf(args) -> int:
     html = read_text_file(args.inp, kind="HTML")
     m = re.search(r'<meta name="commit" content="([^"]*)">', html)
     commit = m.group(1) if m else "unknown"
-    footer = f"IVIG for BK-virus nephropathy: evidence report \u00b7 bkvn-ivig-evidence {__version__} \u00b7 commit {commit}"
+    # the page's own title and generator name the question and the producer
+    title = re.search(r"<title>([^<]*)</title>", html)
+    made = re.search(r'<meta name="generator" content="([^"]*)">', html)
+    footer = (f"{title.group(1) if title else 'Evidence report'} \u00b7 "
+              f"{made.group(1) if made else 'evsynth ' + __version__} \u00b7 commit {commit}")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
     write_bytes(make_deterministic(print_pdf(args.inp, footer=footer), epoch=epoch), args.out)
     print(f"wrote {args.out}")
@@ -228,16 +233,24 @@ def _cmd_calibrate(args) -> int:
     from ..review.io import write_json
     from ..stats.calibration import default_grid, recommend, run_calibration
 
+    from ..stats._validation import InputError
+
     res = _read_json(args.results)
-    # the observed design: every treated arm with a clearance count in any plan set
-    first = res["question"]["primary_outcomes"][0] if res.get("question") else "viremia_clearance"
+    # the observed design: every treated arm with a count of the first primary outcome in
+    # any plan set (the question's first outcome that has data)
+    q = res.get("question") or {}
+    candidates = [o for o in q.get("primary_outcomes", []) if res["outcomes"].get(o, {}).get("dataset")]
+    first = (candidates or [o for o in res["outcome_order"] if res["outcomes"][o].get("dataset")] or [None])[0]
+    if first is None:
+        raise InputError("no outcome has study counts to take the design from", file=str(args.results))
     sets = [res["outcomes"].get(first, {}), *res.get("subgroups", {}).get(first, [])]
     observed = sorted(d["n"] for s in sets for d in s.get("dataset", []))
+    word = ((q.get("outcomes") or {}).get(first) or {}).get("short", first.replace("_", " "))
     grid = default_grid(observed)
     if args.replicates:
         grid["replicates"] = args.replicates
     frame = run_calibration(**grid, seed=args.seed, executor=args.executor, scheduler=args.scheduler)
-    design = (f"Simulated from the binomial-normal model with the observed clearance study sizes "
+    design = (f"Simulated from the binomial-normal model with the observed {word} study sizes "
               f"({', '.join(map(str, observed))}) and two alternative designs, true proportions "
               f"{', '.join(f'{1 / (1 + math.exp(-m)):.2f}' for m in grid['mu_grid'])} and tau^2 "
               f"{', '.join(f'{t:g}' for t in grid['tau2_grid'])} (logit scale), "

@@ -44,6 +44,7 @@ class Question:
     outcomes: dict[str, Outcome]
     answer: dict[str, str] = field(default_factory=dict)
     sets: dict[str, str] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
 
     def set_label(self, set_id: str) -> str:
         """Short name of an analysis set of the plan (the id, spaced, when unnamed)."""
@@ -63,21 +64,35 @@ class Question:
         """Outcome code -> label."""
         return {k: o.label for k, o in self.outcomes.items()}
 
+    @property
+    def arm_codes(self) -> tuple[str, str | None]:
+        """arms.csv treatment codes of the intervention and the comparator (None: a
+        single-arm question without a comparator)."""
+        return self.intervention["arm_treatment"], (self.comparator or {}).get("arm_treatment")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe view (written into results.json for the presentation layer)."""
-        return {
+        out = {
             "title": self.title, "short_title": self.short_title, "subtitle": self.subtitle,
             "question": self.question, "intervention": dict(self.intervention),
-            "comparator": dict(self.comparator), "pico": dict(self.pico),
+            "comparator": dict(self.comparator) if self.comparator else None, "pico": dict(self.pico),
             "answer": dict(self.answer), "sets": dict(self.sets),
             "outcomes": {k: {"label": o.label, "short": o.short, "primary": o.primary,
                              "direction": o.direction, "derived_from": o.derived_from}
                          for k, o in self.outcomes.items()},
             "primary_outcomes": list(self.primary_outcomes),
         }
+        if self.report:  # the question's own words for the outputs (only when the file has them)
+            out["report"] = dict(self.report)
+        return out
 
 
-_REQUIRED = ("title", "question", "intervention", "comparator", "pico", "outcomes")
+# [comparator] may be left out: a single-arm question (the comparative sections are omitted)
+_REQUIRED = ("title", "question", "intervention", "pico", "outcomes")
+# [report]: words of the outputs that belong to the question, not the code (all optional)
+REPORT_KEYS = {"producer": str, "build_command": str, "verdict": str,
+               "subgroups_intro": str, "comparative_caveat": str, "limitations": list,
+               "viral_load_label": str, "viral_loads_note": str, "glmm_rationale": str}
 
 
 def _need(table: dict, key: str, where: str, path: str, kind=str):
@@ -103,9 +118,13 @@ def load_question(path: str | Path) -> Question:
     for key in _REQUIRED:
         _need(raw, key, "top level", str(p), dict if key in ("intervention", "comparator", "pico",
                                                               "outcomes") else str)
+    comparator = raw.get("comparator")
+    if comparator is not None and not isinstance(comparator, dict):
+        raise InputError("[comparator] must be a table", file=str(p), field="comparator")
     for key in ("name", "long_name", "arm_treatment"):
         _need(raw["intervention"], key, "intervention", str(p))
-        _need(raw["comparator"], key, "comparator", str(p))
+        if comparator is not None:
+            _need(comparator, key, "comparator", str(p))
     for key in ("population", "intervention", "comparison", "outcomes"):
         _need(raw["pico"], key, "pico", str(p))
     outcomes = {}
@@ -127,10 +146,45 @@ def load_question(path: str | Path) -> Question:
                              f"{o.derived_from!r}", file=str(p), field="derived_from")
     if not any(o.primary for o in outcomes.values()):
         raise InputError("no outcome is marked primary = true", file=str(p), field="outcomes")
+    report = raw.get("report", {})
+    if not isinstance(report, dict):
+        raise InputError("[report] must be a table", file=str(p), field="report")
+    for key, value in report.items():
+        kind = REPORT_KEYS.get(key)
+        if kind is None:
+            raise InputError(f"[report] {key} is not a known key (known: {', '.join(REPORT_KEYS)})",
+                             file=str(p), field=key)
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            raise InputError(f"[report] {key} must be a {'list of strings' if kind is list else 'string'}",
+                             file=str(p), field=key)
     return Question(
         title=raw["title"], short_title=raw.get("short_title", raw["title"]),
         subtitle=raw.get("subtitle", ""), question=" ".join(raw["question"].split()),
-        intervention=dict(raw["intervention"]), comparator=dict(raw["comparator"]),
+        intervention=dict(raw["intervention"]), comparator=dict(comparator) if comparator else {},
         pico=dict(raw["pico"]), outcomes=outcomes, answer=dict(raw.get("answer", {})),
-        sets={str(k): str(v) for k, v in raw.get("sets", {}).items()},
+        sets={str(k): str(v) for k, v in raw.get("sets", {}).items()}, report=dict(report),
     )
+
+
+QUESTION_FILE = "question.toml"
+
+
+def question_for(pkg) -> Question:
+    """The question file beside a loaded data package (``<package>/question.toml``).
+
+    The review code reads the arm codes and outcome words from it, so nothing in the code
+    names an intervention. Loaded once per package object.
+    """
+    cached = getattr(pkg, "_question", None)
+    if cached is None:
+        cached = load_question(Path(pkg.root) / QUESTION_FILE)
+        try:
+            pkg._question = cached
+        except AttributeError:  # a package object without attribute storage: reload each time
+            pass
+    return cached
+
+
+def arm_codes(pkg) -> tuple[str, str | None]:
+    """(intervention, comparator) treatment codes of the package's arms.csv."""
+    return question_for(pkg).arm_codes

@@ -10,11 +10,12 @@ from typing import Any
 import pandas as pd
 
 from ...stats.proportions import proportion_ci
-from ..rob import study_concern, study_tools
+from ..question import question_for
+from ..rob import has_risk_of_bias, study_concern, study_tools, tool_table
 
 VERIFIED = ("full_text", "abstract", "conference_abstract", "secondary_source")
 
-__all__ = ["ControlRisk", "GradeContext", "grading_context"]
+__all__ = ["ControlRisk", "GradeContext", "can_grade", "grading_context"]
 
 
 def _present(v) -> bool:
@@ -63,15 +64,22 @@ class GradeContext:
         return self.publication_bias.get((outcome, path)) or self.publication_bias.get(("all", path))
 
 
-def _control_arms(arms: pd.DataFrame) -> dict[str, str]:
+def can_grade(pkg) -> bool:
+    """Whether the package holds what the GRADE rules read: a risk-of-bias table and the
+    recorded publication-bias judgements. Without them no certainty is rated (the report
+    says so) rather than a rating made up from missing judgements."""
+    return has_risk_of_bias(pkg.tables) and "publication_bias" in pkg.tables
+
+
+def _control_arms(arms: pd.DataFrame, treated: str, control: str | None) -> dict[str, str]:
     """study_id -> its control arm: the first control arm listed, the choice the
     comparative analysis makes (synthesis.comparative)."""
     out: dict[str, str] = {}
     for r in arms.itertuples(index=False):
-        if r.treatment == "control":
+        if control is not None and r.treatment == control:
             out.setdefault(r.study_id, r.arm_id)
-    have_ivig = set(arms.study_id[arms.treatment == "ivig"])
-    return {s: a for s, a in out.items() if s in have_ivig}
+    have_treated = set(arms.study_id[arms.treatment == treated])
+    return {s: a for s, a in out.items() if s in have_treated}
 
 
 def control_risks(pkg) -> dict[tuple[str, str], ControlRisk]:
@@ -79,9 +87,11 @@ def control_risks(pkg) -> dict[tuple[str, str], ControlRisk]:
     summed reported counts; graft survival is also derived from graft loss (n - lost)
     and graft loss from graft survival, as the single-arm analysis does."""
     st = pkg["studies"].set_index("study_id")
-    ctrl = _control_arms(pkg["arms"])
+    ctrl = _control_arms(pkg["arms"], *question_for(pkg).arm_codes)
     acc: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
-    mirror = {"graft_loss": "graft_survival", "graft_survival": "graft_loss"}
+    from ..plan import complements
+
+    mirror = complements(pkg)
     for r in pkg["outcomes"].itertuples(index=False):
         if (r.basis != "reported" or ctrl.get(r.study_id) != r.arm_id or r.verification not in VERIFIED
                 or not (_present(r.events) and _present(r.n))):
@@ -110,13 +120,14 @@ def grading_context(pkg) -> GradeContext:
                             "prior_therapies_failed": r.prior_therapies_failed or "",
                             "verification": r.verification} for r in st.itertuples(index=False)}
     co: dict[str, list[str]] = {}
+    treated = question_for(pkg).arm_codes[0]
     for r in arms.itertuples(index=False):
-        if r.treatment == "ivig" and _present(r.co_interventions):
+        if r.treatment == treated and _present(getattr(r, "co_interventions", None)):
             co.setdefault(r.study_id, []).append(str(r.co_interventions))
-    tools = study_tools(st, arms)
+    tools = study_tools(st, arms, question_for(pkg).arm_codes[1])
     overall = {}
     for tool in ("rob2", "robins_i"):
-        df = pkg[tool]
+        df = tool_table(pkg.tables, tool)
         for r in df[df.domain == "overall"].itertuples(index=False):
             overall[r.study_id] = (r.judgement, r.support)
     pub = {(r.outcome, r.path): (r.judgement, r.reason) for r in pkg["publication_bias"].itertuples(index=False)}
