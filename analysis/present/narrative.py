@@ -299,8 +299,8 @@ def verdict_sentence(results: dict, question: dict) -> str:
     phrase = ((results.get("certainty") or {}).get("bottom_line") or {}).get("phrase")
     template = (question.get("report") or {}).get("verdict")
     iv = question["intervention"]["name"]
-    if template:
-        return template.replace("{intervention}", iv).replace("{certainty}", phrase or "unrated")
+    if template and (phrase or "{certainty}" not in template):  # a verdict on certainty needs a rating
+        return template.replace("{intervention}", iv).replace("{certainty}", phrase or "")
     if phrase:
         return f"The evidence on {iv} is of {phrase}."
     return ""

@@ -136,25 +136,25 @@ def omitted_sections(results: dict, audit: dict | None) -> dict[str, str]:
     if not q.get("comparator"):
         out["comparative"] = "the question names no comparator: every study is single-arm"
     elif not (comp.get("outcomes") or comp.get("hazard_ratios") or comp.get("other")):
-        out["comparative"] = "no study of the data package has a comparison arm"
+        out["comparative"] = "no study has a comparison arm"
     if not results.get("outcome_order"):
         out["response"] = "the analysis plan has no single-arm primary pool"
     if not results.get("subgroups"):
         out["subgroups"] = "the analysis plan keeps no subgroup apart"
     if not results.get("prisma"):
-        out["prisma"] = "the data package logs no search (no search_log and screening tables)"
+        out["prisma"] = "no search is logged: no search_log or screening table"
     if not results.get("viral_loads"):
-        out["viral"] = "the data package has no viral-load table"
+        out["viral"] = "no viral-load table"
     if not any(rob.get(t) for t in rob.get("tools", {})):
-        out["rob"] = "the data package has no risk-of-bias table"
+        out["rob"] = "no risk-of-bias table"
     if not results.get("certainty"):
-        out["grade"] = "without risk-of-bias and publication-bias judgements no certainty is rated"
+        out["grade"] = "no risk-of-bias and publication-bias judgements to rate certainty from"
     if not (audit or {}).get("claims"):
-        out["audit"] = "the question appraises no written answer (no claims table)"
+        out["audit"] = "no written answer is appraised: no claims table"
     if not results.get("percent_checks"):
         out["checks"] = "no source prints a percentage beside its count"
     if not results.get("prisma_checklist"):
-        out["prisma-checklist"] = "the data package has no PRISMA 2020 checklist"
+        out["prisma-checklist"] = "no checklist table"
     return out
 
 

@@ -239,12 +239,18 @@ def _cmd_calibrate(args) -> int:
     # the observed design: every treated arm with a count of the first primary outcome in
     # any plan set (the question's first outcome that has data)
     q = res.get("question") or {}
-    candidates = [o for o in q.get("primary_outcomes", []) if res["outcomes"].get(o, {}).get("dataset")]
-    first = (candidates or [o for o in res["outcome_order"] if res["outcomes"][o].get("dataset")] or [None])[0]
-    if first is None:
-        raise InputError("no outcome has study counts to take the design from", file=str(args.results))
-    sets = [res["outcomes"].get(first, {}), *res.get("subgroups", {}).get(first, [])]
-    observed = sorted(d["n"] for s in sets for d in s.get("dataset", []))
+
+    def sizes(o):
+        sets = [res["outcomes"].get(o, {}), *res.get("subgroups", {}).get(o, [])]
+        return sorted(d["n"] for s in sets for d in s.get("dataset", []))
+
+    # the first primary outcome with two studies or more, else the outcome with most studies
+    first = next((o for o in q.get("primary_outcomes", []) if len(sizes(o)) >= 2),
+                 max(res["outcome_order"], key=lambda o: len(sizes(o)), default=None))
+    observed = sizes(first) if first is not None else []
+    if len(observed) < 2:
+        raise InputError("fewer than two studies report any outcome: no design to simulate",
+                         file=str(args.results))
     word = ((q.get("outcomes") or {}).get(first) or {}).get("short", first.replace("_", " "))
     grid = default_grid(observed)
     if args.replicates:

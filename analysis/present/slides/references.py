@@ -122,7 +122,10 @@ def _footer_places(results: dict, bib_path: Path) -> dict[str, str]:
         bib_dir = bib_path.resolve().parent.relative_to(repo).as_posix() + "/"
     except ValueError:
         bib_dir = ""
-    return {"derived": (pkg.rsplit("/", 1)[0] + "/derived/") if "/" in pkg else "derived/", "bib_dir": bib_dir}
+    folder = Path(pkg).parent
+    if folder.is_absolute():  # a package outside the repository: its folder's name is enough
+        folder = Path(folder.name)
+    return {"derived": f"{folder.as_posix()}/derived/", "bib_dir": bib_dir}
 
 
 def _footer(spec: dict, bib: dict[str, dict[str, str]], made_by: str = "evsynth", *,

@@ -145,8 +145,10 @@ def _search_column(fig, results: dict, missing: list[dict], *, x: float, top: fl
     else:
         _text(fig, x, top, "Where the studies come from", BODY_PT, fontweight="bold", va="top")
         pkg = results.get("package") or {}
-        text = (f"The data package {pkg.get('descriptor', '')} ({pkg.get('name', '')}); no search is logged, "
-                "so no PRISMA flow.")
+        where = str(pkg.get("descriptor", ""))
+        if where.startswith("/"):  # outside the repository: the folder's name is enough
+            where = "/".join(where.split("/")[-2:])
+        text = f"The data package {where} ({pkg.get('name', '')}); no search is logged, so no PRISMA flow."
         lines = _wrap(fig, text, col_w, TEXT_PT)
         _text(fig, x, top - step - 0.1, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
         y = top - step - 0.1 - len(lines) * _line(TEXT_PT, 1.2)
