@@ -38,7 +38,7 @@ def _env() -> dict:
 def make_example(out) -> subprocess.CompletedProcess:
     return subprocess.run(["make", "--no-print-directory", "example", f"EXOUT={out}",
                            f"EX_REPLICATES={REPLICATES}"], cwd=ROOT, env=_env(), capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=900, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +68,15 @@ def test_the_example_data_are_the_published_counts():
     assert [int(r["n"]) for r in rows] == PRITZ_N
     for r in rows:  # every number names its source, where in it, and how it was verified
         assert r["source_url"].startswith("https://github.com/wviechtb/metadat/blob/")
-        assert r["source_locator"].startswith("line ") and f"xi {r['events']}, ni {r['n']}" in r["source_locator"]
+        assert r["source_locator"].startswith("line ")
+        assert f"xi {r['events']}, ni {r['n']}" in r["source_locator"]
         assert r["verification"] == "secondary_source"
 
 
 def test_check_data_accepts_the_example():
     done = subprocess.run([sys.executable, "-m", "analysis", "check-data", "--in",
-                           str(EXAMPLE / "datapackage.json")], cwd=ROOT, capture_output=True, text=True)
+                           str(EXAMPLE / "datapackage.json")], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert "studies 14, arms 14, outcomes 14, analysis_plan 1" in done.stdout
 
@@ -163,11 +165,15 @@ def test_the_main_package_without_its_optional_tables_and_first_outcome_still_bu
          d / "calibration.json", "--out", d / "slides" / "deck.pdf"],
     ]
     for args in steps:
-        done = subprocess.run([*run, *map(str, args)], cwd=ROOT, env=_env(), capture_output=True, text=True)
+        done = subprocess.run([*run, *map(str, args)], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                              check=False)
         assert done.returncode == 0, f"{args[0]}: {done.stderr[-1500:]}"
-        assert "Traceback" not in done.stderr and "TypeError" not in done.stderr
+        assert "Traceback" not in done.stderr
+        assert "TypeError" not in done.stderr
     results = json.loads((d / "results.json").read_text(encoding="utf-8"))
-    assert DROPPED not in results["outcomes"] and results["certainty"] is None and results["prisma"] is None
+    assert DROPPED not in results["outcomes"]
+    assert results["certainty"] is None
+    assert results["prisma"] is None
     html = (d / "report.html").read_text(encoding="utf-8")
     assert "Not in this report, because the data do not have it:" in html
     for left_out in ("Claims audit (", "Risk of bias (", "Search and selection (", "Viral loads ("):

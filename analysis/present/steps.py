@@ -231,9 +231,8 @@ def _cmd_bibtex(args) -> int:
 
 def _cmd_calibrate(args) -> int:
     from ..review.io import write_json
-    from ..stats.calibration import default_grid, recommend, run_calibration
-
     from ..stats._validation import InputError
+    from ..stats.calibration import default_grid, recommend, run_calibration
 
     res = _read_json(args.results)
     # the observed design: every treated arm with a count of the first primary outcome in

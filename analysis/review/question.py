@@ -8,6 +8,7 @@ code (see ``examples/``).
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class Outcome:
     primary: bool = False
     direction: str = "higher_is_better"
     derived_from: str | None = None
+    surrogate: str = ""  # what it stands in for (GRADE indirectness), e.g. "... stands in for survival"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class Question:
     answer: dict[str, str] = field(default_factory=dict)
     sets: dict[str, str] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    grade: dict[str, Any] = field(default_factory=dict)
+    prisma: dict[str, Any] = field(default_factory=dict)
 
     def set_label(self, set_id: str) -> str:
         """Short name of an analysis set of the plan (the id, spaced, when unnamed)."""
@@ -139,31 +143,48 @@ def load_question(path: str | Path) -> Question:
         derived = spec.get("derived_from")
         outcomes[key] = Outcome(key=key, label=label, short=spec.get("short", label.lower()),
                                 primary=bool(spec.get("primary", False)), direction=direction,
-                                derived_from=derived)
+                                derived_from=derived, surrogate=str(spec.get("surrogate", "")))
     for o in outcomes.values():
         if o.derived_from is not None and o.derived_from not in outcomes:
             raise InputError(f"[outcomes.{o.key}] derived_from names an unknown outcome "
                              f"{o.derived_from!r}", file=str(p), field="derived_from")
     if not any(o.primary for o in outcomes.values()):
         raise InputError("no outcome is marked primary = true", file=str(p), field="outcomes")
-    report = raw.get("report", {})
-    if not isinstance(report, dict):
-        raise InputError("[report] must be a table", file=str(p), field="report")
-    for key, value in report.items():
-        kind = REPORT_KEYS.get(key)
-        if kind is None:
-            raise InputError(f"[report] {key} is not a known key (known: {', '.join(REPORT_KEYS)})",
-                             file=str(p), field=key)
-        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-            raise InputError(f"[report] {key} must be a {'list of strings' if kind is list else 'string'}",
-                             file=str(p), field=key)
+    report = _table(raw.get("report", {}), "report", REPORT_KEYS, str(p))
     return Question(
         title=raw["title"], short_title=raw.get("short_title", raw["title"]),
         subtitle=raw.get("subtitle", ""), question=" ".join(raw["question"].split()),
         intervention=dict(raw["intervention"]), comparator=dict(comparator) if comparator else {},
         pico=dict(raw["pico"]), outcomes=outcomes, answer=dict(raw.get("answer", {})),
         sets={str(k): str(v) for k, v in raw.get("sets", {}).items()}, report=dict(report),
+        grade=_table(raw.get("grade", {}), "grade", GRADE_KEYS, str(p)),
+        prisma=_table(raw.get("prisma", {}), "prisma", PRISMA_KEYS, str(p)),
     )
+
+
+# [grade]: the indirectness rule's terms and the words of the single-arm rating (optional)
+GRADE_KEYS = {"population": str, "alternatives": str, "distant": str, "matching_settings": list,
+              "matching_prior": list, "distant_settings": list}
+
+
+# [prisma]: screening_reasons = the exclusion reasons of screening.csv that act at title and
+# abstract screening (the others count as full-text exclusions)
+PRISMA_KEYS = {"screening_reasons": list}
+
+
+def _table(table, name: str, known: dict[str, type], path: str) -> dict[str, Any]:
+    """An optional table of the question file, each key known and of its type."""
+    if not isinstance(table, dict):
+        raise InputError(f"[{name}] must be a table", file=path, field=name)
+    for key, value in table.items():
+        kind = known.get(key)
+        if kind is None:
+            raise InputError(f"[{name}] {key} is not a known key (known: {', '.join(known)})", file=path,
+                             field=key)
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            raise InputError(f"[{name}] {key} must be a {'list of strings' if kind is list else 'string'}",
+                             file=path, field=key)
+    return dict(table)
 
 
 QUESTION_FILE = "question.toml"
@@ -178,10 +199,8 @@ def question_for(pkg) -> Question:
     cached = getattr(pkg, "_question", None)
     if cached is None:
         cached = load_question(Path(pkg.root) / QUESTION_FILE)
-        try:
+        with contextlib.suppress(AttributeError):  # an object without attribute storage: reload each time
             pkg._question = cached
-        except AttributeError:  # a package object without attribute storage: reload each time
-            pass
     return cached
 
 

@@ -65,6 +65,17 @@ def percent_checks(pkg) -> list[dict[str, Any]]:
     return out
 
 
+# exclusion reasons that act at title/abstract screening whatever the question; the question
+# file adds its own (question.toml [prisma] screening_reasons: off-topic population, ...)
+SCREENING_REASONS = ("review_or_editorial", "other")
+
+
+def _screening_reasons(pkg) -> tuple[str, ...]:
+    from .question import question_for
+
+    return tuple(question_for(pkg).prisma.get("screening_reasons", ())) + SCREENING_REASONS
+
+
 def prisma_counts(pkg) -> dict[str, Any] | None:
     """PRISMA 2020 flow counts from the search log and the screening table (None when the
     package logs no search: no flow diagram is drawn).
@@ -104,10 +115,9 @@ def prisma_counts(pkg) -> dict[str, Any] | None:
             not_retrieved += 1
             continue
         reason_counts[reason] = reason_counts.get(reason, 0) + 1
-    screen_excl = sum(v for k, v in reason_counts.items()
-                      if k in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other"))
-    full_text_reasons = {k: v for k, v in reason_counts.items()
-                         if k not in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other")}
+    at_screening = _screening_reasons(pkg)
+    screen_excl = sum(v for k, v in reason_counts.items() if k in at_screening)
+    full_text_reasons = {k: v for k, v in reason_counts.items() if k not in at_screening}
     st = pkg["studies"].set_index("study_id")
     included_ids = sorted({s for s in sc[sc.decision == "included"].study_id.dropna()
                            if s in st.index and st.loc[s, "role"] != "guideline"})
