@@ -179,3 +179,63 @@ def test_the_main_package_without_its_optional_tables_and_first_outcome_still_bu
     for left_out in ("Claims audit (", "Risk of bias (", "Search and selection (", "Viral loads ("):
         assert left_out in visible_text(html), left_out
     assert (d / "slides" / "deck.pdf").stat().st_size > 0
+
+
+# ------------------------------------------------------------ the question file's rules
+
+def test_a_question_without_comparator_loads_and_says_so():
+    from analysis.review.question import load_question
+
+    q = load_question(EXAMPLE / "question.toml")
+    assert q.arm_codes == ("hyperdynamic", None)
+    assert q.to_dict()["comparator"] is None
+    assert q.primary_outcomes == ("improvement",)
+
+
+MINIMAL = """title = "T"
+question = "Q?"
+[intervention]
+name = "x"
+long_name = "x"
+arm_treatment = "x"
+[pico]
+population = "p"
+intervention = "i"
+comparison = "c"
+outcomes = "o"
+[outcomes.a]
+label = "A"
+primary = true
+"""
+
+
+@pytest.mark.parametrize(("table", "text", "message"), [
+    ("report", 'colour = "blue"', "[report] colour is not a known key"),
+    ("report", "limitations = [1, 2]", "[report] limitations must be a list of strings"),
+    ("grade", 'matching_settings = "one"', "[grade] matching_settings must be a list of strings"),
+    ("reprot", 'verdict = "v"', "unknown table or key 'reprot'"),
+])
+def test_the_question_file_refuses_unknown_or_malformed_words(tmp_path, table, text, message):
+    from analysis import InputError
+    from analysis.review.question import load_question
+
+    path = tmp_path / "question.toml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    assert load_question(path).title == "T"
+    path.write_text(f"{MINIMAL}[{table}]\n{text}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_question(path)
+
+
+def test_the_outcome_vocabulary_is_the_question_files(tmp_path):
+    dst = tmp_path / "pkg"
+    shutil.copytree(EXAMPLE, dst, ignore=shutil.ignore_patterns("derived", "figures", "report"))
+    q = (dst / "question.toml").read_text(encoding="utf-8")
+    (dst / "question.toml").write_text(q.replace("[sets]", '[outcomes.relapse]\nlabel = "Relapse"\n\n[sets]'),
+                                       encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "analysis", "check-data", "--in", str(dst / "datapackage.json")],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "outcomes.outcome" in done.stderr
+    assert "differ from the [outcomes] of question.toml (relapse)" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -93,6 +93,8 @@ class Question:
 
 # [comparator] may be left out: a single-arm question (the comparative sections are omitted)
 _REQUIRED = ("title", "question", "intervention", "pico", "outcomes")
+_KNOWN = {"title", "short_title", "subtitle", "question", "intervention", "comparator", "pico", "answer",
+          "outcomes", "sets", "report", "grade", "prisma"}
 # [report]: words of the outputs that belong to the question, not the code (all optional)
 REPORT_KEYS = {"producer": str, "build_command": str, "verdict": str,
                "subgroups_intro": str, "comparative_caveat": str, "limitations": list,
@@ -122,6 +124,10 @@ def load_question(path: str | Path) -> Question:
     for key in _REQUIRED:
         _need(raw, key, "top level", str(p), dict if key in ("intervention", "comparator", "pico",
                                                               "outcomes") else str)
+    unknown = sorted(set(raw) - _KNOWN)
+    if unknown:  # a misspelt table would otherwise be ignored without a word
+        raise InputError(f"unknown table or key {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})",
+                         file=str(p), field=unknown[0])
     comparator = raw.get("comparator")
     if comparator is not None and not isinstance(comparator, dict):
         raise InputError("[comparator] must be a table", file=str(p), field="comparator")
