@@ -15,12 +15,21 @@ $(DECK): $(SLIDE_INPUTS) $(PKG)
 
 # --- notebooks: executed headless into build/notebooks/ (git-ignored) ------------------
 # The sources in notebooks/ are stored with outputs stripped and are never overwritten;
-# each executed copy asserts that its numbers equal data/derived/.
+# each executed copy asserts that its numbers equal data/derived/, and is also saved as a
+# self-contained HTML page beside it, to read without Jupyter. Like every built file the
+# pages are not committed: they would change with each data change and hold figures.
 NOTEBOOKS    := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 EXECUTED     := $(patsubst notebooks/%,build/notebooks/%,$(NOTEBOOKS))
+NB_HTML      := $(EXECUTED:.ipynb=.html)
 NB_TIMEOUT   ?= 300
 
-notebooks: $(EXECUTED)                              ## Execute every notebook (build/notebooks/)
+notebooks: $(EXECUTED) $(NB_HTML)                   ## Execute every notebook, also as HTML (build/notebooks/)
+
+# Its log is kept to errors: the exporter warns that plot images have no alt text (each is
+# introduced by the markdown cell above it). The tables carry fixed ids (Styler.set_uuid), so a
+# rebuild writes the same bytes.
+build/notebooks/%.html: build/notebooks/%.ipynb | $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --to html --log-level ERROR --output-dir $(@D) $<
 
 # The kernel's own log is kept to errors: its start-up warning about unencrypted TCP
 # concerns a local, headless kernel that lives only for this run (cell errors still fail).

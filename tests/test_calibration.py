@@ -312,7 +312,8 @@ def test_selection_rule_falls_back_to_the_narrowest_of_the_safest():
     assert "Equally safe but wider: b, minimum 85.0%" in text
     # outside the band the highest minimum wins, however wide
     sel = select_primary(_rows({"a": ([0.90, 0.80], 0.10), "b": ([0.91, 0.85], 0.30)}))
-    assert sel["chosen"] == "b" and sel["fallback_tied"] == ["b"]
+    assert sel["chosen"] == "b"
+    assert sel["fallback_tied"] == ["b"]
     # equal minima: the narrower
     sel = select_primary(_rows({"wide": ([0.85, 0.9], 0.5), "narrow": ([0.9, 0.85], 0.2)}))
     assert sel["chosen"] == "narrow"
@@ -401,4 +402,5 @@ def test_design_file_depends_on_study_sizes_not_counts(tmp_path):
     # a size changed: the design changes (here the plan's selection also moves the row, whose
     # n no longer matches its arm's, out of the pooled sets, so 43 leaves the observed design)
     after = json.loads(design.read_bytes())["designs"][0]["n"]
-    assert after != d["designs"][0]["n"] and 43 not in after
+    assert after != d["designs"][0]["n"]
+    assert 43 not in after

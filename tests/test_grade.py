@@ -9,9 +9,10 @@ from scipy.stats import norm
 
 from analysis.review.grade import certainty_phrase, grading_context
 from analysis.review.grade import domains as D
-from analysis.review.grade.context import ControlRisk, GradeContext
+from analysis.review.grade.context import ControlRisk, GradeContext, grade_words
 from analysis.review.grade.types import DomainRating, final_level
 from analysis.review.io import load_package
+from analysis.review.question import load_question
 from analysis.review.synthesis import build_results
 
 
@@ -21,11 +22,15 @@ def study(setting="biopsy_proven_bkvn", prior="immunosuppression reduction; cido
             "prior_therapies_failed": prior, "verification": "abstract"}
 
 
+# the main question's names and indirectness terms (data/question.toml)
+WORDS = grade_words(load_question(ROOT / "data" / "question.toml"))
+
+
 def ctx(**kw):
     base = {"studies": {}, "co_interventions": {}, "concern": {}, "tool": {}, "overall": {}, "control": {},
                 "publication_bias": {("all", "single_arm"): ("strongly_suspected", "small reports"),
                                   ("all", "comparative"): ("undetected", "nothing points to it")},
-                "definitions": {}}
+                "definitions": {}, "words": WORDS}
     base.update(kw)
     return GradeContext(**base)
 
@@ -33,10 +38,11 @@ def ctx(**kw):
 # ---------------------------------------------------------------- start of each path
 
 def test_single_arm_rates_are_very_low_by_construction():
-    level, reason, rule = D.start_single_arm()
+    level, reason, rule = D.start_single_arm(WORDS)
     assert level == "very low"
     assert rule == "start_single_arm"
     assert "risk with IVIG" in reason
+    assert "risk with the intervention" in D.start_single_arm()[1]  # a question without words
     ok = DomainRating("imprecision", "not serious", 0, "", "r", "c")
     assert final_level(level, (ok,)) == "very low"  # nothing can lift it
 
@@ -124,7 +130,7 @@ CTRL = ControlRisk("viremia_clearance", "treatment", 4, 9, 0.137, 0.788, ("trial
 
 
 def test_imprecision_is_judged_against_the_no_ivig_risk():
-    inside = D.imprecision_single_arm(0.46, 0.40, 0.52, "GLMM 95% CI", CTRL)
+    inside = D.imprecision_single_arm(0.46, 0.40, 0.52, "GLMM 95% CI", CTRL, WORDS)
     assert inside.levels == 1
     assert "no-IVIG risk 4/9 = 44.4%" in inside.reason
     assert "the interval contains it" in inside.reason

@@ -58,16 +58,16 @@ def test_the_recorded_choice_is_what_the_rule_gives_on_the_recorded_summaries(de
 
 
 def test_the_engine_default_is_the_decision(decision):
-    assert PRIMARY_METHOD == decision["primary_method"], (
+    assert decision["primary_method"] == PRIMARY_METHOD, (
         "data/decisions/primary_method.json chose another method: set "
         "analysis.stats.options.PRIMARY_METHOD to it")
     assert decision["options"] == METHOD_OPTIONS[PRIMARY_METHOD]
-    assert DEFAULTS == PoolingOptions(**METHOD_OPTIONS[PRIMARY_METHOD])
+    assert PoolingOptions(**METHOD_OPTIONS[PRIMARY_METHOD]) == DEFAULTS
 
 
 def test_the_report_primary_analysis_is_the_decision():
-    assert PRIMARY_OPTIONS == METHOD_OPTIONS[PRIMARY_METHOD]
-    assert PRIMARY_ID == CALIBRATION_ROWS[PRIMARY_METHOD]
+    assert METHOD_OPTIONS[PRIMARY_METHOD] == PRIMARY_OPTIONS
+    assert CALIBRATION_ROWS[PRIMARY_METHOD] == PRIMARY_ID
     rows = {k: o for k, _, o in METHODS}
     if PRIMARY_ID in rows:  # its row in the methods table is fitted with the same options
         assert {k: DEFAULTS.as_kwargs()[k] for k in rows[PRIMARY_ID]} == rows[PRIMARY_ID]

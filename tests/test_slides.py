@@ -33,7 +33,8 @@ def expected_names(results: dict) -> list[str]:
                    if any(c["studies"] for c in results["comparative"]["outcomes"].get(o, []))]
     pooled = [o for o in q["primary_outcomes"] if (results["outcomes"].get(o) or {}).get("primary")]
     sens = ["sensitivity"] if pooled and results["outcomes"][pooled[0]]["scenarios"] else []
-    return ["title", "evidence", *comparative, *(f"forest_{o}" for o in pooled), *sens, "claims_audit", "grade",
+    grade = ["grade"] if results.get("certainty") else []  # rated only with appraisal tables
+    return ["title", "evidence", *comparative, *(f"forest_{o}" for o in pooled), *sens, "claims_audit", *grade,
             "bottom_line", "references"]
 
 

@@ -26,7 +26,31 @@ DESIGN_TEXT = {"case_report": "case report", "case_series": "case series",
 PNG_DPI = 150
 # the calibration figure shows the middle heterogeneity of the grid (the table has all)
 CALIBRATION_TAU2 = 0.5
-SOURCE = "Data: bkvn-ivig-evidence data package (data/datapackage.json)"
+# who the outputs credit when the question file names no producer ([report] producer)
+DEFAULT_PRODUCER = "evsynth"
+
+
+def producer(results: dict) -> str:
+    """The name the outputs credit ("Made with NAME VERSION"): question.toml [report] producer."""
+    return ((results.get("question") or {}).get("report") or {}).get("producer") or DEFAULT_PRODUCER
+
+
+def report_words(results: dict) -> dict:
+    """The question file's [report] table (empty when it has none)."""
+    return (results.get("question") or {}).get("report") or {}
+
+
+def source_line(results: dict) -> str:
+    """'Data: NAME data package (PATH)': the package the results were computed from."""
+    pkg = results.get("package") or {}
+    return (f"Data: {pkg.get('name') or 'the'} data package "
+            f"({pkg.get('descriptor') or 'data/datapackage.json'})")
+
+
+def treated_patients(results: dict) -> str:
+    """The treated group in words: [intervention] patients, else 'patients given NAME'."""
+    iv = (results.get("question") or {}).get("intervention") or {}
+    return iv.get("patients") or f"patients given {iv.get('name', 'the intervention')}"
 
 
 def _mpl():
@@ -60,21 +84,22 @@ def labels_and_designs(results: dict) -> tuple[dict, dict]:
     return labels, designs
 
 
-def save_figure(fig, path: Path, *, title: str, caption: str) -> None:
-    """Write one figure in the format its suffix names, without volatile metadata."""
+def save_figure(fig, path: Path, *, title: str, caption: str, made_by: str = DEFAULT_PRODUCER) -> None:
+    """Write one figure in the format its suffix names, without volatile metadata
+    (``made_by``: the producer its metadata credits, with the package version)."""
     _mpl()
     buf = _io.BytesIO()
     fmt = path.suffix.lstrip(".")
     if fmt == "svg":
-        meta = {"Date": None, "Title": title, "Description": caption, "Creator": f"bkvn-ivig-evidence {__version__}"}
+        meta = {"Date": None, "Title": title, "Description": caption, "Creator": f"{made_by} {__version__}"}
         _svg_with_tooltips(fig, buf, meta)
     elif fmt == "pdf":
         meta = {"CreationDate": None, "ModDate": None, "Title": title, "Subject": caption,
-                "Creator": f"bkvn-ivig-evidence {__version__}"}
+                "Creator": f"{made_by} {__version__}"}
         fig.savefig(buf, format="pdf", metadata=meta)
     else:
         fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Title": title, "Description": caption,
-                                                              "Software": f"bkvn-ivig-evidence {__version__}"})
+                                                              "Software": f"{made_by} {__version__}"})
     write_bytes(buf.getvalue(), path)
 
 
@@ -117,31 +142,33 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
     specs += comparative_specs(results, style=style)
     specs += _evidence_specs(results, audit, labels, style)
     if calibration is not None:
-        specs.append(_calibration_spec(calibration, style))
+        specs.append(_calibration_spec(calibration, style, results))
     return specs
 
 
 def _outcome_specs(results: dict, labels: dict, designs: dict, style: str) -> list[tuple]:
-    """Per outcome with a finite pooled estimate: its forest plot; for clearance and graft
-    survival also the sensitivity and leave-one-out plots."""
+    """Per outcome with a finite pooled estimate: its forest plot; for the question's
+    primary outcomes also the sensitivity and leave-one-out plots."""
     from . import plotting
 
     specs = []
+    primary = (results.get("question") or {}).get("primary_outcomes") or results["outcome_order"]
     for outcome in results["outcome_order"]:
         res = results["outcomes"][outcome]
         if not res.get("primary") or res["primary"]["ci_low"] is None:
             continue  # no finite pooled estimate (e.g. no events anywhere): the table says so
         lab = res["label"]
-        title = f"{lab}: IVIG-treated patients"
+        title = f"{lab}: {treated_patients(results)}"
         specs.append((f"forest_{outcome}", title,
                       f"Forest plot of {in_sentence(lab)}: per-study proportions with exact (Clopper-Pearson) 95% CIs; "
                       "pooled by the binomial-normal GLMM (ML, 7-node AGHQ) with its 95% CI (diamond) and "
                       "95% prediction interval (bar). Weights are not defined for the GLMM.",
                       lambda r=res, t=title: plotting.forest_plot(r["primary"], labels=labels, designs=designs,
                                                                   title=t, style=style)))
-        if outcome not in ("viremia_clearance", "graft_survival"):
+        if outcome not in primary:
             continue
-        rows = pd.DataFrame([*res["methods"], *[s for s in res["scenarios"] if s["k"] > 0]])
+        rows = pd.DataFrame([*[{**m, "group": "Pooling method (all studies)"} for m in res["methods"]],
+                             *[{**s, "group": "Data choice (primary GLMM)"} for s in res["scenarios"] if s["k"] > 0]])
         rows = rows.assign(pi_low=rows.pi_low.astype(float), pi_high=rows.pi_high.astype(float))
         rows["label"] = [f"{lbl}" for lbl in rows.label]
         specs.append((f"sensitivity_{outcome}", f"{lab}: methods and scenarios",
@@ -159,44 +186,51 @@ def _outcome_specs(results: dict, labels: dict, designs: dict, style: str) -> li
 
 
 def _evidence_specs(results: dict, audit: dict, labels: dict, style: str) -> list[tuple]:
-    """Viral loads (if any), risk of bias, PRISMA flow, evidence map and claims audit."""
+    """Viral loads, risk of bias, PRISMA flow (each if the package has the data), evidence
+    map and claims audit (if the answer has claims)."""
     from . import plotting
 
     specs = []
-    vl = pd.DataFrame(results["viral_loads"])
+    vl = pd.DataFrame(results.get("viral_loads") or [])
     if not vl.empty:
         vl = vl.assign(time_months=pd.to_numeric(vl.time_months), copies_per_ml=pd.to_numeric(vl.copies_per_ml))
         vl["patient_id"] = vl.patient_id.fillna("")
-        specs.append(("viral_loads", "BK viral loads over time",
-                      "Reported BK viral loads (log10 scale) by study and patient; triangles mark bounds "
-                      "('>' up, '<' down); dashed lines are means or medians. Time is as each study reports "
-                      "it: the 2024 case report counts months after transplantation, the cohort "
-                      "summaries months after IVIG. Values the answer claims without "
-                      "a source are not shown.",
+        words = report_words(results)
+        what = words.get("viral_load_label", "Viral load")
+        note = f" {words['viral_loads_note']}" if words.get("viral_loads_note") else ""
+        specs.append(("viral_loads", f"{what}s over time",
+                      f"Reported {in_sentence(what)}s (log10 scale) by study and patient; triangles mark bounds "
+                      f"('>' up, '<' down); dashed lines are means or medians.{note} Values the answer claims "
+                      "without a source are not shown.",
                       lambda: plotting.viral_load_plot(
                           vl[~vl.row_id.str.endswith("claimed")], labels=labels,
-                          title="BK viral load over time (time origin as each study reports it)",
-                          style=style)))
+                          title=f"{what} over time (time origin as each study reports it)",
+                          ylabel=f"{what} (copies/mL)", style=style)))
     specs += _rob_specs(results, labels, style)
-    specs.append(("prisma", "PRISMA 2020 flow diagram",
-                  "PRISMA 2020 flow of records from the logged searches (data/raw/search_log.csv, "
-                  "screening.csv).", lambda: plotting.prisma_flow(_prisma_counts(results), style=style)))
+    if results.get("prisma"):
+        folder = str((results.get("package") or {}).get("descriptor", "data/datapackage.json")).rsplit("/", 1)[0]
+        specs.append(("prisma", "PRISMA 2020 flow diagram",
+                      f"PRISMA 2020 flow of records from the logged searches ({folder}/raw/search_log.csv, "
+                      "screening.csv).", lambda: plotting.prisma_flow(_prisma_counts(results), style=style)))
     emap = pd.DataFrame(_evidence_map_rows(results))
     outcome_labels = {o: in_sentence(r["label"]) for o, r in results["outcomes"].items()}
+    hollow = ("; hollow markers are studies not found in any source (the answer's claims only)"
+              if any(r["verification"] in ("claimed_by_answer_only", "not_found") for r in _evidence_map_rows(results))
+              else "")
     specs.append(("evidence_map", "Evidence map",
-                  "Every study found: design, size (bubble area) and the outcomes it reports; hollow "
-                  "markers are studies not found in any source (the answer's claims only).",
+                  f"Every study found: design, size (bubble area) and the outcomes it reports{hollow}.",
                   lambda: plotting.evidence_map(emap, outcome_labels=outcome_labels, style=style)))
     aud = pd.DataFrame([{"claim_id": a["claim_id"], "short": a["claim"], "verdict": a["verdict"]}
                         for a in audit["claims"]])
-    specs.append(("claims_audit", "Claims audit at a glance",
-                  "Verdict for each checkable claim of the AI answer (computed for numeric claims, "
-                  "recorded judgement for qualitative ones).",
-                  lambda: plotting.claims_audit_plot(aud, style=style)))
+    if not aud.empty:
+        specs.append(("claims_audit", "Claims audit at a glance",
+                      "Verdict for each checkable claim of the AI answer (computed for numeric claims, "
+                      "recorded judgement for qualitative ones).",
+                      lambda: plotting.claims_audit_plot(aud, style=style)))
     return specs
 
 
-def _calibration_spec(calibration: dict, style: str) -> tuple:
+def _calibration_spec(calibration: dict, style: str, results: dict | None = None) -> tuple:
     """Simulated interval coverage at the observed study sizes and the middle tau^2."""
     from . import plotting
 
@@ -205,18 +239,19 @@ def _calibration_spec(calibration: dict, style: str) -> tuple:
     cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")
               & (cal.model == "binomial-normal" if "model" in cal else True)]
     cal = cal.assign(scenario=[f"true proportion {p:.2f}" for p in cal.true_p])
+    folder = str(((results or {}).get("package") or {}).get("descriptor", "data/datapackage.json")).rsplit("/", 1)[0]
     return ("calibration", "Interval calibration by simulation",
             "Simulated coverage of the 95% confidence and prediction intervals of each method with the "
             f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and {cal.true_p.nunique()} true "
             "proportions (a failed fit counts as a miss); bars "
-            "are +-1.96 Monte Carlo SE. Every scenario is in data/derived/calibration.csv.",
+            f"are +-1.96 Monte Carlo SE. Every scenario is in {folder}/derived/calibration.csv.",
             lambda: plotting.calibration_plot(cal, style=style))
 
 
 def _prisma_counts(results: dict) -> dict:
     p = dict(results["prisma"])
     by_outcome = []
-    for o in ("viremia_clearance", "graft_survival"):
+    for o in (results.get("question") or {}).get("primary_outcomes") or results["outcome_order"]:
         r = results["outcomes"].get(o)
         if r and r.get("k"):
             by_outcome.append(f"pooled for {in_sentence(r['label'])}: {r['k']}")
@@ -260,15 +295,16 @@ def write_figures(results: dict, audit: dict | None, outdir: Path, manifest: str
     _mpl()
     outdir.mkdir(parents=True, exist_ok=True)
     entries = []
+    made_by = producer(results)
     for name, title, caption, draw in specs:
         fig = draw()
         formats = ("svg", "png", "pdf") if name.startswith("forest_") else ("svg", "png")
         files = []
         for fmt in formats:
             path = outdir / f"{name}.{fmt}"
-            save_figure(fig, path, title=title, caption=caption)
+            save_figure(fig, path, title=title, caption=caption, made_by=made_by)
             files.append(path.name)
-        credit = f"{caption}\n{SOURCE}. Made with bkvn-ivig-evidence {__version__}.\n"
+        credit = f"{caption}\n{source_line(results)}. Made with {made_by} {__version__}.\n"
         write_text(f"{title}\n\n{credit}", outdir / f"{name}.txt")
         entries.append({"name": name, "title": title, "caption": caption, "files": files,
                         "sha256": {f: sha256_file(outdir / f) for f in files}})

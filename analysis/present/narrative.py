@@ -292,21 +292,30 @@ def audit_sentence(A: TextNumbers, audit: dict, results: dict) -> str:
 
 
 def verdict_sentence(results: dict, question: dict) -> str:
-    """The closing verdict, its certainty words the bottom-line phrase of the GRADE ratings
-    (every rating of the treatment question, single-arm and comparative)."""
-    phrase = ((results.get("certainty") or {}).get("bottom_line") or {}).get("phrase") or "unrated"
+    """The closing verdict: the question file's ``[report] verdict`` with ``{intervention}``
+    and ``{certainty}`` filled in, the certainty words the bottom-line phrase of the GRADE
+    ratings (every rating of the treatment question, single-arm and comparative). Without
+    a verdict in the question file: the certainty alone, or nothing when none is rated."""
+    phrase = ((results.get("certainty") or {}).get("bottom_line") or {}).get("phrase")
+    template = (question.get("report") or {}).get("verdict")
     iv = question["intervention"]["name"]
-    return f"{iv} in this scenario is a salvage option supported only by {phrase} evidence, not an evidence-based one."
+    if template and (phrase or "{certainty}" not in template):  # a verdict on certainty needs a rating
+        return template.replace("{intervention}", iv).replace("{certainty}", phrase or "")
+    if phrase:
+        return f"The evidence on {iv} is of {phrase}."
+    return ""
 
 
 def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dict | None,
                 question: dict) -> list[str]:
     """The bottom-line paragraphs (report box, slides, handout): the comparison first."""
     iv = question["intervention"]["name"]
-    paras = [f"Compared with {question['comparator']['name']}: {comparison_sentence(N, results, question)}."]
-    extra = reported_without_counts(N, results, question)
-    if extra:
-        paras[0] += " Reported without counts: " + "; ".join(extra) + "."
+    paras = []
+    if question.get("comparator"):  # a single-arm question has no comparison to lead with
+        paras.append(f"Compared with {question['comparator']['name']}: {comparison_sentence(N, results, question)}.")
+        extra = reported_without_counts(N, results, question)
+        if extra:
+            paras[0] += " Reported without counts: " + "; ".join(extra) + "."
     first = []
     for o in question["primary_outcomes"]:
         if o not in results["outcomes"]:
@@ -318,10 +327,10 @@ def bottom_line(N: TextNumbers, A: TextNumbers | None, results: dict, audit: dic
         pop = next((results["outcomes"][o]["population_label"] for o in question["primary_outcomes"]
                     if o in results["outcomes"]), "")
         paras.append(f"Response with {iv}, no comparison ({N.text(pop)}): " + "; ".join(first) + ".")
-    if audit is not None and A is not None:
+    if audit is not None and A is not None and audit.get("claims"):
         paras.append(audit_sentence(A, audit, results))
-    paras.append(verdict_sentence(results, question))
-    return paras
+    verdict = verdict_sentence(results, question)
+    return paras + ([verdict] if verdict else [])
 
 
 def glance_sentence(results: dict) -> str:
@@ -332,6 +341,8 @@ def glance_sentence(results: dict) -> str:
     for r in found:
         designs[r["design"]] = designs.get(r["design"], 0) + 1
     listed = ", ".join(f"{v} {design_word(k)}" for k, v in sorted(designs.items()))
+    if not results.get("prisma"):  # no search of its own: the studies came from a published source
+        return f"{len(found)} study reports in the data package: {listed}."
     text = (f"{len(found)} study reports found and read, and {n_guides} guideline"
             f"{'' if n_guides == 1 else 's'}: {listed}.")
     missing = [f"answer ref {r['answer_ref']} ({r['year'] if r['year'] else 'n.d.'})"

@@ -125,17 +125,55 @@ def _colophon(results: dict) -> list[tuple[str, str]]:
     return rows + sorted(results["data_hashes"].items())
 
 
+def omitted_sections(results: dict, audit: dict | None) -> dict[str, str]:
+    """Section id -> why the report leaves it out: the data package or the question does
+    not have what the section shows (a second question need not have every table)."""
+    q = results.get("question") or {}
+    comp = results.get("comparative") or {}
+    rob = results.get("risk_of_bias") or {}
+    out = {}
+    if not q.get("comparator"):
+        out["comparative"] = "the question names no comparator: every study is single-arm"
+    elif not (comp.get("outcomes") or comp.get("hazard_ratios") or comp.get("other")):
+        out["comparative"] = "no study has a comparison arm"
+    if not results.get("outcome_order"):
+        out["response"] = "the analysis plan has no single-arm primary pool"
+    if not results.get("subgroups"):
+        out["subgroups"] = "the analysis plan keeps no subgroup apart"
+    if not results.get("prisma"):
+        out["prisma"] = "no search is logged: no search_log or screening table"
+    if not results.get("viral_loads"):
+        out["viral"] = "no viral-load table"
+    if not any(rob.get(t) for t in rob.get("tools", {})):
+        out["rob"] = "no risk-of-bias table"
+    if not results.get("certainty"):
+        out["grade"] = "no risk-of-bias and publication-bias judgements to rate certainty from"
+    if not (audit or {}).get("claims"):
+        out["audit"] = "no written answer is appraised: no claims table"
+    if not results.get("percent_checks"):
+        out["checks"] = "no source prints a percentage beside its count"
+    if not results.get("prisma_checklist"):
+        out["prisma-checklist"] = "no checklist table"
+    return out
+
+
 def render_report(*, results: dict, audit: dict, manifest: dict, template: Path, bibliography: Path,
                   out: Path, figdir: Path, calibration: dict | None = None) -> None:
     """Render ``template`` (a Jinja2 file; its folder is the template search path) to ``out``,
-    atomically."""
+    atomically. The page names the package's folders as the results record them
+    (``data/`` for the main package), whatever folder this build writes to."""
     from markupsafe import Markup
+
+    from .figures import producer
 
     R = HtmlNumbers(results, "results")
     A = HtmlNumbers(audit, "audit")
     C = HtmlNumbers(calibration, "calibration") if calibration is not None else None
     cite = _Citer()
     question = results["question"]
+    words = question.get("report") or {}
+    package = str((results.get("package") or {}).get("descriptor", "data/datapackage.json"))
+    pkgdir = package.rsplit("/", 1)[0] if "/" in package else "."
 
     def markup(fn):
         return lambda *a, **k: Markup(fn(*a, **k))
@@ -152,9 +190,12 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
         "heterogeneity_sentence": markup(lambda o: narrative.heterogeneity_sentence(R, results, o)),
         "response_sentence": markup(lambda o: narrative.response_sentence(R, results, o)),
         "glance": narrative.glance_sentence(results),
-        "prisma_sentence": Markup(narrative.prisma_sentence(R, results)),
+        "prisma_sentence": Markup(narrative.prisma_sentence(R, results)) if results.get("prisma") else "",
         "certainty": lambda o: narrative.certainty(results, o),
         "colophon": _colophon(results),
+        "omitted": omitted_sections(results, audit), "producer": producer(results), "words": words,
+        "build_command": words.get("build_command", "make report"), "pkgdir": pkgdir,
+        "derived": f"{pkgdir}/derived",
     }
     page = env.get_template(template.name).render(**ctx)
     # the references are known only once every section has cited what it uses

@@ -54,7 +54,7 @@ def _cmd_update_hashes(args) -> int:
         if res["path"].startswith("raw/") and f.is_file():
             res["hash"] = "sha256:" + sha256_file(f)
     write_text(json.dumps(desc, indent=2, ensure_ascii=False) + "\n", path)
-    print(f"{path}: hashes updated; record the reason for the raw change in data/README.md")
+    print(f"{path}: hashes updated; record the reason for the raw change in {path.parent / 'README.md'}")
     return 0
 
 
@@ -126,7 +126,8 @@ def _cmd_audit(args) -> int:
 
     pkg = load_package(args.inp)
     res = _read_json(args.results)
-    claims = audit_claims(pkg, res)
+    # a question without an appraised answer has no claims table: an empty audit
+    claims = audit_claims(pkg, res) if "claims" in pkg.tables else []
     out = {"summary": summarise(claims), "claims": claims,
            "rules": "analysis/audit.py (module docstring)"}
     if args.out:
@@ -199,7 +200,11 @@ def _cmd_report_pdf(args) -> int:
     html = read_text_file(args.inp, kind="HTML")
     m = re.search(r'<meta name="commit" content="([^"]*)">', html)
     commit = m.group(1) if m else "unknown"
-    footer = f"IVIG for BK-virus nephropathy: evidence report \u00b7 bkvn-ivig-evidence {__version__} \u00b7 commit {commit}"
+    # the page's own title and generator name the question and the producer
+    title = re.search(r"<title>([^<]*)</title>", html)
+    made = re.search(r'<meta name="generator" content="([^"]*)">', html)
+    footer = (f"{title.group(1) if title else 'Evidence report'} \u00b7 "
+              f"{made.group(1) if made else 'evsynth ' + __version__} \u00b7 commit {commit}")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
     write_bytes(make_deterministic(print_pdf(args.inp, footer=footer), epoch=epoch), args.out)
     print(f"wrote {args.out}")

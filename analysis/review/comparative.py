@@ -17,6 +17,8 @@ import pandas as pd
 
 from ..stats import two_group
 from ..stats.two_group_study import study_effects
+from .plan import window
+from .question import arm_codes
 from .selection import study_label
 
 DESIGN_GROUP = {"rct": "randomised"}
@@ -48,18 +50,18 @@ def _effects(a: int, n1: int, c: int, n0: int) -> dict[str, Any]:
     return {k: eff.get(k) for k in EFFECT_KEYS}
 
 
-def _study_row(pkg, ivig_row, control_row) -> dict[str, Any]:
+def _study_row(pkg, treated_row, control_row) -> dict[str, Any]:
     st = pkg["studies"].set_index("study_id")
-    s = st.loc[ivig_row.study_id]
-    a, n1, c, n0 = int(ivig_row.events), int(ivig_row.n), int(control_row.events), int(control_row.n)
+    s = st.loc[treated_row.study_id]
+    a, n1, c, n0 = int(treated_row.events), int(treated_row.n), int(control_row.events), int(control_row.n)
     eff = _effects(a, n1, c, n0)
-    return {"study_id": ivig_row.study_id, "label": study_label({"study_id": ivig_row.study_id, **s.to_dict()}),
+    return {"study_id": treated_row.study_id, "label": study_label({"study_id": treated_row.study_id, **s.to_dict()}),
             "design": s.design, "design_group": design_group(s.design),
-            "row_id": ivig_row.row_id, "control_row_id": control_row.row_id,
-            "outcome": ivig_row.outcome, "events_1": a, "n_1": n1, "events_0": c, "n_0": n0,
+            "row_id": treated_row.row_id, "control_row_id": control_row.row_id,
+            "outcome": treated_row.outcome, "events_1": a, "n_1": n1, "events_0": c, "n_0": n0,
             "risk_1": a / n1, "risk_0": c / n0,
-            "timepoint": "" if pd.isna(ivig_row.timepoint) else str(ivig_row.timepoint),
-            "inference": "" if pd.isna(ivig_row.get("inference")) else str(ivig_row.get("inference")),
+            "timepoint": "" if pd.isna(treated_row.timepoint) else str(treated_row.timepoint),
+            "inference": "" if pd.isna(treated_row.get("inference")) else str(treated_row.get("inference")),
             **eff}
 
 
@@ -124,7 +126,7 @@ def analyse_comparative(pkg, plan_row, selection) -> dict[str, Any]:
                  for rid, why in selection.narrative]
     return {"plan_id": plan_row.plan_id, "outcome": plan_row.outcome, "set_kind": plan_row.set_kind,
             "set_id": plan_row.set_id, "population_label": plan_row.population_label,
-            "window": [float(plan_row.window_min_months), float(plan_row.window_max_months)],
+            "window": list(window(plan_row)) if window(plan_row) else None,
             "definition": plan_row.definition, "k": len(rows), "studies": rows, "pooled": pooled,
             "sof": sof_rows(rows), "narrative": narrative,
             "not_pooled_reason": "" if pooled else (selection.reason or
@@ -137,12 +139,13 @@ def other_comparisons(pkg, selected_pairs: set[tuple[str, str]]) -> list[dict]:
     arms, out = pkg["arms"], pkg["outcomes"]
     st = pkg["studies"].set_index("study_id")
     used = {i for i, _ in selected_pairs}
+    treated, control = arm_codes(pkg)
     rows = []
     for sid in sorted(set(arms.study_id)):
         a = arms[arms.study_id == sid]
-        if not ({"ivig", "control"} <= set(a.treatment)):
+        if control is None or not ({treated, control} <= set(a.treatment)):
             continue
-        iv, ct = a[a.treatment == "ivig"].arm_id.iloc[0], a[a.treatment == "control"].arm_id.iloc[0]
+        iv, ct = a[a.treatment == treated].arm_id.iloc[0], a[a.treatment == control].arm_id.iloc[0]
         o = out[(out.study_id == sid) & (out.basis == "reported")]
         for r in o[o.arm_id == iv].itertuples(index=False):
             if r.row_id in used:

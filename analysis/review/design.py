@@ -6,8 +6,8 @@ primary population and each subgroup, after the plan's selection and overlap rul
 never their events. So the calibration target, which depends on this design file alone,
 is not rerun when a count is corrected. The designs are:
 
-* ``observed``: every treated arm with a count for the question's first primary outcome,
-  over all the plan's single-arm sets (what a pool of "all treated patients" would use;
+* ``observed``: every treated arm with a count for the question's first primary outcome
+  that has two studies or more (else the outcome with most), over all the plan's single-arm sets (what a pool of "all treated patients" would use;
   the AI answer's own pool was of this kind);
 * ``k = 2``, ``k = 3``, ``k = 4``: the few-study designs, each the first single-arm set
   of the plan (in plan order) with that many studies, or, if none has, the k largest
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..stats._validation import InputError
 from ..stats.coverage import BAYES_PRIOR, DEFAULT_METHODS, RULE_REPLICATES
 from ..stats.simulate import default_grid
 from .plan import POOLED_KINDS, select
@@ -48,13 +49,19 @@ def calibration_design(pkg, question=None, *, seed: int = SEED) -> dict[str, Any
     """The design file's content (JSON-safe, deterministic); see the module docstring."""
     sets = _plan_sets(pkg)
     if not sets:
-        raise ValueError("calibration design: the analysis plan has no single-arm set with a study")
-    primary = (question.primary_outcomes[0] if question is not None and question.primary_outcomes
-               else sets[0][1])
-    observed = sorted((n for _, o, _, sizes in sets if o == primary for n in sizes), reverse=True)
-    if not observed:
-        primary = sets[0][1]
-        observed = sorted((n for _, o, _, sizes in sets if o == primary for n in sizes), reverse=True)
+        raise InputError("the analysis plan has no single-arm set with a study: no design to "
+                         "simulate", file="analysis_plan.csv")
+    def sizes(outcome):
+        return sorted((n for _, o, _, ns in sets if o == outcome for n in ns), reverse=True)
+
+    # the question's first primary outcome with two studies or more, else the outcome with most
+    primaries = list(question.primary_outcomes) if question is not None else []
+    primary = next((o for o in primaries if len(sizes(o)) >= 2),
+                   max(dict.fromkeys(o for _, o, _, _ in sets), key=lambda o: len(sizes(o))))
+    observed = sizes(primary)
+    if len(observed) < 2:
+        raise InputError("fewer than two studies report any outcome in the plan's single-arm sets: "
+                         "no design to simulate", file="analysis_plan.csv")
     designs: dict[str, list[int]] = {}
     sources = {"observed": (f"every treated arm with a {primary} count in the plan's single-arm "
                             "sets", primary)}

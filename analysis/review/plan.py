@@ -2,7 +2,7 @@
 
 A plan row names an outcome, a comparison (``single_arm`` or ``comparative``), an analysis set
 (``primary_pool``, ``subgroup``, ``narrative_only``, ``out_of_scope``) and the filters that define
-the set: study population, setting and role codes, the IVIG arm's ``other_antivirals`` code, one
+the set: study population, setting and role codes, the intervention arm's ``other_antivirals`` code, one
 time window, a minimum arm size, a minimum number of studies and the largest share of studies
 at 0% or 100% for which a pool is still run. `select` applies one plan row to the package and
 says, row by row, what is pooled, what is narrative only (and why) and which sensitivity
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..stats._validation import InputError
+from .question import arm_codes, question_for
 
 F_PLAN = "data/raw/analysis_plan.csv"
 ANY = "*"
@@ -32,9 +33,19 @@ CODE_FIELDS = {
     "arm_other_antivirals": ("arms", "other_antivirals"),
 }
 UNUSABLE_VERIFICATION = ("not_found", "claimed_by_answer_only")
-# an outcome that is the complement of another (survivors = n - lost); rows of the complement
-# are selected too and listed in Selection.derived, for the caller to convert
-COMPLEMENT = {"graft_survival": "graft_loss", "graft_loss": "graft_survival"}
+# A filter column the package's plan leaves out (with the arms column it refers to) means
+# "any"; a plan without window columns, or with them empty, sets no time window.
+
+
+def complements(pkg) -> dict[str, str]:
+    """Outcome -> its complement (survivors = n - lost), both ways, from the question file's
+    ``derived_from``; rows of the complement are selected too and listed in
+    Selection.derived, for the caller to convert."""
+    out: dict[str, str] = {}
+    for o in question_for(pkg).outcomes.values():
+        if o.derived_from:
+            out[o.key], out[o.derived_from] = o.derived_from, o.key
+    return out
 
 __all__ = ["Selection", "check_plan", "codes", "select"]
 
@@ -45,6 +56,8 @@ def _present(v) -> bool:
 
 def codes(cell) -> frozenset[str] | None:
     """The codes of a ';'-separated plan cell; ``None`` means any (``*``)."""
+    if not _present(cell):
+        return None
     text = str(cell).strip()
     if text == ANY:
         return None
@@ -58,10 +71,23 @@ def _enum(pkg, resource: str, name: str) -> list[str]:
     raise KeyError(f"{resource}.{name}")
 
 
+def _filter(p, name: str) -> frozenset[str] | None:
+    """The codes of plan row `p`'s filter `name`; None (any) when the plan has no such column."""
+    return codes(getattr(p, name, ANY))
+
+
+def window(p) -> tuple[float, float] | None:
+    """The plan row's time window in months, or None when it sets none."""
+    lo, hi = getattr(p, "window_min_months", None), getattr(p, "window_max_months", None)
+    if not (_present(lo) and _present(hi)):
+        return None
+    return float(lo), float(hi)
+
+
 def _overlaps(a, b) -> bool:
     """Two plan rows select a common outcome row when every filter intersects."""
     for name in CODE_FIELDS:
-        ca, cb = codes(getattr(a, name)), codes(getattr(b, name))
+        ca, cb = _filter(a, name), _filter(b, name)
         if ca is not None and cb is not None and not (ca & cb):
             return False
     return True
@@ -73,7 +99,7 @@ def check_plan(pkg) -> None:
     if plan is None:
         return
     vocab = set(_enum(pkg, "outcomes", "outcome"))
-    allowed = {k: set(_enum(pkg, *ref)) for k, ref in CODE_FIELDS.items()}
+    allowed = {k: set(_enum(pkg, *ref)) for k, ref in CODE_FIELDS.items() if k in plan.columns}
     seen: dict[tuple, int] = {}
     primary: dict[tuple, int] = {}
     rows = list(plan.itertuples(index=False))
@@ -86,7 +112,10 @@ def check_plan(pkg) -> None:
             if bad:
                 raise InputError(f"unknown code {bad[0]!r} (allowed: {', '.join(sorted(ok))} or *)",
                                  file=F_PLAN, row=i, field=name)
-        if r.window_min_months > r.window_max_months:
+        if (_present(getattr(r, "window_min_months", None)) != _present(getattr(r, "window_max_months", None))):
+            raise InputError("give both window_min_months and window_max_months, or neither (no window)",
+                             file=F_PLAN, row=i, field="window_min_months")
+        if window(r) is not None and r.window_min_months > r.window_max_months:
             raise InputError(f"window_min_months ({r.window_min_months:g}) is after window_max_months "
                              f"({r.window_max_months:g})", file=F_PLAN, row=i, field="window_min_months")
         key = (r.outcome, r.comparison, r.set_id)
@@ -126,7 +155,8 @@ class Selection:
     ``sensitivity`` holds ``(kind, row_id, alternative_row_id_or_None)`` with kind
     ``without`` (drop the row), ``replace`` (use the alternative row instead) or
     ``no_time`` (drop the rows without a stated time point). ``derived`` lists the
-    graft_loss row_ids used for graft_survival (survivors = n - events).
+    row_ids of the complementary outcome used (e.g. graft loss for graft survival:
+    survivors = n - events).
     """
 
     plan_id: str
@@ -142,7 +172,7 @@ class Selection:
 
 def _study_ok(st, p) -> bool:
     for name, col in (("study_populations", "population"), ("study_settings", "setting"), ("study_roles", "role")):
-        allowed = codes(getattr(p, name))
+        allowed = _filter(p, name)
         if allowed is not None and st[col] not in allowed:
             return False
     return True
@@ -153,8 +183,9 @@ def _why_not(r, arm_n, p) -> str:
     if r.row_use != "count":
         return "not a proportion (row_use " + r.row_use + ")"
     tm = r.timepoint_months
-    if _present(tm) and not (p.window_min_months <= tm <= p.window_max_months):
-        return f"outside the window {p.window_min_months:g}-{p.window_max_months:g} months"
+    win = window(p)
+    if _present(tm) and win is not None and not (win[0] <= tm <= win[1]):
+        return f"outside the window {win[0]:g}-{win[1]:g} months"
     if not _present(tm) and p.timepoint_missing == "exclude":
         return "no time point stated"
     if _present(arm_n) and int(r.n) != int(arm_n):
@@ -183,12 +214,13 @@ def _groups(studies: pd.DataFrame) -> dict[str, str]:
 def _candidates(pkg, p, outcome_codes):
     out, arms = pkg["outcomes"], pkg["arms"].set_index(["study_id", "arm_id"])
     st = pkg["studies"].set_index("study_id")
-    av = codes(p.arm_other_antivirals)
+    av = _filter(p, "arm_other_antivirals")
+    treated = arm_codes(pkg)[0]
     for r in out.itertuples(index=False):
         if r.outcome not in outcome_codes or r.basis != "reported" or r.verification in UNUSABLE_VERIFICATION:
             continue
         arm = arms.loc[(r.study_id, r.arm_id)]
-        if arm.treatment != "ivig" or not _study_ok(st.loc[r.study_id], p):
+        if arm.treatment != treated or not _study_ok(st.loc[r.study_id], p):
             continue
         if av is not None and arm.other_antivirals not in av:
             continue
@@ -201,7 +233,8 @@ def select(pkg, plan_id: str) -> Selection:
     p = next(plan.loc[[plan_id]].itertuples(index=False))
     if p.comparison == "comparative":
         return _select_comparative(pkg, p)
-    own = {p.outcome} | ({COMPLEMENT[p.outcome]} if p.outcome in COMPLEMENT else set())
+    comp = complements(pkg)
+    own = {p.outcome} | ({comp[p.outcome]} if p.outcome in comp else set())
     narrative, chosen = [], {}
     alts = {r.alternative_to: r.row_id for r in pkg["outcomes"].itertuples(index=False) if r.row_use == "alternative"}
     for r, arm in _candidates(pkg, p, own):
@@ -244,7 +277,8 @@ def _row_sensitivity(kept, alts) -> list:
             sens.append(("without", r.row_id, None))
         if r.row_id in alts:
             sens.append(("replace", r.row_id, alts[r.row_id]))
-    if any(not _present(r.timepoint_months) for r in kept):
+    timed = [_present(r.timepoint_months) for r in kept]
+    if any(timed) and not all(timed):  # dropping the untimed rows leaves some, and differs
         sens.append(("no_time", "", None))
     return sens
 
@@ -266,10 +300,12 @@ def _summary(p, kept, narrative, sens, *, extreme, pooled, derived) -> Selection
 def _select_comparative(pkg, p) -> Selection:
     out = pkg["outcomes"]
     arms = pkg["arms"]
-    own = {p.outcome} | ({COMPLEMENT[p.outcome]} if p.outcome in COMPLEMENT else set())
+    comp = complements(pkg)
+    own = {p.outcome} | ({comp[p.outcome]} if p.outcome in comp else set())
     narrative, chosen = [], {}
+    control = arm_codes(pkg)[1]
     for r, arm in _candidates(pkg, p, own):
-        controls = arms[(arms.study_id == r.study_id) & (arms.treatment == "control")].sort_values("arm_id")
+        controls = arms[(arms.study_id == r.study_id) & (arms.treatment == control)].sort_values("arm_id")
         if controls.empty or r.row_use == "alternative":
             continue
         if p.set_kind not in POOLED_KINDS:
@@ -300,7 +336,8 @@ def _select_comparative(pkg, p) -> Selection:
             best[g] = (r, c)
     kept = sorted(best.values(), key=lambda rc: rc[0].study_id)
     sens = [("without", r.row_id, None) for r, c in kept if _present(r.inference) or _present(c.inference)]
-    if any(not _present(r.timepoint_months) for r, _ in kept):
+    timed = [_present(r.timepoint_months) for r, _ in kept]
+    if any(timed) and not all(timed):
         sens.append(("no_time", "", None))
     extreme = [(r.events == 0 and c.events == 0) or (r.events == r.n and c.events == c.n) for r, c in kept]
     return _summary(p, kept, narrative, sens, extreme=extreme,

@@ -87,9 +87,10 @@ def tool_for(design: str, has_control_arm: bool) -> str:
     return "murad"
 
 
-def study_tools(studies: pd.DataFrame, arms: pd.DataFrame) -> dict[str, str]:
-    """study_id -> tool for every study that is not a guideline."""
-    control = set(arms.study_id[arms.treatment == "control"])
+def study_tools(studies: pd.DataFrame, arms: pd.DataFrame, control_code: str | None = "control") -> dict[str, str]:
+    """study_id -> tool for every study that is not a guideline (``control_code``: the
+    arms.csv treatment code of a comparator arm; None for a question without one)."""
+    control = set(arms.study_id[arms.treatment == control_code]) if control_code else set()
     return {r.study_id: tool_for(r.design, r.study_id in control)
             for r in studies.itertuples(index=False) if r.role != "guideline"}
 
@@ -150,15 +151,36 @@ def _check_overall(df: pd.DataFrame, tool: str) -> None:
                              file=_file(tool), row=row, field="judgement")
 
 
-def check_risk_of_bias(t: dict[str, pd.DataFrame]) -> None:
+_COLUMNS = {"rob2": ("study_id", "outcome", "domain", "judgement", "support", "source_url", "source_locator"),
+            "robins_i": ("study_id", "outcome", "domain", "judgement", "support", "source_url", "source_locator"),
+            "murad": ("study_id", "item", "domain", "judgement", "support", "source_url", "source_locator")}
+
+
+def has_risk_of_bias(tables) -> bool:
+    """Whether the package appraises risk of bias at all (has any of the three tables)."""
+    return any(tool in tables for tool in TOOLS)
+
+
+def tool_table(tables, tool: str) -> pd.DataFrame:
+    """A tool's table, or an empty one with its columns when the package has no such table
+    (a package that appraises with one tool need not carry the other two files)."""
+    return tables[tool] if tool in tables else pd.DataFrame(columns=list(_COLUMNS[tool]))
+
+
+def check_risk_of_bias(t: dict[str, pd.DataFrame], control_code: str | None = "control") -> None:
     """Loader rules for the three risk-of-bias tables (first failure raises `InputError`).
 
     Every included study (every role but guideline) has rows in exactly the table of its
     tool (`tool_for`); every study/outcome has each domain of its tool once; Murad items sit
     in their domain; the overall RoB 2 / ROBINS-I judgement agrees with its domains. Types,
     vocabularies, the judgement text and the source locator are required by the schema.
+    A package with none of the three tables does not appraise risk of bias (the report
+    says so); one with any of them must appraise every study.
     """
-    tools = study_tools(t["studies"], t["arms"])
+    if not has_risk_of_bias(t):
+        return
+    t = {**t, **{tool: tool_table(t, tool) for tool in TOOLS}}
+    tools = study_tools(t["studies"], t["arms"], control_code)
     _check_tool_membership(t, tools)
     for tool in ("rob2", "robins_i"):
         _check_complete(t[tool], tool, ["study_id", "outcome"], "domain")
@@ -181,14 +203,14 @@ def study_concern(pkg, study_id: str) -> tuple[str, str]:
     """
     t = pkg.tables
     for tool in ("rob2", "robins_i"):
-        df = t[tool]
+        df = tool_table(t, tool)
         ov = df[(df.study_id == study_id) & (df.domain == "overall")]
         if len(ov):
             j = ov.judgement.iloc[0]
             level = {"low": "low", "some_concerns": "some", "moderate": "some", "high": "high",
                      "serious": "high", "critical": "high"}.get(j, "no_information")
             return level, f"{'RoB 2' if tool == 'rob2' else 'ROBINS-I'} overall: {j.replace('_', ' ')}"
-    mu = t["murad"]
+    mu = tool_table(t, "murad")
     items = mu[(mu.study_id == study_id) & mu["item"].isin(MURAD_KEY_ITEMS)]
     no = sorted(items.item[items.judgement == "no"])
     unclear = sorted(items.item[items.judgement == "unclear"])
@@ -204,7 +226,7 @@ def rob_tables(pkg, labels: dict[str, str]) -> dict[str, Any]:
     domain order and labels (what the traffic-light figures draw)."""
     out: dict[str, Any] = {"tools": {}}
     for tool in TOOLS:
-        df = pkg[tool]
+        df = tool_table(pkg.tables, tool)
         col = "item" if tool == "murad" else "domain"
         rows = []
         for r in df.itertuples(index=False):

@@ -28,19 +28,40 @@ def _present(v) -> bool:
     return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
 
 
+# Tables every package needs; the others (claims, screening, search log, risk of bias, viral
+# loads, ...) are optional: a rule that reads an absent table does not run, and the report
+# leaves out the section that table feeds, saying so.
+REQUIRED_TABLES = ("studies", "arms", "outcomes", "analysis_plan")
+# rule -> the tables it reads besides the required ones
+_NEEDS = {"_check_viral_loads": ("viral_loads",), "_check_claims": ("claims",),
+          "_check_screening": ("screening",), "_check_included_studies": ("screening",),
+          "check_recorded_judgements": ("claims", "field_provenance"),
+          "_check_provenance": ("field_provenance",), "_check_prisma": ("prisma_checklist",)}
+
+
 def check_package(pkg, problems=None) -> None:
     """Run every cross-table rule on a loaded package.
 
     Problems go to `problems` (an `analysis.review.io.Problems`); without one, they are
     raised together at the end. A rule that cannot run because a cell already failed its
-    schema check (and is empty) is skipped: that problem is reported already.
+    schema check (and is empty) is skipped: that problem is reported already. A rule whose
+    optional table the package does not have is skipped too (see `REQUIRED_TABLES`).
     """
     from .problems import Problems
 
     own = problems is None
     problems = Problems() if own else problems
-    for rule in (_check_studies, _check_outcomes, _check_viral_loads, _check_claims, _check_screening,
-                 _check_included_studies, *RAISING_RULES):
+    names = {r.get("name") for r in pkg.descriptor.get("resources", [])}
+    missing = [t for t in REQUIRED_TABLES if t not in names]
+    for name in missing:
+        problems.add(InputError(f"the package has no {name!r} resource (every package needs "
+                                f"{', '.join(REQUIRED_TABLES)})", file="datapackage.json", field="resources"))
+    if missing:
+        problems.raise_if_any()
+    for rule in (_check_vocabulary, _check_studies, _check_outcomes, _check_viral_loads, _check_claims,
+                 _check_screening, _check_included_studies, *RAISING_RULES):
+        if not all(t in pkg.tables for t in _NEEDS.get(rule.__name__, ())):
+            continue
         try:
             rule(pkg, problems)
         except (TypeError, KeyError, ValueError):
@@ -48,6 +69,28 @@ def check_package(pkg, problems=None) -> None:
                 raise
     if own:
         problems.raise_if_any()
+
+
+def _check_vocabulary(pkg, problems) -> None:
+    """The outcome codes of outcomes.csv and the plan are the keys of question.toml's
+    [outcomes] (the question file owns the vocabulary; the schema repeats it as an enum so
+    each cell is checked where it is read)."""
+    from .question import QUESTION_FILE, question_for
+
+    try:
+        keys = set(question_for(pkg).outcomes)
+    except InputError as exc:
+        problems.add(exc)
+        return
+    for name in ("outcomes", "analysis_plan"):
+        field = next((f for f in pkg.resource(name)["schema"]["fields"] if f["name"] == "outcome"), None)
+        enum = set((field or {}).get("constraints", {}).get("enum", []))
+        if enum != keys:
+            diff = sorted(enum ^ keys)
+            problems.add(InputError(
+                f"the outcome codes of {name} differ from the [outcomes] of {QUESTION_FILE} "
+                f"({', '.join(diff[:5])}{'...' if len(diff) > 5 else ''}): keep the two lists equal",
+                file="datapackage.json", field=f"{name}.outcome"))
 
 
 def _at(pkg, name: str, i: int, field: str) -> dict:
@@ -134,7 +177,7 @@ def _check_claims(pkg, problems) -> None:
     t = pkg.tables
     ids = set(t["studies"].study_id)
     out_rows = set(t["outcomes"].row_id)
-    vl_rows = set(t["viral_loads"].row_id)
+    vl_rows = set(t["viral_loads"].row_id) if "viral_loads" in t else set()
     arm_keys = {f"{r.study_id}/{r.arm_id}" for r in t["arms"].itertuples(index=False)}
     for i, r in enumerate(t["claims"].itertuples(index=False), start=1):
         def add(message, field, i=i):
@@ -197,10 +240,10 @@ def _check_provenance(t) -> None:
     """Each provenance row names an existing cell; a year shown for a study that was not
     found can only have come from the answer, so it must be recorded as such."""
     f_pv = "data/raw/field_provenance.csv"
-    keys = {res: {_KEYS[res](r) for r in t[res].itertuples(index=False)} for res in _KEYS}
+    keys = {res: {_KEYS[res](r) for r in t[res].itertuples(index=False)} for res in _KEYS if res in t}
     recorded = set()
     for i, r in enumerate(t["field_provenance"].itertuples(index=False), start=1):
-        if r.row_key not in keys[r.resource]:
+        if r.row_key not in keys.get(r.resource, ()):
             raise InputError(f"{r.resource} has no row {r.row_key!r}", file=f_pv, row=i, field="row_key")
         if r.field not in t[r.resource].columns:
             raise InputError(f"{r.resource} has no column {r.field!r}", file=f_pv, row=i, field="field")
@@ -227,20 +270,26 @@ def _check_prisma(t) -> None:
         raise InputError(f"PRISMA 2020 item(s) {', '.join(missing)} missing", file=f_pr, field="item")
 
 
-def _raising(fn, table_arg: bool):
+def _comparator_code(pkg) -> str | None:
+    from .question import arm_codes
+
+    return arm_codes(pkg)[1]
+
+
+def _raising(fn, table_arg: bool, name: str = ""):
     """Adapt a rule that raises its first `InputError` to the collector."""
     def rule(pkg, problems) -> None:
         try:
             fn(pkg.tables if table_arg else pkg)
         except InputError as exc:
             problems.add(pkg.located(exc))
-    rule.__name__ = fn.__name__
+    rule.__name__ = name or fn.__name__
     return rule
 
 
 RAISING_RULES = (
     _raising(lambda t: _check_row_use(t["outcomes"]), True),
-    _raising(check_risk_of_bias, True),
+    _raising(lambda pkg: check_risk_of_bias(pkg.tables, _comparator_code(pkg)), False, "check_risk_of_bias"),
     _raising(check_plan, False),
     _raising(check_recorded_judgements, True),
     _raising(_check_provenance, True),

@@ -64,16 +64,22 @@ def overlap_groups(studies: pd.DataFrame) -> dict[str, int]:
 
 
 def outcome_rows(pkg, outcome: str, *, basis: str = "reported") -> pd.DataFrame:
-    """IVIG-arm rows of treatment studies with a count and a denominator for `outcome`.
+    """Intervention-arm rows of treatment studies with a count and a denominator for `outcome`.
 
-    Graft survival is also derived from graft loss (survivors = n - lost) when a study
-    reports only the loss; the row says so in ``derivation``.
+    An outcome the question file derives from another (graft survival from graft loss:
+    survivors = n - lost) also takes that outcome's rows when a study reports only those;
+    the row says so in ``derivation``.
     """
+    from .question import question_for
+
     st = pkg["studies"].set_index("study_id")
     arms = pkg["arms"]
-    ivig_arms = {(a.study_id, a.arm_id) for a in arms.itertuples(index=False) if a.treatment == "ivig"}
+    treated = question_for(pkg).arm_codes[0]
+    ivig_arms = {(a.study_id, a.arm_id) for a in arms.itertuples(index=False) if a.treatment == treated}
     out = pkg["outcomes"]
-    wanted = [outcome] + (["graft_loss"] if outcome == "graft_survival" else [])
+    spec = question_for(pkg).outcomes.get(outcome)
+    source = spec.derived_from if spec is not None else None
+    wanted = [outcome] + ([source] if source else [])
     rows = []
     for r in out.itertuples(index=False):
         if r.outcome not in wanted or r.basis != basis:
@@ -83,8 +89,8 @@ def outcome_rows(pkg, outcome: str, *, basis: str = "reported") -> pd.DataFrame:
         if not (_present(r.events) and _present(r.n)):
             continue
         events, derivation = int(r.events), "as extracted"
-        if r.outcome == "graft_loss" and outcome == "graft_survival":
-            events, derivation = int(r.n) - int(r.events), "graft survival = n - grafts lost"
+        if source and r.outcome == source:
+            events, derivation = int(r.n) - int(r.events), _derivation(pkg, outcome, source)
         rows.append({"study_id": r.study_id, "row_id": r.row_id, "events": events, "n": int(r.n),
                      "timepoint": r.timepoint if _present(r.timepoint) else "",
                      "count_basis": r.count_basis, "n_basis": r.n_basis,
@@ -104,6 +110,14 @@ def outcome_rows(pkg, outcome: str, *, basis: str = "reported") -> pd.DataFrame:
     df["label"] = [study_label({"study_id": s, "first_author": a, "year": y})
                    for s, a, y in zip(df.study_id, df.first_author, df.year, strict=True)]
     return df.reset_index(drop=True)
+
+
+def _derivation(pkg, outcome: str, source: str) -> str:
+    """'graft survival = n - graft loss' from the question file's short labels."""
+    from .question import question_for
+
+    outs = question_for(pkg).outcomes
+    return f"{outs[outcome].short} = n - {outs[source].short}"
 
 
 def cited_study_ids(studies: pd.DataFrame, groups: dict[str, int]) -> set[str]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..stats.pooling import leave_one_out, pool_proportions
 from ..stats.proportions import proportion_ci
+from .plan import window
 from .selection import cited_study_ids, dataset_from_rows, outcome_rows, records, resolve_overlaps
 
 # Every frequentist method shown side by side: (stable id, label, options). The primary
@@ -133,12 +134,15 @@ def scenarios(pkg, outcome: str, df: pd.DataFrame, selection, groups, primary, o
         elif kind == "no_time":
             sets.append(("no-time", "Only rows with a stated time point",
                          df[df.timepoint.astype(str) != ""], "drops rows whose time point is not reported"))
-    sets.append(("no-abstracts", "Without conference abstracts", df[df.design != "conference_abstract"], ""))
+    if (df.design == "conference_abstract").any():
+        sets.append(("no-abstracts", "Without conference abstracts", df[df.design != "conference_abstract"], ""))
     cited_ids = cited_study_ids(pkg["studies"], groups)
-    cited = df[df.study_id.isin(cited_ids)]
-    sets.append(("cited-only", "Studies the answer cites", cited, "the answer's references 3-7 that were found"))
+    refs = _cited_refs(pkg["studies"])
+    if refs:  # only a question that appraises an answer citing studies
+        sets.append(("cited-only", "Studies the answer cites", df[df.study_id.isin(cited_ids)],
+                     f"the answer's references {refs} that were found"))
     everyone, _ = resolve_overlaps(outcome_rows(pkg, outcome), groups)
-    if not everyone.empty:
+    if not everyone.empty and set(everyone.row_id) != set(df.row_id):  # else it repeats the primary
         sets.append(("all-treated", "Every treated patient, any population (not the plan)", everyone,
                      "the earlier pool of all single-arm data, for comparison only"))
     claimed = outcome_rows(pkg, outcome, basis="claimed")
@@ -156,6 +160,18 @@ def scenarios(pkg, outcome: str, df: pd.DataFrame, selection, groups, primary, o
         res = primary if key == "primary" else _fit(data.reset_index(drop=True), tau2_ci=False, **options)
         rows.append(summary_row(key, label, res, data, primary=(key == "primary"), note=note))
     return rows
+
+
+def _cited_refs(studies: pd.DataFrame) -> str:
+    """The answer's reference numbers of studies (not guidelines): '3-7', or '3, 5' when not
+    consecutive; '' when the answer cites none."""
+    refs = sorted({int(r.answer_ref) for r in studies.itertuples(index=False)
+                   if r.role != "guideline" and pd.notna(r.answer_ref)})
+    if not refs:
+        return ""
+    if len(refs) > 1 and refs == list(range(refs[0], refs[-1] + 1)):
+        return f"{refs[0]}-{refs[-1]}"
+    return ", ".join(map(str, refs))
 
 
 def crude(df: pd.DataFrame) -> dict[str, Any]:
@@ -188,7 +204,7 @@ def analyse_set(pkg, plan_row, selection, groups, *, options: dict, primary_id: 
     result: dict[str, Any] = {
         "plan_id": plan_row.plan_id, "outcome": outcome, "set_kind": plan_row.set_kind,
         "set_id": plan_row.set_id, "population_label": plan_row.population_label,
-        "window": [float(plan_row.window_min_months), float(plan_row.window_max_months)],
+        "window": list(window(plan_row)) if window(plan_row) else None,
         "definition": plan_row.definition, "k": len(df), "pooled": bool(selection.pool),
         "not_pooled_reason": selection.reason, "narrative": narrative_rows(pkg, selection),
         "dataset": records(df) if not df.empty else [], "primary": None, "primary_summary": "",

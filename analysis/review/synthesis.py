@@ -11,6 +11,7 @@ decision of its own: the plan, the question file and the constants named here do
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ from .._version import __version__
 from ..stats.options import DEFAULTS, METHOD_OPTIONS, PRIMARY_METHOD
 from .comparative import analyse_comparative, other_comparisons
 from .grade import certainty_summary, grade_outcome, grading_context, rate_comparative_sets
+from .grade.context import can_grade
 from .plan import select
 from .prisma import prisma_checklist
 from .rob import rob_tables
@@ -37,10 +39,9 @@ PRIMARY_LABEL = next(lbl for k, lbl, _ in METHODS if k == PRIMARY_ID) if any(
     f"Bayesian {lik}-normal, tau ~ {tp[0]}({tp[1]:g}); mu ~ normal(0, 10)"
     for k, lik, tp in BAYES_PRIORS if k == PRIMARY_ID)
 OUTCOME_LABELS: dict[str, str] = {}
-CAVEAT = ("Comparisons come from one small pilot trial whose arms differed at baseline and from "
-          "non-randomised cohorts; co-interventions (leflunomide, cidofovir, ciprofloxacin, "
-          "immunosuppression reduction) were given in both arms. Studies are pooled only with studies "
-          "of the same design, and only when two or more share an outcome.")
+# What the comparative section always says; the question file adds what its studies share
+# (question.toml [report] comparative_caveat, written before this sentence).
+CAVEAT = "Studies are pooled only with studies of the same design, and only when two or more share an outcome."
 
 
 def hazard_ratios(pkg, labels: dict[str, str]) -> list[dict[str, Any]]:
@@ -65,12 +66,46 @@ def _plan_order(plan: pd.DataFrame, question) -> list:
                                  kinds.get(r.set_kind, 9), r.plan_id))
 
 
+def _caveat(question) -> str:
+    lead = (question.report.get("comparative_caveat", "") if question is not None else "").strip()
+    return f"{lead} {CAVEAT}" if lead else CAVEAT
+
+
+# the repository this package is installed from (editable): package paths are shown
+# relative to it, so the results read the same wherever a build runs
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def package_info(pkg) -> dict[str, str]:
+    """The data package's name and descriptor path (relative to the repository when inside
+    it: ``data/datapackage.json``), which the outputs name as their source."""
+    descriptor = (Path(pkg.root) / "datapackage.json").resolve()
+    try:
+        shown = descriptor.relative_to(_REPO).as_posix()
+    except ValueError:
+        shown = str(descriptor)
+    return {"name": str(pkg.descriptor.get("name", "")), "descriptor": shown}
+
+
+def _optional(pkg, name: str) -> list[dict[str, Any]]:
+    """The records of an optional table (viral loads, ...), JSON-safe; none when absent."""
+    if name not in pkg.tables:
+        return []
+    return [{k: (None if not _present(v) else v) for k, v in rec.items()}
+            for rec in pkg[name].astype(object).to_dict(orient="records")]
+
+
 def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict[str, Any]:
-    """Every analysis of the report as one JSON-safe dict (see the module docstring)."""
+    """Every analysis of the report as one JSON-safe dict (see the module docstring).
+
+    Tables the package does not have leave their part empty (``None`` or ``[]``): no
+    certainty without risk-of-bias and publication-bias judgements, no PRISMA counts
+    without a search log, no viral loads, and so on; the report says what is left out."""
     if question is not None:
         OUTCOME_LABELS.update(question.labels())
     groups = overlap_groups(pkg["studies"])
-    ctx = grading_context(pkg)  # what the GRADE rules read (risk of bias, control risks, ...)
+    # what the GRADE rules read (risk of bias, control risks, ...), when the package has it
+    ctx = grading_context(pkg) if can_grade(pkg) else None
     outcomes: dict[str, Any] = {}
     subgroups: dict[str, list] = {}
     narrative_sets: list[dict] = []
@@ -89,7 +124,8 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         res["label"] = _label(p.outcome)
         res["set_label"] = question.set_label(p.set_id) if question is not None else p.set_id
         if p.set_kind == "primary_pool":
-            res["grade"] = grade_outcome(res, pd.DataFrame(res["dataset"]), ctx) if res["dataset"] else None
+            res["grade"] = (grade_outcome(res, pd.DataFrame(res["dataset"]), ctx)
+                            if res["dataset"] and ctx is not None else None)
             outcomes[p.outcome] = res
         elif p.set_kind == "subgroup":
             subgroups.setdefault(p.outcome, []).append(res)
@@ -98,10 +134,12 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
     flat = [{**s, "role": "treatment", "plan_id": c["plan_id"], "set_id": c["set_id"]}
             for sets in comparisons.values() for c in sets for s in c["studies"]]
     labels = {r.study_id: study_label(r._asdict()) for r in pkg["studies"].itertuples(index=False)}
-    ratings = rate_comparative_sets(comparisons, ctx, OUTCOME_LABELS)
+    ratings = rate_comparative_sets(comparisons, ctx, OUTCOME_LABELS) if ctx is not None else []
+    producer = (question.report.get("producer") if question is not None else None) or "evsynth"
     return {
-        "generated_by": f"bkvn-ivig-evidence {__version__} (python -m analysis analyze)",
+        "generated_by": f"{producer} {__version__} (python -m analysis analyze)",
         "question": question.to_dict() if question is not None else None,
+        "package": package_info(pkg),
         "data_hashes": dict(sorted(package_hashes.items())),
         "plan": [{k: (v if _present(v) else None) for k, v in r._asdict().items()}
                  for r in pkg["analysis_plan"].itertuples(index=False)],
@@ -113,15 +151,12 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         "narrative_sets": narrative_sets,
         "comparative": {"outcomes": comparisons, "outcome_order": list(comparisons), "studies": flat,
                         "hazard_ratios": hazard_ratios(pkg, labels),
-                        "other": other_comparisons(pkg, pairs), "caveat": CAVEAT},
+                        "other": other_comparisons(pkg, pairs), "caveat": _caveat(question)},
         "evidence_table": evidence_table(pkg),
         "percent_checks": percent_checks(pkg),
-        "certainty": certainty_summary(outcomes, ratings, ctx),
+        "certainty": certainty_summary(outcomes, ratings, ctx) if ctx is not None else None,
         "prisma": prisma_counts(pkg),
-        "prisma_checklist": prisma_checklist(pkg),
+        "prisma_checklist": prisma_checklist(pkg) if "prisma_checklist" in pkg.tables else None,
         "risk_of_bias": rob_tables(pkg, labels),
-        "viral_loads": [
-            {k: (None if not _present(v) else v) for k, v in rec.items()}
-            for rec in pkg["viral_loads"].astype(object).to_dict(orient="records")
-        ],
+        "viral_loads": _optional(pkg, "viral_loads"),
     }

@@ -6,24 +6,38 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pandas as pd
+
 from .audit_rules import check_percent
 from .selection import _present, overlap_groups, study_label
 
 
+def _column(df, name: str):
+    """A column's non-missing values; none when the package's table has no such column
+    (the dose and follow-up columns are optional)."""
+    return df[name].dropna() if name in df.columns else pd.Series(dtype=object)
+
+
 def evidence_table(pkg) -> list[dict[str, Any]]:
-    """One row per study: design, population, setting, n, regimen, co-interventions, follow-up."""
+    """One row per study: design, population, setting, n, regimen, co-interventions, follow-up.
+
+    ``n_ivig`` and ``n_control`` are the patients of the intervention and comparator arms
+    (the key names predate the question file and stay for the derived files' readers)."""
+    from .question import arm_codes
+
+    treated, control = arm_codes(pkg)
     st = pkg["studies"]
     arms = pkg["arms"]
     rows = []
     for r in st.itertuples(index=False):
         a = arms[arms.study_id == r.study_id]
-        ivig = a[a.treatment == "ivig"]
-        ctrl = a[a.treatment == "control"]
+        ivig = a[a.treatment == treated]
+        ctrl = a[a.treatment == control]
         n_ivig = int(ivig.n.dropna().sum()) if ivig.n.notna().any() else None
-        dose = "; ".join(sorted({str(x) for x in ivig.ivig_dose_text.dropna()})) or (
-            "; ".join(f"{float(x):g} g/kg" for x in ivig.ivig_dose_g_per_kg.dropna()) or "not reported")
-        co = "; ".join(sorted({str(x) for x in ivig.co_interventions.dropna()})) or "not reported"
-        fu = "; ".join(sorted({str(x) for x in a.follow_up_text.dropna()})) or "not reported"
+        dose = "; ".join(sorted({str(x) for x in _column(ivig, "ivig_dose_text")})) or (
+            "; ".join(f"{float(x):g} g/kg" for x in _column(ivig, "ivig_dose_g_per_kg")) or "not reported")
+        co = "; ".join(sorted({str(x) for x in _column(ivig, "co_interventions")})) or "not reported"
+        fu = "; ".join(sorted({str(x) for x in _column(a, "follow_up_text")})) or "not reported"
         rows.append({"study_id": r.study_id, "label": study_label(r._asdict()), "citation": r.citation,
                      "year": None if not _present(r.year) else int(r.year), "design": r.design,
                      "population": r.population, "setting": r.setting, "role": r.role,
@@ -51,13 +65,27 @@ def percent_checks(pkg) -> list[dict[str, Any]]:
     return out
 
 
-def prisma_counts(pkg) -> dict[str, Any]:
-    """PRISMA 2020 flow counts from the search log and the screening table.
+# exclusion reasons that act at title/abstract screening whatever the question; the question
+# file adds its own (question.toml [prisma] screening_reasons: off-topic population, ...)
+SCREENING_REASONS = ("review_or_editorial", "other")
+
+
+def _screening_reasons(pkg) -> tuple[str, ...]:
+    from .question import question_for
+
+    return tuple(question_for(pkg).prisma.get("screening_reasons", ())) + SCREENING_REASONS
+
+
+def prisma_counts(pkg) -> dict[str, Any] | None:
+    """PRISMA 2020 flow counts from the search log and the screening table (None when the
+    package logs no search: no flow diagram is drawn).
 
     Records are identified per query; duplicates are records seen more than once (same
     normalised URL, DOI or PMID) or marked duplicate; a record's decision is "included" if
     any of its screenings included it.
     """
+    if "screening" not in pkg.tables or "search_log" not in pkg.tables:
+        return None
     sc = pkg["screening"]
     sl = pkg["search_log"]
 
@@ -87,10 +115,9 @@ def prisma_counts(pkg) -> dict[str, Any]:
             not_retrieved += 1
             continue
         reason_counts[reason] = reason_counts.get(reason, 0) + 1
-    screen_excl = sum(v for k, v in reason_counts.items()
-                      if k in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other"))
-    full_text_reasons = {k: v for k, v in reason_counts.items()
-                         if k not in ("not_kidney_transplant", "not_ivig", "not_bk", "review_or_editorial", "other")}
+    at_screening = _screening_reasons(pkg)
+    screen_excl = sum(v for k, v in reason_counts.items() if k in at_screening)
+    full_text_reasons = {k: v for k, v in reason_counts.items() if k not in at_screening}
     st = pkg["studies"].set_index("study_id")
     included_ids = sorted({s for s in sc[sc.decision == "included"].study_id.dropna()
                            if s in st.index and st.loc[s, "role"] != "guideline"})

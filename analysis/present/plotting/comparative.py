@@ -43,7 +43,7 @@ def _limits(studies, pooled) -> tuple[float, float]:
 
 
 def comparative_forest_plot(studies: list[dict], pooled: list[dict], *, title: str = "",
-                            intervention: str = "IVIG", comparator: str = "no IVIG",
+                            intervention: str = "intervention", comparator: str = "comparator",
                             higher_is_better: bool = True, style: str = "report") -> Figure:
     """Risk ratios with 95% CIs (log axis) per study, grouped by design, with each design's
     pooled Mantel-Haenszel diamond.

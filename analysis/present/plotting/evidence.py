@@ -77,7 +77,7 @@ def evidence_map(studies: pd.DataFrame, *, outcome_labels: dict | None = None,
     designs = list(dict.fromkeys(str(d) for d in df["design"]))
     _draw_bubbles(ax, st, df, outs_per, outcomes, nvals, area, designs)
     _label_axes(ax, st, df, outcomes, outcome_labels or {})
-    _design_legend(ax, st, designs)
+    _design_legend(ax, st, designs, unverified=any(str(v) in UNVERIFIED for v in df["verification"]))
     _size_legend(ax, st, nvals, nmax, area)
     return fig
 
@@ -143,8 +143,9 @@ def _label_axes(ax, st, df, outcomes, outcome_labels: dict) -> None:
     ax.set_xlabel("Outcome reported", fontsize=st["base"])
 
 
-def _design_legend(ax, st, designs) -> None:
-    """Design colours and found/not-found markers, right of the axes, headed in bold."""
+def _design_legend(ax, st, designs, *, unverified: bool = True) -> None:
+    """Design colours and found/not-found markers (only when some study was not found),
+    right of the axes, headed in bold."""
     def head(text):
         return Line2D([], [], ls="none", label=text)
 
@@ -153,11 +154,12 @@ def _design_legend(ax, st, designs) -> None:
                        color=_design_colour(d, designs),
                        label=_DESIGN_TEXT.get(d, d.replace("_", " ")))
                 for d in designs]
-    handles.append(head("Source"))
-    handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,
-                          color=PALETTE["dark"], label="found and read"))
-    handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3, mfc="none",
-                          mec=PALETTE["dark"], mew=st["lw"], label="answer only / not found"))
+    if unverified:
+        handles.append(head("Source"))
+        handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3,
+                              color=PALETTE["dark"], label="found and read"))
+        handles.append(Line2D([], [], ls="none", marker="o", ms=st["ms"] * 1.3, mfc="none",
+                              mec=PALETTE["dark"], mew=st["lw"], label="answer only / not found"))
     leg = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                     frameon=False, fontsize=st["small"], borderaxespad=0, handletextpad=0.6)
     for text, h in zip(leg.get_texts(), handles, strict=True):

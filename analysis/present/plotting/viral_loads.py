@@ -1,4 +1,4 @@
-"""BK viral load trajectories on a log scale, one line per study/patient series."""
+"""Viral load trajectories on a log scale, one line per study/patient series."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ _BOUND_MARKERS = {"eq": "o", "gt": "^", "lt": "v"}
 
 
 def viral_load_plot(loads: pd.DataFrame, *, labels: dict | None = None, title: str = "",
-                    lloq: float | None = None, style: str = "report", ax=None) -> Figure:
-    """BK viral load trajectories on a log scale, one line per study/patient series.
+                    lloq: float | None = None, style: str = "report", ax=None,
+                    ylabel: str = "Viral load (copies/mL)") -> Figure:
+    """Viral load trajectories on a log scale, one line per study/patient series.
 
     Each series (study, patient, statistic) is sorted by time and drawn as a line with
     markers; group means and medians are dashed. Values reported only as a bound are
@@ -42,6 +43,8 @@ def viral_load_plot(loads: pd.DataFrame, *, labels: dict | None = None, title: s
         Page or 16:9 slide sizing.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (the legend is then placed to its right).
+    ylabel : str
+        The y-axis label (name the virus, e.g. "BK viral load (copies/mL)").
 
     Returns
     -------
@@ -61,7 +64,7 @@ def viral_load_plot(loads: pd.DataFrame, *, labels: dict | None = None, title: s
     ax.set_yscale("log")
     handles = _draw_series(ax, st, df, labels or {})
     _draw_lloq_and_limits(ax, st, df, lloq)
-    ax.set_ylabel("BK viral load (copies/mL)", fontsize=st["base"])
+    ax.set_ylabel(ylabel, fontsize=st["base"])
     ax.set_xlabel("Time (months)", fontsize=st["base"])
     _tidy_axes(ax, st, left=True)
     ax.grid(True, which="major", axis="y", color=PALETTE["light"], lw=0.6)

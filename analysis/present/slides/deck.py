@@ -11,7 +11,7 @@ from typing import Any
 from ..._version import __version__
 from ...review.io import write_bytes
 from ..citation import load_bibliography
-from ..figures import comparative_specs, in_sentence, save_figure
+from ..figures import comparative_specs, in_sentence, producer, save_figure, treated_patients
 from ..narrative import question_outcomes
 from ._layout import (
     _check_layout,
@@ -23,7 +23,7 @@ from ._layout import (
     _pct,
 )
 from .plots import _forest, _slide_claims, _slide_sensitivity
-from .references import _footer, _slide_references
+from .references import _footer, _footer_places, _slide_references
 from .sof import _slide_grade
 from .text_slides import _evidence_counts, _slide_bottom_line, _slide_evidence, _slide_title
 
@@ -44,19 +44,27 @@ def _comparative_slides(results: dict) -> list[tuple]:
         sub = (f"Pooled RR {heads[0]['estimate']:.2f} (95% CI {heads[0]['ci_low']:.2f} to "
                f"{heads[0]['ci_high']:.2f}), {heads[0]['design_group']} studies" if heads
                else f"{k} {'study' if k == 1 else 'studies'}, not pooled")
-        out.append((o, f"{c['label']}: IVIG versus no IVIG", f"{c['set_label']}: {sub}",
+        iv, cmp_ = question["intervention"]["name"], (question.get("comparator") or {}).get("name", "comparator")
+        out.append((o, f"{c['label']}: {iv} versus {cmp_}", f"{c['set_label']}: {sub}",
                     specs[f"comparative_{o}_{c['set_id']}"]))
     return out
 
 
-def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict,
-                cff_path: Path) -> list[dict[str, Any]]:
+def _forest_title(label: str, intervention: str) -> str:
+    """'BK viremia clearance after IVIG (no comparison)', without the intervention when the
+    title would not fit the slide's title line (about 50 characters at title size)."""
+    title = f"{label} after {intervention} (no comparison)"
+    return title if len(title) <= 50 else f"{label} (no comparison)"
+
+
+def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[str, dict[str, str]],
+                cff_path: Path, bib_name: str = "report/references.bib") -> list[dict[str, Any]]:
     """One dict per slide: ``name``, ``title``, ``subtitle``, ``sources``, ``figure`` (True if
     also saved as PNG/SVG) and ``draw`` (returns the Figure, title and footer not yet added)."""
     outs = results["outcomes"]
     question = results.get("question") or {}
-    primaries = [o for o in question.get("primary_outcomes", ("viremia_clearance", "graft_survival"))
-                 if o in outs]
+    iv = (question.get("intervention") or {}).get("name", "the intervention")
+    primaries = [o for o in question.get("primary_outcomes", results["outcome_order"]) if o in outs]
     pooled = [o for o in primaries if outs[o].get("primary")]  # single-arm forests only with a pool
 
     def page(draw_into: Callable) -> Callable:
@@ -71,7 +79,8 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict,
         return (f"Pooled {_pct(p['estimate'])} (95% CI {_ci(p['ci_low'], p['ci_high'])}) by the "
                 "binomial-normal GLMM; exact study CIs")
 
-    sens_sub = "Each row re-pools the clearance data; dashed line: the primary estimate"
+    sens_word = ((question.get("outcomes") or {}).get(pooled[0]) or {}).get("short", "") if pooled else ""
+    sens_sub = f"Each row re-pools the {sens_word} data; dashed line: the primary estimate"
     if calibration is not None:
         cal = [r for r in calibration["rows"]
                if r["method"] == "glmm-t" and r["interval"] == "ci" and r["sizes"] == "observed"]
@@ -81,9 +90,10 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict,
     found, counts = _evidence_counts(results)
     small = sum(c for d, c in counts.items() if d in ("case_series", "case_report", "conference_abstract"))
     s = audit["summary"]
+    claims = bool(audit.get("claims"))  # an audited answer: its slide, and its words in the title
     return [
-        {"name": "title", "title": "IVIG for refractory BK-virus nephropathy",
-         "subtitle": "Journal club: an evidence synthesis and an audit of an AI-written answer",
+        {"name": "title", "title": question.get("short_title", "Evidence synthesis"),
+         "subtitle": "Journal club: an evidence synthesis" + (" and an audit of an AI-written answer" if claims else ""),
          "sources": ["results.json", "claims_audit.json"], "figure": False,
          "draw": page(lambda f: _slide_title(f, results, audit))},
         {"name": "evidence", "title": "The evidence at a glance",
@@ -93,24 +103,27 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict,
         *[{"name": f"comparative_{o}", "title": title, "subtitle": sub, "sources": ["results.json"],
            "figure": True, "draw": page(lambda f, draw=draw: _embed_report_figure(f, draw()))}
           for o, title, sub, draw in _comparative_slides(results)],
-        *[{"name": f"forest_{o}", "title": f"{outs[o]['label']} after IVIG (no comparison)",
+        *[{"name": f"forest_{o}", "title": _forest_title(outs[o]["label"], iv),
            "subtitle": forest_sub(o), "sources": ["results.json"], "figure": True,
            "draw": lambda o=o: _forest(results, o)} for o in pooled],
         *([{"name": "sensitivity", "title": f"How the {in_sentence(outs[pooled[0]]['label'])} answer moves",
             "subtitle": sens_sub, "sources": ["results.json"] + (["calibration.json"] if calibration else []),
             "figure": True, "draw": lambda: _slide_sensitivity(results, pooled[0])}]
           if pooled and outs[pooled[0]].get("scenarios") else []),
-        {"name": "claims_audit", "title": "Claims audit of the AI answer",
-         "subtitle": f"{sum(s.values())} checkable claims, each with a computed or recorded verdict",
-         "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)},
-        {"name": "grade", "title": "GRADE summary of findings",
-         "subtitle": "Share of IVIG-treated patients with each outcome; ratings by analysis/review/grade/",
-         "sources": ["results.json"], "figure": True, "draw": page(lambda f: _slide_grade(f, results))},
+        *([{"name": "claims_audit", "title": "Claims audit of the AI answer",
+            "subtitle": f"{sum(s.values())} checkable claims, each with a computed or recorded verdict",
+            "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)}]
+          if claims else []),
+        *([{"name": "grade", "title": "GRADE summary of findings",
+            "subtitle": f"Share of {treated_patients(results)} with each outcome; ratings by analysis/review/grade/",
+            "sources": ["results.json"], "figure": True, "draw": page(lambda f: _slide_grade(f, results))}]
+          if results.get("certainty") else []),
         {"name": "bottom_line", "title": "Bottom line", "subtitle": "",
          "sources": ["results.json", "claims_audit.json"], "figure": False,
          "draw": page(lambda f: _slide_bottom_line(f, results, audit))},
         {"name": "references", "title": "References",
-         "subtitle": "All, with DOI or PMID: report/references.bib, or run  make cite",
+         "subtitle": f"All, with DOI or PMID: {bib_name}"
+                     + (", or run  make cite" if bib_name == "report/references.bib" else ""),
          "sources": ["references.bib", "CITATION.cff"], "figure": False,
          "draw": page(lambda f: _slide_references(f, results, bib, cff_path))},
     ]
@@ -132,22 +145,27 @@ def build_slides(results: dict, audit: dict, calibration: dict | None, bib_path:
     out_pdf = Path(out_pdf)
     out_dir = Path(out_dir) if out_dir is not None else out_pdf.parent
     bib = load_bibliography(Path(bib_path)).entries
-    specs = slide_specs(results, audit, calibration, bib, Path(cff_path))
+    where = _footer_places(results, Path(bib_path))
+    specs = slide_specs(results, audit, calibration, bib, Path(cff_path),
+                        bib_name=f"{where['bib_dir']}{Path(bib_path).name}")
     buf = _io.BytesIO()
     records = []
-    meta = {"CreationDate": None, "ModDate": None, "Title": "IVIG for BK-virus nephropathy: journal club",
-            "Creator": f"bkvn-ivig-evidence {__version__}", "Producer": f"bkvn-ivig-evidence {__version__}"}
+    made_by = producer(results)
+    short = (results.get("question") or {}).get("short_title", "Evidence synthesis")
+    meta = {"CreationDate": None, "ModDate": None, "Title": f"{short}: journal club",
+            "Creator": f"{made_by} {__version__}", "Producer": f"{made_by} {__version__}"}
     with PdfPages(buf, metadata=meta) as pdf:
         for i, spec in enumerate(specs, start=1):
             fig = spec["draw"]()
-            _chrome(fig, i, len(specs), spec["title"], spec["subtitle"], _footer(spec, bib))
+            _chrome(fig, i, len(specs), spec["title"], spec["subtitle"], _footer(spec, bib, made_by, **where))
             _check_layout(fig, spec["name"])
             pdf.savefig(fig)
             files = []
             if spec["figure"]:
                 for fmt in ("png", "svg"):
                     path = out_dir / f"{i:02d}-{spec['name'].replace('_', '-')}.{fmt}"
-                    save_figure(fig, path, title=spec["title"], caption=_footer(spec, bib))
+                    save_figure(fig, path, title=spec["title"], caption=_footer(spec, bib, made_by, **where),
+                                made_by=made_by)
                     files.append(path.name)
             shown = _drawn_texts(fig)
             records.append({"number": i, "name": spec["name"], "title": spec["title"], "files": files,

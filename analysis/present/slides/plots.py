@@ -52,6 +52,8 @@ def _forest(results: dict, outcome: str):
     pooled = results["outcomes"][outcome]["primary"]
     try:
         probe = plotting.forest_plot(pooled, labels=labels, designs=designs, style="slide")
+        if probe.get_figheight() > SLIDE_H - TOP_BAND - FOOT_BAND:  # its rows would overlap when squeezed
+            raise ValueError("forest_plot: too many studies for slide type")
     except ValueError:
         slide = _new_slide()
         _embed_report_figure(slide, plotting.forest_plot(pooled, labels=labels, designs=designs))

@@ -25,31 +25,51 @@ from ._layout import (
 
 def _slide_title(fig, results: dict, audit: dict) -> None:
     y = SLIDE_H - TOP_BAND - 0.3
-    rows = [
-        ("Population", "Kidney-transplant recipients with biopsy-proven BK-virus nephropathy that "
-                       "progresses despite maximal reduction of immunosuppression"),
-        ("Intervention", "Intravenous immunoglobulin (IVIG), when cidofovir or foscarnet are "
-                         "contraindicated or have failed"),
-        ("Comparison", "No IVIG (immunosuppression reduction alone)"),
-        ("Outcomes", "Clearance of BK viremia; graft survival"),
-    ]
+    q = results.get("question") or {}
+    pico = q.get("pico") or {}
+    rows = [(head, pico[key]) for head, key in (("Population", "population"), ("Intervention", "intervention"),
+                                                ("Comparison", "comparison"), ("Outcomes", "outcomes"))
+            if pico.get(key)]
     _text(fig, MARGIN, y, "The question (PICO)", BODY_PT, fontweight="bold", va="top")
     y -= _line(BODY_PT) + 0.25
-    label_w = max(_text_width(fig, r[0], TEXT_PT, "bold") for r in rows) + 0.35
-    text_w = SLIDE_W - 2 * MARGIN - label_w
-    for lab, txt in rows:
-        lines = _wrap(fig, txt, text_w, TEXT_PT)
-        _text(fig, MARGIN, y, lab, TEXT_PT, fontweight="bold", va="top")
-        _text(fig, MARGIN + label_w, y, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
-        y -= len(lines) * _line(TEXT_PT, 1.2) + 0.18
-    n_claims = sum(audit["summary"].values())
-    n_cmp = len({s["study_id"] for s in results["comparative"]["studies"]})
+    what = _what_we_did(results, audit)
+    # the question file's PICO in the largest type (at least 14 pt) that fits above the footer
+    size = TEXT_PT
+    while True:
+        label_w = max(_text_width(fig, r[0], size, "bold") for r in rows) + 0.35
+        wrapped = [_wrap(fig, txt, SLIDE_W - 2 * MARGIN - label_w, size) for _, txt in rows]
+        what_lines = _wrap(fig, what, SLIDE_W - 2 * MARGIN, size)
+        need = sum(len(w) * _line(size, 1.2) + 0.18 for w in wrapped) + 0.2 + len(what_lines) * _line(size, 1.2)
+        if need <= y - FOOT_BAND - 0.3 or size <= 14.0:
+            break
+        size -= 1.0
+    for (lab, _), lines in zip(rows, wrapped, strict=True):
+        _text(fig, MARGIN, y, lab, size, fontweight="bold", va="top")
+        _text(fig, MARGIN + label_w, y, "\n".join(lines), size, va="top", linespacing=1.2)
+        y -= len(lines) * _line(size, 1.2) + 0.18
     y -= 0.2
-    what = (f"An AI-written clinical answer says \u201cyes, as salvage\u201d. We compared IVIG with no IVIG "
-            f"in the {_count(n_cmp, 'study', 'studies')} with a control group, pooled only where the "
-            f"analysis plan allows, and checked its {n_claims} claims.")
-    _text(fig, MARGIN, y, "\n".join(_wrap(fig, what, SLIDE_W - 2 * MARGIN, TEXT_PT)), TEXT_PT,
-          va="top", color=MUTED, linespacing=1.2)
+    _text(fig, MARGIN, y, "\n".join(what_lines), size, va="top", color=MUTED, linespacing=1.2)
+
+
+def _what_we_did(results: dict, audit: dict) -> str:
+    """One sentence under the PICO: the appraised answer (if any), what was compared or
+    pooled, and the claims checked."""
+    q = results.get("question") or {}
+    iv = (q.get("intervention") or {}).get("name", "the intervention")
+    answer = q.get("answer") or {}
+    n_claims = len(audit.get("claims") or [])
+    n_cmp = len({s["study_id"] for s in results["comparative"]["studies"]})
+    said = ""
+    if n_claims and answer.get("gist"):
+        desc = answer.get("description", "an answer")
+        said = f"{desc[:1].upper()}{desc[1:]} says \u201c{answer['gist']}\u201d. "
+    if q.get("comparator"):
+        did = (f"We compared {iv} with {q['comparator']['name']} in the {_count(n_cmp, 'study', 'studies')} "
+               "with a control group, pooled only where the analysis plan allows")
+    else:
+        k = len(results["evidence_table"])
+        did = f"We pooled the {_count(k, 'study', 'studies')} of {iv} only where the analysis plan allows"
+    return said + did + (f", and checked its {n_claims} claims." if n_claims else ".")
 
 
 DESIGN_NAMES = {"rct": ("randomised trial", "randomised trials"),
@@ -83,7 +103,8 @@ def _slide_evidence(fig, results: dict) -> None:
     step = _line(BODY_PT, 1.4)
     # left column: what was found and what was pooled
     x = MARGIN
-    _text(fig, x, top, f"{len(found)} study reports found and read", BODY_PT, fontweight="bold", va="top")
+    head = f"{len(found)} study reports" + (" found and read" if results.get("prisma") else "")
+    _text(fig, x, top, head, BODY_PT, fontweight="bold", va="top")
     y = top - step - 0.1
     for d, c in counts.items():
         name = DESIGN_NAMES.get(d, (d.replace("_", " "),) * 2)[c != 1]
@@ -94,24 +115,45 @@ def _slide_evidence(fig, results: dict) -> None:
     treat = [r for r in found if r["role"] == "treatment"]
     n_treat = sum(r["n_ivig"] or 0 for r in treat)
     outs = results["outcomes"]
+    q = results.get("question") or {}
+    primaries = [o for o in q.get("primary_outcomes") or results["outcome_order"] if o in outs]
     pooled = "; ".join(f"{in_sentence(outs[o]['label'])} {_count(outs[o]['k'], 'study', 'studies')} "
-                       f"({_count(outs[o]['crude']['n'], 'patient')})" for o in ("viremia_clearance", "graft_survival")
-                       if outs[o].get("crude"))
-    for para in (f"{len(treat)} treat BK viremia or nephropathy ({_count(n_treat, 'patient')} given IVIG); "
-                 f"{len(guidelines)} guidelines.", f"Pooled: {pooled}."):
+                       f"({_count(outs[o]['crude']['n'], 'patient')})" for o in primaries if outs[o].get("crude"))
+    iv = (q.get("intervention") or {}).get("name", "the intervention")
+    first = f"{len(treat)} report treatment with {iv} ({_count(n_treat, 'patient')})"
+    first += f"; {_count(len(guidelines), 'guideline', 'guidelines')}." if guidelines else "."
+    for para in (first, f"Pooled: {pooled}." if pooled else "No pooled estimate."):
         lines = _wrap(fig, para, col_w, TEXT_PT)
         _text(fig, x, y, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
         y -= len(lines) * _line(TEXT_PT, 1.2) + 0.15
-    # right column: search and what is missing
-    x = MARGIN + col_w + gap
-    pr = results["prisma"]
-    _text(fig, x, top, "Search (PRISMA 2020)", BODY_PT, fontweight="bold", va="top")
-    y = top - step - 0.1
-    for n, what in ((pr["identified"], "records identified"), (pr["screened"], "screened"),
-                    (pr["reports_included"], "reports included")):
-        _text(fig, x + 0.95, y, str(n), BODY_PT, fontweight="bold", va="top", ha="right", color=ACCENT)
-        _text(fig, x + 1.15, y, what, BODY_PT, va="top")
-        y -= step
+    _search_column(fig, results, missing, x=MARGIN + col_w + gap, top=top, col_w=col_w, step=step)
+
+
+def _search_column(fig, results: dict, missing: list[dict], *, x: float, top: float, col_w: float,
+                   step: float) -> None:
+    """Right column of the evidence slide: the search (or the package the studies come
+    from, when no search is logged) and the answer's references that were not found."""
+    pr = results.get("prisma")
+    if pr:
+        _text(fig, x, top, "Search (PRISMA 2020)", BODY_PT, fontweight="bold", va="top")
+        y = top - step - 0.1
+        for n, what in ((pr["identified"], "records identified"), (pr["screened"], "screened"),
+                        (pr["reports_included"], "reports included")):
+            _text(fig, x + 0.95, y, str(n), BODY_PT, fontweight="bold", va="top", ha="right", color=ACCENT)
+            _text(fig, x + 1.15, y, what, BODY_PT, va="top")
+            y -= step
+    else:
+        _text(fig, x, top, "Where the studies come from", BODY_PT, fontweight="bold", va="top")
+        pkg = results.get("package") or {}
+        where = str(pkg.get("descriptor", ""))
+        if where.startswith("/"):  # outside the repository: the folder's name is enough
+            where = "/".join(where.split("/")[-2:])
+        text = f"The data package {where} ({pkg.get('name', '')}); no search is logged, so no PRISMA flow."
+        lines = _wrap(fig, text, col_w, TEXT_PT)
+        _text(fig, x, top - step - 0.1, "\n".join(lines), TEXT_PT, va="top", linespacing=1.2)
+        y = top - step - 0.1 - len(lines) * _line(TEXT_PT, 1.2)
+    if not missing:
+        return
     y -= 0.35
     _text(fig, x, y, "Not found in any source", BODY_PT, fontweight="bold", va="top", color="#D55E00")
     y -= step

@@ -1,12 +1,15 @@
 """GRADE certainty ratings with two paths, proposed by named rules for a review team.
 
-* **Comparative effects** (IVIG versus no IVIG) start high for randomised trials and for
-  non-randomised studies assessed with ROBINS-I (Schunemann et al. 2019, GRADE 18) and are
-  rated down by the five domains; imprecision is judged against the no-IVIG risk of the
-  control arms (GRADE guidance 34 and 35, 2022).
-* **Single-arm event rates** are the risk with IVIG (Iorio et al. 2015): very low by
-  construction as evidence about the effect of IVIG (Murad et al. 2018), every domain
+* **Comparative effects** (intervention versus comparator) start high for randomised trials
+  and for non-randomised studies assessed with ROBINS-I (Schunemann et al. 2019, GRADE 18)
+  and are rated down by the five domains; imprecision is judged against the comparator's
+  risk in the control arms (GRADE guidance 34 and 35, 2022).
+* **Single-arm event rates** are the risk with the intervention (Iorio et al. 2015): very
+  low by construction as evidence about its effect (Murad et al. 2018), every domain
   still judged and recorded.
+
+The names in the reasons and the indirectness terms are the question file's
+(`context.GradeWords`).
 
 Each rule is a function in `domains` whose docstring cites its paper; each rating
 records the judgement, the reason and the rule for every domain. `certainty_phrase`

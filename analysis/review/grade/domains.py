@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 
 from ...stats._dist import norm_ppf
-from .context import ControlRisk, GradeContext
+from .context import ControlRisk, GradeContext, GradeWords
 from .types import DomainRating
 
 CITE = {
@@ -35,16 +35,12 @@ APPRECIABLE_RR = (0.75, 1.25)
 OIS_RRR, OIS_ALPHA, OIS_POWER = 0.25, 0.05, 0.80
 # funnel plots and asymmetry tests need at least 10 studies (Sterne et al. 2011)
 FUNNEL_MIN_STUDIES = 10
-# outcomes that stand in for what patients care about (graft survival, graft function
-# as lived, adverse events): GRADE 8 rates surrogates down
-SURROGATE_OUTCOMES = {"viremia_clearance": "BK viremia clearance stands in for graft survival",
-                      "viruria_clearance": "viruria clearance stands in for graft survival",
-                      "viral_load_reduction": "a fall in viral load stands in for graft survival",
-                      "histologic_resolution": "histological resolution stands in for graft survival",
-                      "renal_function_stable": "stable creatinine stands in for graft survival",
-                      "incident_viremia": "new viremia stands in for BK nephropathy and graft loss"}
-QUESTION = ("biopsy-proven BKVN progressing after maximal immunosuppression reduction, with cidofovir or "
-            "foscarnet contraindicated or failed")
+# Outcomes that stand in for what patients care about are rated down (GRADE 8): each
+# outcome's ``surrogate`` in question.toml says what it stands in for; the question's
+# population and the settings that match or are distant from it are its [grade] table
+# (`GradeWords`).
+# the words of a question that names none (the rules' defaults)
+NEUTRAL = GradeWords()
 _JUDGEMENT = {0: "not serious", 1: "serious", 2: "very serious", 3: "very serious"}
 
 
@@ -59,17 +55,17 @@ def _rating(domain: str, levels: int, reason: str, rule: str, cite: str) -> Doma
 # ------------------------------------------------------------------------------ start
 
 
-def start_single_arm() -> tuple[str, str, str]:
+def start_single_arm(words: GradeWords = NEUTRAL) -> tuple[str, str, str]:
     """Single-arm event rates are the "risk with intervention" (Iorio et al. 2015): what
-    happened to IVIG-treated patients. Without a comparison they cannot separate IVIG
-    from immunosuppression reduction, co-interventions or spontaneous clearance, so as
-    evidence about the effect of IVIG they are very low certainty by construction
-    (Murad et al. 2018). Returns (level, reason, rule)."""
+    happened to treated patients. Without a comparison they cannot separate the
+    intervention from what else happened (``words.alternatives``: co-interventions, the
+    natural course), so as evidence about its effect they are very low certainty by
+    construction (Murad et al. 2018). Returns (level, reason, rule)."""
+    iv = words.intervention
     return ("very low",
-            "single-arm event rates (risk with IVIG): without a comparison group they cannot separate IVIG from "
-            "immunosuppression reduction, co-interventions or spontaneous clearance, so as evidence about the "
-            "effect of IVIG they are very low certainty by construction; the domains below are recorded but "
-            "cannot lower it further", "start_single_arm")
+            f"single-arm event rates ({words.risk_with}): without a comparison group they cannot separate {iv} from "
+            f"{words.alternatives}, so as evidence about the effect of {iv} they are very low certainty by "
+            "construction; the domains below are recorded but cannot lower it further", "start_single_arm")
 
 
 def start_comparative(study_ids: Sequence[str], ctx: GradeContext) -> tuple[str, str, str]:
@@ -199,72 +195,80 @@ def inconsistency_from_spread(points: Sequence[tuple[str, float, float, float]],
 # ---------------------------------------------------------------------- indirectness
 
 
-def _matches_question(info: dict) -> bool:
-    """Biopsy-proven BKVN treated after cidofovir or foscarnet failed: the study's setting,
-    and ``prior_therapies_failed`` naming either drug (a text starting "none" records that
-    nothing had to fail first, whatever it lists as given alongside)."""
+def _matches_question(info: dict, words: GradeWords) -> bool:
+    """A treatment study in a setting of the question (``words.matching_settings``) whose
+    ``prior_therapies_failed`` names one of ``words.matching_prior`` (a text starting
+    "none" records that nothing had to fail first, whatever it lists as given alongside);
+    with no prior therapies named, the setting alone decides. For the main question:
+    biopsy-proven BKVN treated after cidofovir or foscarnet failed."""
     prior = str(info.get("prior_therapies_failed", "")).strip().lower()
-    return (info["setting"] == "biopsy_proven_bkvn" and info["role"] == "treatment"
-            and not prior.startswith("none") and ("cidofovir" in prior or "foscarnet" in prior))
+    failed = not words.matching_prior or (not prior.startswith("none")
+                                          and any(d.lower() in prior for d in words.matching_prior))
+    return info["setting"] in words.matching_settings and info["role"] == "treatment" and failed
 
 
 def indirectness(patients: dict[str, int], outcome: str, ctx: GradeContext) -> DomainRating:
     """At least serious whenever the population, intervention or outcome is not the
-    question's; very serious when most patients had viremia only or IVIG as prevention,
-    or when the outcome is a surrogate (Guyatt et al. 2011, GRADE 8). The question's
-    population is biopsy-proven BKVN after maximal immunosuppression reduction with
-    cidofovir or foscarnet contraindicated or failed; a study matches it when its setting
-    is biopsy-proven BKVN and cidofovir or foscarnet is among the therapies that failed."""
+    question's; very serious when most patients are in a setting distant from it
+    (``words.distant_settings``; for the main question viremia only or prevention) or when
+    the outcome is a surrogate (Guyatt et al. 2011, GRADE 8). A study matches the
+    question's population when `_matches_question` says so (the terms are the question
+    file's [grade] table)."""
+    w = ctx.words
+    surrogate = w.surrogates.get(outcome)
     total = sum(patients.values())
-    match = [s for s in patients if _matches_question(ctx.studies[s])]
-    vir = [s for s in patients if ctx.studies[s]["setting"] in ("viremia_only", "prevention")]
+    match = [s for s in patients if _matches_question(ctx.studies[s], w)]
+    vir = [s for s in patients if ctx.studies[s]["setting"] in w.distant_settings]
     n_match, n_vir = sum(patients[s] for s in match), sum(patients[s] for s in vir)
     co = {s: ctx.co_interventions[s] for s in patients if s in ctx.co_interventions}
-    parts = [f"population: {n_match} of {total} patients come from studies matching the question ({QUESTION})"
+    parts = [f"population: {n_match} of {total} patients come from studies matching the question ({w.population})"
              + (f": {', '.join(match)}" if match else "")]
     if vir:
-        parts.append(f"{n_vir} of {total} had viremia only or received IVIG as prevention ({', '.join(vir)})")
+        parts.append(f"{n_vir} of {total} {w.distant or 'are in a setting distant from the question'} "
+                     f"({', '.join(vir)})")
     if co:
-        parts.append("intervention: IVIG given with " + "; ".join(f"{s}: {', '.join(v)}" for s, v in co.items()))
-    if outcome in SURROGATE_OUTCOMES:
-        parts.append(f"outcome: surrogate ({SURROGATE_OUTCOMES[outcome]})")
-    differs = n_match < total or bool(co) or outcome in SURROGATE_OUTCOMES
-    very = n_vir > total / 2 or outcome in SURROGATE_OUTCOMES
+        parts.append(f"intervention: {w.intervention} given with "
+                     + "; ".join(f"{s}: {', '.join(v)}" for s, v in co.items()))
+    if surrogate:
+        parts.append(f"outcome: surrogate ({surrogate})")
+    differs = n_match < total or bool(co) or bool(surrogate)
+    very = n_vir > total / 2 or bool(surrogate)
     return _rating("indirectness", 2 if very else 1 if differs else 0, "; ".join(parts), "indirectness", "grade8")
 
 
 # ----------------------------------------------------------------------- imprecision
 
 
-def _threshold_text(c: ControlRisk) -> str:
-    return (f"no-IVIG risk {c.events}/{c.n} = {_pct(c.risk)} (control arms of {', '.join(c.studies)}; exact 95% "
-            f"CI {_pct(c.ci_low)} to {_pct(c.ci_high)})")
+def _threshold_text(c: ControlRisk, words: GradeWords) -> str:
+    return (f"{words.risk_without} {c.events}/{c.n} = {_pct(c.risk)} (control arms of {', '.join(c.studies)}; "
+            f"exact 95% CI {_pct(c.ci_low)} to {_pct(c.ci_high)})")
 
 
 def imprecision_single_arm(est: float, lo: float, hi: float, interval: str,
-                           control: ControlRisk | None) -> DomainRating:
-    """Judge the interval of the risk with IVIG against the no-IVIG risk of the control
-    arms (GRADE guidance 34, 2022: the confidence-interval approach against a threshold;
-    Schunemann et al. 2022, GRADE 35: the uncertainty of the baseline risk counts too).
+                           control: ControlRisk | None, words: GradeWords = NEUTRAL) -> DomainRating:
+    """Judge the interval of the risk with the intervention against the comparator's risk
+    in the control arms (GRADE guidance 34, 2022: the confidence-interval approach against
+    a threshold; Schunemann et al. 2022, GRADE 35: the uncertainty of the baseline risk
+    counts too).
 
-    Serious if the interval contains the no-IVIG risk, or if that risk's own exact
-    interval overlaps it (the threshold is too uncertain to be cleared); very serious if
-    the interval contains both an appreciable benefit and an appreciable harm (a 25%
-    relative change either way, the GRADE 6 default). Without any control arm for the
-    outcome: serious, because no threshold exists (a review team must set one).
+    Serious if the interval contains that risk, or if that risk's own exact interval
+    overlaps it (the threshold is too uncertain to be cleared); very serious if the
+    interval contains both an appreciable benefit and an appreciable harm (a 25% relative
+    change either way, the GRADE 6 default). Without any control arm for the outcome:
+    serious, because no threshold exists (a review team must set one).
     """
     ci = f"{_pct(est)} ({interval} {_pct(lo)} to {_pct(hi)})"
     if control is None:
-        return _rating("imprecision", 1, f"risk with IVIG {ci}; no control arm reports this outcome, so there is no "
-                       "no-IVIG risk to judge it against (a review team must set a decision threshold)",
+        return _rating("imprecision", 1, f"{words.risk_with} {ci}; no control arm reports this outcome, so there is "
+                       f"no {words.risk_without} to judge it against (a review team must set a decision threshold)",
                        "imprecision_single_arm", "grade35")
     p0 = control.risk
-    text = f"risk with IVIG {ci} judged against the {_threshold_text(control)}"
+    text = f"{words.risk_with} {ci} judged against the {_threshold_text(control, words)}"
     lvl = 0
     if lo <= p0 <= hi:
         lvl, text = 1, text + ": the interval contains it"
     elif not (control.ci_high < lo or control.ci_low > hi):
-        lvl, text = 1, text + ": that risk's own interval overlaps the interval with IVIG"
+        lvl, text = 1, text + f": that risk's own interval overlaps the interval with {words.intervention}"
     else:
         text += ": the interval lies clear of it"
     if 0 < p0 < 1:
@@ -291,20 +295,20 @@ def optimal_information_size(p0: float) -> int:
     return 2 * math.ceil(per_arm)
 
 
-def imprecision_comparative(c: dict) -> DomainRating:
-    """Judge a comparative effect against the null (risk equal to the no-IVIG risk; GRADE
+def imprecision_comparative(c: dict, words: GradeWords = NEUTRAL) -> DomainRating:
+    """Judge a comparative effect against the null (risk equal to the comparator's; GRADE
     guidance 34, 2022, minimally contextualised): serious when the risk-ratio interval
     contains 1, very serious when it also contains both an appreciable benefit and harm
     (RR 0.75 and 1.25, GRADE 6 default) or when no event occurred in either arm (no
     relative effect exists); when it excludes 1, serious unless the patients reach the
     optimal information size (GRADE 6, GRADE 34)."""
     e1, n1, e0, n0 = c["events_1"], c["n_1"], c["events_0"], c["n_0"]
-    counts = f"{e1}/{n1} with IVIG vs {e0}/{n0} without (no-IVIG risk {_pct(e0 / n0)})"
+    counts = f"{e1}/{n1} with {words.intervention} vs {e0}/{n0} without ({words.risk_without} {_pct(e0 / n0)})"
     rd = (f"RD {_pct(c['rd'])} (95% CI {_pct(c['rd_ci_low'])} to {_pct(c['rd_ci_high'])})"
           if c.get("rd") is not None else "")
     if c.get("rr") is None:
         return _rating("imprecision", 2, f"{counts}: no event in either arm, so no relative effect can be estimated; "
-                       f"{rd}; threshold RR 1 (no difference from the no-IVIG risk)", "imprecision_comparative",
+                       f"{rd}; threshold RR 1 (no difference from the {words.risk_without})", "imprecision_comparative",
                        "grade34")
     lo, hi = c["rr_ci_low"], c["rr_ci_high"]
     text = f"{counts}: RR {c['rr']:.2f} (95% CI {lo:.2f} to {hi:.2f}); {rd}; threshold RR 1 (RD 0)"

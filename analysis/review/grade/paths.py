@@ -1,5 +1,5 @@
-"""The two GRADE paths: single-arm event rates (risk with IVIG) and comparative effects
-(IVIG versus no IVIG). Each assembles the domain rules of `domains.py` into a
+"""The two GRADE paths: single-arm event rates (risk with the intervention) and comparative
+effects (intervention versus comparator; the names are the question file's). Each assembles the domain rules of `domains.py` into a
 `CertaintyRating`; `certainty_summary` turns the ratings into the bottom line's words."""
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def _imprecision_interval(events: np.ndarray, n: np.ndarray) -> tuple[float, flo
 
 
 def rate_single_arm(result: dict[str, Any], data: pd.DataFrame, ctx: GradeContext) -> CertaintyRating:
-    """GRADE for a pooled single-arm proportion (risk with IVIG): very low by construction,
-    every domain judged and recorded (see `domains`)."""
+    """GRADE for a pooled single-arm proportion (risk with the intervention): very low by
+    construction, every domain judged and recorded (see `domains`)."""
     outcome = result["outcome"]
+    w = ctx.words
     ev, n = data.events.to_numpy(), data.n.to_numpy()
     patients = dict(zip(data.study_id, (int(x) for x in n), strict=True))
     control = ctx.control.get((outcome, "treatment"))
@@ -55,24 +56,24 @@ def rate_single_arm(result: dict[str, Any], data: pd.DataFrame, ctx: GradeContex
               for r in data.itertuples(index=False) if r.n > 1]
     tau2, tau2_ci = _tau2(ev, n)
     est, lo, hi, interval = _imprecision_interval(ev, n)
-    start, start_reason, start_rule = D.start_single_arm()
+    start, start_reason, start_rule = D.start_single_arm(w)
     doms = (D.risk_of_bias_single_arm(patients, ctx),
             D.inconsistency_from_spread(points, threshold=threshold, tau2=tau2, tau2_ci=tau2_ci,
-                                        scale="the no-IVIG risk"),
+                                        scale=f"the {w.risk_without}"),
             D.indirectness(patients, outcome, ctx),
-            D.imprecision_single_arm(est, lo, hi, interval, control),
+            D.imprecision_single_arm(est, lo, hi, interval, control, w),
             D.publication_bias(outcome, "single_arm", len(data), ctx))
     p = result["primary"]
     if p is None:  # no pool allowed by the plan: the summed counts' exact interval is rated
         p = {"estimate": est, "ci_low": lo, "ci_high": hi}
-    effect = {"measure": "proportion of IVIG-treated patients (risk with IVIG)", "estimate": p["estimate"],
+    effect = {"measure": f"proportion of {w.patients} ({w.risk_with})", "estimate": p["estimate"],
               "ci_low": p["ci_low"], "ci_high": p["ci_high"],
               "interval": "primary GLMM, t(k-1) quantiles" if result["primary"] is not None else interval,
               "imprecision_estimate": est, "imprecision_ci_low": lo, "imprecision_ci_high": hi,
               "imprecision_interval": interval}
     return CertaintyRating(
         outcome=outcome, label=result["label"], path="single_arm", role="treatment",
-        question_type="risk with IVIG (single-arm event rate; non-comparative)", start=start,
+        question_type=f"{w.risk_with} (single-arm event rate; non-comparative)", start=start,
         start_reason=start_reason, start_rule=start_rule, certainty=final_level(start, doms), domains=doms,
         studies=tuple(data.study_id), k=len(data), patients=int(n.sum()), effect=effect,
         threshold=None if control is None else control.to_dict())
@@ -84,7 +85,7 @@ def _rr_from_percents(c: dict) -> float | None:
 
 
 def rate_comparative(comp: dict[str, Any], ctx: GradeContext, labels: dict[str, str]) -> list[CertaintyRating]:
-    """GRADE for every comparative outcome (per outcome and role): IVIG versus no IVIG from
+    """GRADE for every comparative outcome (per outcome and role): intervention versus comparator from
     the studies with counts in both arms; studies that print only percentages inform the
     consistency judgement. Effects are the single study's, or the pooled random-effects
     risk ratio where two or more studies of the same role report the outcome."""
@@ -111,17 +112,18 @@ def rate_comparative(comp: dict[str, Any], ctx: GradeContext, labels: dict[str, 
                 D.inconsistency_from_spread(pts, threshold=1.0, tau2=None if pool is None else pool.get("tau2"),
                                             tau2_ci=tau2_ci, scale="RR", fmt=lambda x: f"{x:.2f}"),
                 D.indirectness({c["study_id"]: c["n_1"] for c in body}, outcome, ctx),
-                D.imprecision_comparative(main),
+                D.imprecision_comparative(main, ctx.words),
                 D.publication_bias(outcome, "comparative", len(body), ctx))
         control = ctx.control.get((outcome, role))
-        effect = {"measure": "risk ratio, IVIG vs no IVIG", "estimate": main.get("rr"),
+        versus = f"{ctx.words.intervention} vs {ctx.words.comparator}"
+        effect = {"measure": f"risk ratio, {versus}", "estimate": main.get("rr"),
                   "ci_low": main.get("rr_ci_low"), "ci_high": main.get("rr_ci_high"),
                   "risk_difference": main.get("rd"), "rd_ci_low": main.get("rd_ci_low"),
                   "rd_ci_high": main.get("rd_ci_high"), "events_1": main["events_1"], "n_1": main["n_1"],
                   "events_0": main["events_0"], "n_0": main["n_0"],
                   "interval": "Wald 95% CI" + (" (random-effects pool)" if pool else " (single study)")}
         out.append(CertaintyRating(
-            outcome=outcome, label=f"{labels.get(outcome, outcome)}: IVIG vs no IVIG", path="comparative",
+            outcome=outcome, label=f"{labels.get(outcome, outcome)}: {versus}", path="comparative",
             role=role, question_type=f"comparative effect ({role})", start=start, start_reason=start_reason,
             start_rule=start_rule, certainty=final_level(start, doms), domains=doms, studies=tuple(patients),
             k=len(body), patients=sum(patients.values()), effect=effect,
@@ -131,8 +133,8 @@ def rate_comparative(comp: dict[str, Any], ctx: GradeContext, labels: dict[str, 
 
 def rate_comparative_sets(comparisons: dict[str, list[dict]], ctx: GradeContext,
                           labels: dict[str, str]) -> list[CertaintyRating]:
-    """GRADE for every comparative set of the analysis plan with studies: IVIG versus no
-    IVIG in that set's population. The rated effect is the Mantel-Haenszel risk ratio of
+    """GRADE for every comparative set of the analysis plan with studies: intervention
+    versus comparator in that set's population. The rated effect is the Mantel-Haenszel risk ratio of
     the design group with most studies where a pool exists, else the single study's."""
     out = []
     for outcome, sets in comparisons.items():
@@ -161,10 +163,11 @@ def rate_comparative_sets(comparisons: dict[str, list[dict]], ctx: GradeContext,
                     D.inconsistency_from_spread(pts, threshold=1.0, tau2=None if iv is None else iv.get("tau2"),
                                                 tau2_ci=None, scale="RR", fmt=lambda x: f"{x:.2f}"),
                     D.indirectness({c["study_id"]: c["n_1"] for c in body}, outcome, ctx),
-                    D.imprecision_comparative(main),
+                    D.imprecision_comparative(main, ctx.words),
                     D.publication_bias(outcome, "comparative", len(body), ctx))
             control = ctx.control.get((outcome, "treatment"))
-            effect = {"measure": "risk ratio, IVIG vs no IVIG", "estimate": main.get("rr"),
+            versus = f"{ctx.words.intervention} vs {ctx.words.comparator}"
+            effect = {"measure": f"risk ratio, {versus}", "estimate": main.get("rr"),
                       "ci_low": main.get("rr_ci_low"), "ci_high": main.get("rr_ci_high"),
                       "risk_difference": main.get("rd"), "rd_ci_low": main.get("rd_ci_low"),
                       "rd_ci_high": main.get("rd_ci_high"), "events_1": main["events_1"], "n_1": main["n_1"],
@@ -172,7 +175,7 @@ def rate_comparative_sets(comparisons: dict[str, list[dict]], ctx: GradeContext,
                       "interval": ("Mantel-Haenszel 95% CI (pooled within a design)" if pool
                                    else "score 95% CI (single study)")}
             out.append(CertaintyRating(
-                outcome=outcome, label=f"{labels.get(outcome, outcome)}: IVIG vs no IVIG ({cset.get('set_label', cset['set_id'])})",
+                outcome=outcome, label=f"{labels.get(outcome, outcome)}: {versus} ({cset.get('set_label', cset['set_id'])})",
                 path="comparative", role="treatment", question_type=f"comparative effect ({cset['set_id']})",
                 start=start, start_reason=start_reason, start_rule=start_rule, certainty=final_level(start, doms),
                 domains=doms, studies=tuple(patients), k=len(body), patients=sum(patients.values()), effect=effect,

@@ -49,7 +49,7 @@ class CertaintyRating:
     k: int
     patients: int
     effect: dict[str, Any]  # what is rated: measure, estimate, ci_low, ci_high, interval method
-    threshold: dict[str, Any] | None  # the no-IVIG risk the imprecision rule judged against
+    threshold: dict[str, Any] | None  # the comparator's risk the imprecision rule judged against
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
