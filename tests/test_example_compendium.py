@@ -151,7 +151,9 @@ def test_the_main_package_without_its_optional_tables_and_first_outcome_still_bu
     steps = [
         ["analyze", "--in", pkg, "--out", d / "results.json"],
         ["audit", "--in", pkg, "--results", d / "results.json", "--out", d / "claims_audit.json"],
-        ["calibrate", "--results", d / "results.json", "--replicates", REPLICATES, "--out", d / "calibration.json"],
+        ["design", "--in", pkg, "--out", d / "calibration_design.json"],
+        ["calibrate", "--design", d / "calibration_design.json", "--replicates", REPLICATES, "--out",
+         d / "calibration.json"],
         ["tables", "--results", d / "results.json", "--audit", d / "claims_audit.json", "--calibration",
          d / "calibration.json", "--outdir", d, "--manifest", d / "tables.json"],
         *[["figures", "--only", only, "--results", d / "results.json", "--audit", d / "claims_audit.json",
