@@ -48,5 +48,6 @@ $(EXCFIG): $(EXRES) $(EXCAL) $(PKG)
 $(EXREPORT): $(TEMPLATES) $(EXDIR)/references.bib $(EXRES) $(EXAUD) $(EXCAL) $(EXFIG) $(EXOFIG) $(EXCFIG) $(EXTAB) $(PKG)
 	@mkdir -p $(@D)
 	$(RUN) report --results $(EXRES) --audit $(EXAUD) --calibration $(EXCAL) --manifest $(EXFIG) \
+	  --decision $(EXDIR)/decisions/primary_method.json \
 	  --extra-manifest $(EXOFIG) --extra-manifest $(EXCFIG) \
 	  --template report/templates/report.html.j2 --bib $(EXDIR)/references.bib --out $@

@@ -23,6 +23,7 @@ CALFIG   := figures/calibration_manifest.json
 # (about five minutes) gives its decision at that precision.
 REPLICATES ?= 500
 REPORT   := report/report.html
+DECISION := data/decisions/primary_method.json
 
 report: $(REPORT)                                   ## Build everything into report/report.html
 all: report
@@ -67,7 +68,7 @@ $(OUTFIG): $(RESULTS) $(PKG)
 $(CALFIG): $(RESULTS) $(CALIB) $(PKG)
 	$(RUN) figures --only calibration --results $(RESULTS) --calibration $(CALIB) --outdir figures --manifest $@
 
-$(REPORT): $(TEMPLATES) report/references.bib $(RESULTS) $(AUDIT) $(CALIB) $(MANIFEST) $(OUTFIG) $(CALFIG) $(TABLES) $(PKG)
+$(REPORT): $(TEMPLATES) report/references.bib $(RESULTS) $(AUDIT) $(CALIB) $(MANIFEST) $(OUTFIG) $(CALFIG) $(TABLES) $(DECISION) $(PKG)
 	$(RUN) report --results $(RESULTS) --audit $(AUDIT) --calibration $(CALIB) --manifest $(MANIFEST) \
 	  --extra-manifest $(OUTFIG) --extra-manifest $(CALFIG) \
 	  --template report/templates/report.html.j2 --bib report/references.bib --out $@
@@ -85,12 +86,10 @@ audit: $(AUDIT)                                     ## Print the claims audit in
 
 calibration: $(CALIB) $(CALFIG)  ## Simulate interval coverage for this design
 
-# The primary method's decision record: the rule's own replicate count (2,000 per scenario,
-# about 5 minutes on 2 cores, so not part of `make report`), committed in data/decisions/.
+# The primary method's decision record (DECISION, above): the rule's own replicate count
+# (2,000 per scenario, about 5 minutes on 2 cores, so not part of `make report`), committed.
 # tests/test_primary_method.py fails when it is stale (another design) or when
 # analysis.stats.options.PRIMARY_METHOD is not its choice: then run this and follow it.
-DECISION := data/decisions/primary_method.json
-
 calibration-rule: $(DESIGN) | $(STAMP)  ## Re-run the calibration at 2,000 replicates and record the primary method the rule picks
 	$(RUN) calibrate --design $(DESIGN) --replicates 2000 --jobs 2 --tty-progress \
 	  --out build/calibration_rule.json --decision-out $(DECISION)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..review.io import dumps_json, sha256_file, write_bytes, write_text
+from .narrative_methods import interval_names, primary_method_short
 
 DESIGN_TEXT = {"case_report": "case report", "case_series": "case series",
                "retrospective_cohort": "retro. cohort", "prospective_cohort": "prosp. cohort",
@@ -159,27 +160,32 @@ def _outcome_specs(results: dict, labels: dict, designs: dict, style: str) -> li
             continue  # no finite pooled estimate (e.g. no events anywhere): the table says so
         lab = res["label"]
         title = f"{lab}: {treated_patients(results)}"
+        pm = results["primary_method"]
+        ci_word, pi_word = interval_names(pm["model"])
+        weights = (" Weights are not defined for this model." if pm["model"] in ("glmm", "bayes")
+                   else " Squares are sized by the inverse-variance weight.")
         specs.append((f"forest_{outcome}", title,
                       f"Forest plot of {in_sentence(lab)}: per-study proportions with exact (Clopper-Pearson) 95% CIs; "
-                      "pooled by the binomial-normal GLMM (ML, 7-node AGHQ) with its 95% CI (diamond) and "
-                      "95% prediction interval (bar). Weights are not defined for the GLMM.",
+                      f"pooled by the primary method ({primary_method_short(pm)}) with its 95% {ci_word} "
+                      f"(diamond) and 95% {pi_word} (bar).{weights}",
                       lambda r=res, t=title: plotting.forest_plot(r["primary"], labels=labels, designs=designs,
                                                                   title=t, style=style)))
         if outcome not in primary:
             continue
         rows = pd.DataFrame([*[{**m, "group": "Pooling method (all studies)"} for m in res["methods"]],
-                             *[{**s, "group": "Data choice (primary GLMM)"} for s in res["scenarios"] if s["k"] > 0]])
+                             *[{**s, "group": "Data choice (primary method)"} for s in res["scenarios"] if s["k"] > 0]])
         rows = rows.assign(pi_low=rows.pi_low.astype(float), pi_high=rows.pi_high.astype(float))
         rows["label"] = [f"{lbl}" for lbl in rows.label]
         specs.append((f"sensitivity_{outcome}", f"{lab}: methods and scenarios",
                       f"{lab}: pooled proportion (95% CI; thin line 95% PI) by pooling method (top) and by "
-                      "data scenario with the primary GLMM (bottom).",
+                      f"data scenario with the primary method, {primary_method_short(pm)} (bottom).",
                       lambda rows=rows, lab=lab: plotting.sensitivity_plot(
                           rows, title=f"{lab}: how the answer moves", style=style)))
         if res.get("leave_one_out"):
             loo = pd.DataFrame(res["leave_one_out"])
             specs.append((f"leave_one_out_{outcome}", f"{lab}: leave-one-out",
-                          f"{lab}: GLMM pooled proportion omitting each study in turn.",
+                          f"{lab}: pooled proportion by the primary method ({primary_method_short(pm)}) "
+                          "omitting each study in turn.",
                           lambda loo=loo, r=res, lab=lab: plotting.leave_one_out_plot(
                               loo, full=r["primary"], labels=labels, title=f"{lab}: leave-one-out", style=style)))
     return specs

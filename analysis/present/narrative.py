@@ -16,6 +16,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .narrative_methods import interval_names
+
 FORMATS = {
     "pct": lambda v: f"{100 * v:.1f}%",
     "pct0": lambda v: f"{100 * v:.0f}%",
@@ -169,10 +171,12 @@ def pooled_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
         return (f"{N(c + '.events', 'int')} of {N(c + '.n', 'int')} patients in {N(p + '.k', 'int')} studies "
                 f"(exact 95% CI of the summed counts {N.ci(c + '.ci_low', c + '.ci_high')}, which ignores "
                 "between-study differences)")
-    pi = (f"; 95% prediction interval {N.ci(p + '.pi_low', p + '.pi_high')}"
+    ci_word, pi_word = interval_names((res["primary"].get("methods") or {}).get(
+        "model", results["primary_method"]["model"]))
+    pi = (f"; 95% {pi_word} {N.ci(p + '.pi_low', p + '.pi_high')}"
           if res["primary"]["pi_low"] is not None else "")
     k, n = res["primary"]["k"], res["crude"]["n"]
-    return (f"{N(p + '.estimate')} (95% CI {N.ci(p + '.ci_low', p + '.ci_high')}{pi}; "
+    return (f"{N(p + '.estimate')} (95% {ci_word} {N.ci(p + '.ci_low', p + '.ci_high')}{pi}; "
             f"{N(p + '.k', 'int')} {'study' if k == 1 else 'studies'}, "
             f"{N(c + '.n', 'int')} {'patient' if n == 1 else 'patients'})")
 
@@ -357,29 +361,6 @@ def prisma_sentence(N: TextNumbers, results: dict) -> str:
             f"pages returned {N('prisma.identified', 'int')} records; after removing "
             f"{N('prisma.duplicates', 'int')} duplicates, {N('prisma.screened', 'int')} were screened and "
             f"{N('prisma.reports_included', 'int')} reports included. {N.text(results['prisma']['note'])}")
-
-
-def heterogeneity_sentence(N: TextNumbers, results: dict, outcome: str) -> str:
-    """tau^2 with its interval, I^2 both ways, the Wald and LRT Q with their own df."""
-    p = f"outcomes.{outcome}.primary"
-    h = results["outcomes"][outcome]["primary"]["heterogeneity"]
-    tau = "&tau;&sup2;" if N.html else "tau^2"
-    i2 = "I&sup2;" if N.html else "I^2"
-    t2 = f"{tau} = {N(p + '.tau2', 'tau2')}"
-    if h.get("tau2_ci_low") is not None:
-        hi = N(p + ".heterogeneity.tau2_ci_high", "tau2") if h.get("tau2_ci_high") is not None else "unbounded"
-        t2 += f" (95% profile-likelihood interval {N(p + '.heterogeneity.tau2_ci_low', 'tau2')} to {hi})"
-    if h.get("tau2") == 0:
-        t2 += ": not estimable with precision from so few, small studies, not evidence of no heterogeneity"
-    parts = [t2 + " (logit scale)"]
-    if h.get("i2") is not None:
-        parts.append(f"{i2} = {N(p + '.i2', 'i2')} as metafor defines it")
-    if h.get("q") is not None:
-        parts.append(f"Wald Q = {N(p + '.q', 'tau2')} on {h['df']} df (studies at 0% or 100% carry no "
-                     "information into it)")
-    if h.get("q_lrt") is not None:
-        parts.append(f"likelihood-ratio Q = {N(p + '.heterogeneity.q_lrt', 'tau2')} on {h['q_lrt_df']} df")
-    return "; ".join(parts) + "."
 
 
 def forest_caption(results: dict, outcome: str) -> str:

@@ -3,12 +3,14 @@
 Every sentence is built from ``results.json`` (``primary_method``), the calibration of this
 build (``calibration.json``) and the primary-method decision record
 (``data/decisions/primary_method.json``), once, and reused by the report, the slides and
-the README's claims (`analysis.present.narrative` holds the result sentences).
+the README's claims (`analysis.present.narrative` holds the result sentences), and the heterogeneity sentence,
+whose statistics depend on the model.
 """
 
 from __future__ import annotations
 
-__all__ = ["interval_names", "primary_method_phrase", "selection_sentences"]
+__all__ = ["heterogeneity_sentence", "interval_names", "primary_method_phrase", "primary_method_short",
+           "selection_sentences"]
 
 _TAU2 = {"reml": "REML", "ml": "ML", "dersimonian-laird": "DerSimonian-Laird",
          "paule-mandel": "Paule-Mandel"}
@@ -38,6 +40,18 @@ def primary_method_phrase(pm: dict) -> str:
             f"{level} intervals")
 
 
+def primary_method_short(pm: dict) -> str:
+    """'random effects, Freeman-Tukey, REML' (for captions and slide subtitles)."""
+    if pm["model"] == "bayes":
+        return f"Bayesian {pm.get('likelihood') or 'binomial'}-normal"
+    if pm["model"] == "glmm":
+        return f"binomial-normal GLMM (ML, {pm['n_agq']}-node AGHQ)"
+    scale = {"freeman-tukey": "Freeman-Tukey"}.get(pm["measure"], pm["measure"])
+    if pm["model"] == "common":
+        return f"common effect, {scale}"
+    return f"random effects, {scale}, {_TAU2.get(pm['tau2_method'], pm['tau2_method'])}"
+
+
 def interval_names(model: str) -> tuple[str, str]:
     """The names of the pooled interval and of the new-study interval for a model."""
     if model == "bayes":
@@ -60,3 +74,36 @@ def selection_sentences(decision: dict | None, calibration: dict | None) -> list
                    "this build's (the study sizes or the grid have changed since): it must be "
                    "re-run with `make calibration-rule` before this report is used.")
     return out
+
+
+def heterogeneity_sentence(N, results: dict, outcome: str) -> str:
+    """tau^2 with its interval (profile likelihood for the GLMM, Q-profile for inverse variance,
+    the posterior for the Bayesian model), I^2 both ways, the Wald and LRT Q with their df."""
+    p = f"outcomes.{outcome}.primary"
+    prim = results["outcomes"][outcome]["primary"]
+    h = prim["heterogeneity"]
+    tau = "&tau;&sup2;" if N.html else "tau^2"
+    i2 = "I&sup2;" if N.html else "I^2"
+    model = (prim.get("methods") or {}).get("model", results["primary_method"]["model"])
+    if model == "bayes":
+        return (f"Posterior median of tau {N(p + '.tau_median', 'tau2')} (95% credible interval "
+                f"{N(p + '.tau_ci_low', 'tau2')} to {N(p + '.tau_ci_high', 'tau2')}; logit scale), "
+                f"with the prior {N.text(prim.get('prior') or '')}.")
+    t2 = f"{tau} = {N(p + '.tau2', 'tau2')}"
+    kind = "profile-likelihood" if model == "glmm" else "Q-profile"
+    if h.get("tau2_ci_low") is not None:
+        hi = N(p + ".heterogeneity.tau2_ci_high", "tau2") if h.get("tau2_ci_high") is not None else "unbounded"
+        t2 += f" (95% {kind} interval {N(p + '.heterogeneity.tau2_ci_low', 'tau2')} to {hi})"
+    if h.get("tau2") == 0:
+        t2 += ": not estimable with precision from so few, small studies, not evidence of no heterogeneity"
+    scale = {"freeman-tukey": "Freeman-Tukey"}.get((prim.get("methods") or {}).get("measure", "logit"),
+                                                    (prim.get("methods") or {}).get("measure", "logit"))
+    parts = [t2 + f" ({scale} scale)"]
+    if h.get("i2") is not None:
+        parts.append(f"{i2} = {N(p + '.i2', 'i2')} as metafor defines it")
+    if h.get("q") is not None:
+        extra = " (studies at 0% or 100% carry no information into it)" if model == "glmm" else ""
+        parts.append(f"{'Wald ' if model == 'glmm' else ''}Q = {N(p + '.q', 'tau2')} on {h['df']} df{extra}")
+    if h.get("q_lrt") is not None:
+        parts.append(f"likelihood-ratio Q = {N(p + '.heterogeneity.q_lrt', 'tau2')} on {h['q_lrt_df']} df")
+    return "; ".join(parts) + "."

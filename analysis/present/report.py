@@ -18,7 +18,7 @@ from typing import Any
 
 from .._version import __version__
 from ..review.io import write_text
-from . import narrative
+from . import narrative, narrative_methods
 from .citation import format_reference, load_bibliography
 from .narrative import FORMATS, HtmlNumbers, lookup
 
@@ -158,7 +158,8 @@ def omitted_sections(results: dict, audit: dict | None) -> dict[str, str]:
 
 
 def render_report(*, results: dict, audit: dict, manifest: dict, template: Path, bibliography: Path,
-                  out: Path, figdir: Path, calibration: dict | None = None) -> None:
+                  out: Path, figdir: Path, calibration: dict | None = None,
+                  decision: dict | None = None) -> None:
     """Render ``template`` (a Jinja2 file; its folder is the template search path) to ``out``,
     atomically. The page names the package's folders as the results record them
     (``data/`` for the main package), whatever folder this build writes to."""
@@ -181,13 +182,16 @@ def render_report(*, results: dict, audit: dict, manifest: dict, template: Path,
     env = _environment(template.parent)
     ctx: dict[str, Any] = {
         "results": results, "audit": audit, "calibration": calibration, "q": question,
+        "decision": decision,
+        "primary_phrase": narrative_methods.primary_method_phrase(results["primary_method"]),
+        "selection": narrative_methods.selection_sentences(decision, calibration),
         "version": __version__, "commit_short": _git("rev-parse", "HEAD")[:10],
         "R": markup(R), "Rci": markup(R.ci), "A": markup(A), "C": markup(C) if C else None,
         "cite": markup(cite), "svg": _figures(manifest, figdir),
         "labels": {r["study_id"]: r["label"] for r in results["evidence_table"]},
         "bottom_line": [Markup(p) for p in narrative.bottom_line(R, A, results, audit, question)],
         "pooled_sentence": markup(lambda o: narrative.pooled_sentence(R, results, o)),
-        "heterogeneity_sentence": markup(lambda o: narrative.heterogeneity_sentence(R, results, o)),
+        "heterogeneity_sentence": markup(lambda o: narrative_methods.heterogeneity_sentence(R, results, o)),
         "response_sentence": markup(lambda o: narrative.response_sentence(R, results, o)),
         "glance": narrative.glance_sentence(results),
         "prisma_sentence": Markup(narrative.prisma_sentence(R, results)) if results.get("prisma") else "",

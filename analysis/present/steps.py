@@ -183,7 +183,8 @@ def _cmd_report(args) -> int:
     render_report(results=_read_json(args.results), audit=_read_json(args.audit),
                   manifest=manifest, template=Path(args.template),
                   bibliography=Path(args.bib), out=Path(args.out), figdir=Path(args.manifest).parent,
-                  calibration=_read_json(args.calibration) if args.calibration else None)
+                  calibration=_read_json(args.calibration) if args.calibration else None,
+                  decision=_read_json(args.decision) if Path(args.decision).is_file() else None)
     print(f"wrote {args.out}")
     return 0
 
@@ -461,6 +462,9 @@ def _add_build_commands(sub) -> None:
     p.add_argument("--calibration", default=None, metavar="PATH",
                    help="calibration JSON for the 'Which interval' section (default: none, the "
                         "section is left out)")
+    p.add_argument("--decision", default=_repo("data/decisions/primary_method.json"), metavar="PATH",
+                   help="the primary-method decision record (make calibration-rule); left out of "
+                        "the methods when the file does not exist")
     p.add_argument("--template", default=_repo("report/templates/report.html.j2"), metavar="PATH",
                    help="the Jinja2 page template (its folder holds the section templates)")
     p.add_argument("--bib", default=BIB, metavar="PATH", help="the BibTeX file")

@@ -13,6 +13,7 @@ from ...review.io import write_bytes
 from ..citation import load_bibliography
 from ..figures import comparative_specs, in_sentence, producer, save_figure, treated_patients
 from ..narrative import question_outcomes
+from ..narrative_methods import interval_names, primary_method_short
 from ._layout import (
     _check_layout,
     _chrome,
@@ -76,8 +77,9 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
 
     def forest_sub(o: str) -> str:
         p = outs[o]["primary"]
-        return (f"Pooled {_pct(p['estimate'])} (95% CI {_ci(p['ci_low'], p['ci_high'])}) by the "
-                "binomial-normal GLMM; exact study CIs")
+        ci_word = interval_names(results["primary_method"]["model"])[0]
+        return (f"Pooled {_pct(p['estimate'])} (95% {ci_word} {_ci(p['ci_low'], p['ci_high'])}), "
+                f"{primary_method_short(results['primary_method'])}; exact study CIs")
 
     sens_word = ((question.get("outcomes") or {}).get(pooled[0]) or {}).get("short", "") if pooled else ""
     sens_sub = f"Each row re-pools the {sens_word} data; dashed line: the primary estimate"

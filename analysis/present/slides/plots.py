@@ -18,14 +18,15 @@ from ._layout import (
 )
 
 # Rows of the "how the answer moves" slide (at most ~12 fit in slide type): one method of
-# each family, then the scenarios that change verification, setting or overlap choice.
-# Labels are matched against results.json; a label that is missing is skipped.
+# each family, keyed on the methods' stable ids in results.json (the primary method's row is
+# marked), then the scenarios that change verification, setting or overlap choice.
 SLIDE_METHODS = {
-    "GLMM, ML, AGHQ-7, t intervals (primary)": "GLMM, t intervals (primary)",
-    "GLMM, ML, AGHQ-7, z intervals": "GLMM, normal intervals",
-    "RE logit, REML": "Inverse variance, logit, REML",
-    "RE Freeman-Tukey, REML": "Inverse variance, Freeman-Tukey",
-    "Common effect, logit": "Common effect, logit",
+    "glmm-t": "GLMM, t intervals",
+    "glmm-z": "GLMM, normal intervals",
+    "re-logit-reml": "Inverse variance, logit, REML",
+    "re-ft-reml": "Inverse variance, Freeman-Tukey, REML",
+    "ce-logit": "Common effect, logit",
+    "bayes-binomial-hn05": "Bayesian binomial-normal, half-normal(0.5)",
 }
 SLIDE_SCENARIOS = {
     "Cited studies, numbers as the answer claims them": "The answer's own numbers (unverified)",
@@ -77,14 +78,15 @@ def _sensitivity_rows(results: dict, outcome: str) -> pd.DataFrame:
     res = results["outcomes"][outcome]
     rows = []
     for m in res["methods"]:
-        if m["label"] in SLIDE_METHODS:
-            rows.append({**m, "group": "Pooling method (all studies)", "label": SLIDE_METHODS[m["label"]]})
+        if m["id"] in SLIDE_METHODS:
+            shown = SLIDE_METHODS[m["id"]] + (" (primary)" if m["primary"] else "")
+            rows.append({**m, "group": "Pooling method (all studies)", "label": shown})
     for s in res["scenarios"]:
         if s["primary"] or not s["k"]:
             continue
         for prefix, shown in SLIDE_SCENARIOS.items():
             if s["label"].startswith(prefix):
-                rows.append({**s, "group": "Data choice (primary GLMM)", "label": shown})
+                rows.append({**s, "group": "Data choice (primary method)", "label": shown})
                 break
     df = pd.DataFrame(rows)
     for c in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
