@@ -32,7 +32,7 @@ SEED = 20261123
 FEW_STUDY_DESIGNS = (2, 3, 4)
 
 
-def _plan_sets(pkg) -> list[tuple[str, str, str, list[int]]]:
+def _plan_sets(pkg, question=None) -> list[tuple[str, str, str, list[int]]]:
     """``(plan_id, outcome, description, sizes)`` of every single-arm set with a study."""
     sets = []
     for p in pkg["analysis_plan"].itertuples(index=False):
@@ -40,14 +40,16 @@ def _plan_sets(pkg) -> list[tuple[str, str, str, list[int]]]:
             continue
         df = dataset_from_rows(pkg, select(pkg, p.plan_id).pooled, p.outcome)
         if not df.empty:
-            sets.append((p.plan_id, p.outcome, f"plan row {p.plan_id} ({p.outcome}, "
-                                                f"{p.set_kind} {p.set_id})", [int(v) for v in df.n]))
+            label = question.label(p.outcome) if question is not None else p.outcome
+            group = question.set_label(p.set_id) if question is not None else p.set_id
+            sets.append((p.plan_id, p.outcome, f"plan row {p.plan_id}: {label}, {group}",
+                         [int(v) for v in df.n]))
     return sets
 
 
 def calibration_design(pkg, question=None, *, seed: int = SEED) -> dict[str, Any]:
     """The design file's content (JSON-safe, deterministic); see the module docstring."""
-    sets = _plan_sets(pkg)
+    sets = _plan_sets(pkg, question)
     if not sets:
         raise InputError("the analysis plan has no single-arm set with a study: no design to "
                          "simulate", file="analysis_plan.csv")
@@ -63,7 +65,8 @@ def calibration_design(pkg, question=None, *, seed: int = SEED) -> dict[str, Any
         raise InputError("fewer than two studies report any outcome in the plan's single-arm sets: "
                          "no design to simulate", file="analysis_plan.csv")
     designs: dict[str, list[int]] = {}
-    sources = {"observed": (f"every treated arm with a {primary} count in the plan's single-arm "
+    word = question.label(primary) if question is not None else primary
+    sources = {"observed": (f"every treated arm with a count of {word} in the plan's single-arm "
                             "sets", primary)}
     for k in FEW_STUDY_DESIGNS:
         name = f"k = {k}"
