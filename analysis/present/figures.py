@@ -245,11 +245,14 @@ def _calibration_spec(calibration: dict, style: str, results: dict | None = None
     cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")
               & (cal.model == "binomial-normal" if "model" in cal else True)]
     cal = cal.assign(scenario=[f"true proportion {p:.2f}" for p in cal.true_p])
+    chosen = ((results or {}).get("primary_method") or {}).get("calibration_id")
+    if chosen:  # mark the primary method's row
+        cal = cal.assign(method=[f"{m} (primary)" if m == chosen else m for m in cal.method])
     folder = str(((results or {}).get("package") or {}).get("descriptor", "data/datapackage.json")).rsplit("/", 1)[0]
     return ("calibration", "Interval calibration by simulation",
             "Simulated coverage of the 95% confidence and prediction intervals of each method with the "
             f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and {cal.true_p.nunique()} true "
-            "proportions (a failed fit counts as a miss); bars "
+            "proportions (a failed fit counts as a miss); the primary method is marked; bars "
             f"are +-1.96 Monte Carlo SE. Every scenario is in {folder}/derived/calibration.csv.",
             lambda: plotting.calibration_plot(cal, style=style))
 

@@ -36,7 +36,7 @@ def primary_method_phrase(pm: dict) -> str:
     if pm["model"] == "common":
         return f"a common-effect inverse-variance model on the {scale} scale with {ci} {level} intervals"
     return (f"a random-effects inverse-variance model on the {scale} scale with the "
-            f"{_TAU2.get(pm['tau2_method'], pm['tau2_method'])} estimator of tau^2 and {ci} "
+            f"{_TAU2.get(pm['tau2_method'], pm['tau2_method'])} estimator of τ² and {ci} "
             f"{level} intervals")
 
 
