@@ -232,7 +232,7 @@ def posterior_batch(events, n, *, likelihood: Likelihood = "binomial",
     replicates with the same counts (in any study order) are computed once. The
     binomial-normal model [2]_ is the default, the normal-normal model of bayesmeta [1]_
     the alternative; priors as Friede et al. (2017) and Roever et al. (2021) discuss for
-    few studies. About 2 s of CPU per 1,000 replicates of k = 5 (binomial; 0.1 s normal).
+    few studies. About 1.5 s of CPU per 1,000 replicates of k = 5 (binomial; 0.1 s normal).
 
     Parameters
     ----------
