@@ -4,7 +4,7 @@ The public API (importing it has no side effects, and costs no numpy, pandas or 
 until a name is used: PEP 562 lazy attributes)::
 
     from analysis import pool_proportions, proportion_ci, leave_one_out
-    res = pool_proportions(events, n)             # GLMM, the primary model
+    res = pool_proportions(events, n)             # the primary method (analysis.DEFAULTS)
     print(res.summary()); res.to_frame(); res.to_dict()
     fig = res.plot_forest()                       # or forest_plot(res); needs matplotlib
 

@@ -41,8 +41,9 @@ def _build_everything(d) -> None:
     desc = str(ROOT / "data" / "datapackage.json")
     for step in (["analyze", "--in", desc, "--out", f"{d}/results.json"],
                  ["audit", "--in", desc, "--results", f"{d}/results.json", "--out", f"{d}/claims_audit.json"],
-                 ["calibrate", "--results", f"{d}/results.json", "--replicates", "40", "--out",
-                  f"{d}/calibration.json"],
+                 ["design", "--in", desc, "--out", f"{d}/calibration_design.json"],
+                 ["calibrate", "--design", f"{d}/calibration_design.json", "--replicates", "40",
+                  "--out", f"{d}/calibration.json"],
                  *(["figures", "--only", only, "--results", f"{d}/results.json", "--audit",
                     f"{d}/claims_audit.json", "--calibration", f"{d}/calibration.json", "--outdir", f"{d}/figures",
                     "--manifest", f"{d}/figures/{name}.json"]

@@ -38,24 +38,32 @@ def pooled(capsys, csv, *options):
 def test_pool_without_options_uses_the_one_constant():
     args = build_parser().parse_args(["pool", "x.csv"])
     opts, notes = resolve_pool_options(args)
-    assert opts == DEFAULTS.as_kwargs()
+    assert opts == {}  # nothing given: the engine fits DEFAULTS
     assert notes == []
 
 
 def test_pool_defaults_print_the_primary_method(capsys, csv):
     out, _ = pooled(capsys, csv)
     m = out["methods"]
-    assert (m["model"], m["ci_method"], m["n_agq"], m["measure"]) == ("glmm", "t", 7, "logit")
+    assert (m["model"], m["ci_method"], m["measure"]) == (DEFAULTS.model, DEFAULTS.ci_method,
+                                                          DEFAULTS.measure)
+    if DEFAULTS.model == "random":
+        assert m["tau2_method"] == DEFAULTS.tau2_method
 
 
 # ------------------------------------------------------- options that do not apply
 INAPPLICABLE = {
-    "tau2 with the glmm": (["--tau2-method", "dersimonian-laird"], "--tau2-method", "add --model random"),
+    "tau2 with the glmm": (["--model", "glmm", "--tau2-method", "dersimonian-laird"], "--tau2-method",
+                           "add --model random"),
     "tau2 with common": (["--model", "EE", "--tau2-method", "DL"], "--tau2-method", "add --model random"),
     "n-agq with random": (["--model", "random", "--n-agq", "3"], "--n-agq", "drop --n-agq"),
-    "add with the glmm": (["--add", "0.5"], "--add", "add --model random"),
-    "to with the glmm": (["--to", "all"], "--to", "add --model random"),
-    "freeman-tukey alone": (["--measure", "freeman-tukey"], "--measure", "add --model random"),
+    "add with the glmm": (["--model", "glmm", "--add", "0.5"], "--add", "add --model random"),
+    "to with the glmm": (["--model", "glmm", "--to", "all"], "--to", "add --model random"),
+    "freeman-tukey with bayes": (["--model", "bayes", "--measure", "freeman-tukey"], "--measure",
+                                 "add --model random"),
+    "ci-method with bayes": (["--model", "bayes", "--ci-method", "t"], "--ci-method", "drop --ci-method"),
+    "pi-method with bayes": (["--model", "bayes", "--pi-method", "hts"], "--pi-method", "drop --pi-method"),
+    "n-agq with the default model": (["--n-agq", "3"], "--n-agq", "drop --n-agq"),
     "PFT with glmm": (["--model", "glmm", "--measure", "PFT"], "--measure", "add --model random"),
 }
 
@@ -77,7 +85,8 @@ def test_every_applicability_rule_is_tested():
     assert {flag for _, flag, _, _ in APPLICABILITY} <= flags
 
 
-@pytest.mark.parametrize("options", [["--model", "random", "--tau2-method", "DL"], ["--n-agq", "1"],
+@pytest.mark.parametrize("options", [["--model", "random", "--tau2-method", "DL"],
+                                     ["--model", "glmm", "--n-agq", "1"],
                                      ["--model", "common", "--add", "0.25", "--to", "all"],
                                      ["--model", "random", "--measure", "PFT", "--add", "0"],
                                      ["--model", "glmm", "--measure", "logit"]])
@@ -105,7 +114,8 @@ SAME_FIT = [
     (["--model", "FE", "--measure", "PFT"], ["--model", "common", "--measure", "freeman-tukey"]),
     (["--model", "CE", "--measure", "PR"], ["--model", "EE", "--measure", "raw"]),
     (["--level", "95"], ["--level", "0.95"]),
-    (["--level", "90", "--n-agq", "1"], ["--confidence-level", "0.9", "--n-agq", "1"]),
+    (["--model", "GLMM", "--level", "90", "--n-agq", "1"],
+     ["--model", "glmm", "--confidence-level", "0.9", "--n-agq", "1"]),
 ]
 
 
@@ -129,8 +139,8 @@ def test_metafor_columns_work_from_the_command_line(capsys, csv, tmp_path):
 
 
 def test_knapp_hartung_with_the_glmm_is_a_noted_alias_of_t(capsys, csv):
-    old, err = pooled(capsys, csv, "--ci-method", "knapp-hartung")
-    new, err_new = pooled(capsys, csv, "--ci-method", "t")
+    old, err = pooled(capsys, csv, "--model", "glmm", "--ci-method", "knapp-hartung")
+    new, err_new = pooled(capsys, csv, "--model", "glmm", "--ci-method", "t")
     assert old == new
     assert old["methods"]["ci_method"] == "t"
     assert "deprecated" in err
@@ -172,15 +182,18 @@ def test_pool_help_shows_every_default_and_where_an_option_applies(capsys, monke
     monkeypatch.setenv("COLUMNS", "400")  # one line per option, none wrapped
     code, out, _ = call(capsys, "pool", "--help")
     assert code == 0
-    for text in ("(default: glmm)", "(default: logit)", "(default: reml)", "(default: t)",
-                 "(default: 7)", "(default: 0.95)", "(default: clopper-pearson)", "(default: only0)",
-                 "only with --model random", "only with --model glmm", "PLO", "REML", "knha",
-                 "examples:", "slab,xi,ni"):
+    from analysis.present.commands import _default, primary_method_text
+
+    for text in (f"(default: {DEFAULTS.model})", f"({_default('measure')})",
+                 f"({_default('tau2_method')})", f"({_default('ci_method')})", f"({_default('n_agq')})",
+                 "(default: 0.95)", "(default: clopper-pearson)", f"({_default('correction_policy')})",
+                 "only with --model random", "only with --model glmm", "not with --model bayes",
+                 "PLO", "REML", "knha", "examples:", "slab,xi,ni", primary_method_text()):
         assert text in out, text
     p = subparsers()["pool"]
     for action in p._actions:
         if action.option_strings and action.dest not in ("help", "forest") and action.nargs != 0:
-            assert "(default: " in action.help, action.option_strings[0]
+            assert "default: " in action.help, action.option_strings[0]
 
 
 def test_top_level_help_says_how_to_run_the_command(capsys):

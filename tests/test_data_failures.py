@@ -205,8 +205,9 @@ def built(tmp_path_factory):
     steps = [["analyze", "--in", desc, "--out", f"{d}/derived/results.json"],
              ["audit", "--in", desc, "--results", f"{d}/derived/results.json", "--out",
               f"{d}/derived/claims_audit.json"],
-             ["calibrate", "--results", f"{d}/derived/results.json", "--replicates", "20", "--out",
-              f"{d}/derived/calibration.json"],
+             ["design", "--in", desc, "--out", f"{d}/derived/calibration_design.json"],
+             ["calibrate", "--design", f"{d}/derived/calibration_design.json", "--replicates", "20",
+              "--out", f"{d}/derived/calibration.json"],
              ["tables", "--results", f"{d}/derived/results.json", "--audit", f"{d}/derived/claims_audit.json",
               "--calibration", f"{d}/derived/calibration.json", "--outdir", f"{d}/derived", "--manifest",
               f"{d}/derived/tables.json"],
@@ -240,7 +241,7 @@ def test_figures_failing_halfway_leave_previous_outputs_untouched(built, monkeyp
     d, steps = built
     before = snapshot(d)
     calls = _fail_on_call(monkeypatch, figures, "save_figure", 3, exc)
-    rc, _, err = run_main(*steps[4])
+    rc, _, err = run_main(*steps[5])
     assert rc == status, err
     assert len(calls) == 4  # three files replaced before the failure
     assert err.count("\n") == 1
@@ -253,7 +254,7 @@ def test_tables_failing_halfway_leave_previous_outputs_untouched(built, monkeypa
     d, steps = built
     before = snapshot(d)
     _fail_on_call(monkeypatch, rio, "atomic_write_bytes", 2, RuntimeError("boom"))
-    rc, _, _ = run_main(*steps[3])
+    rc, _, _ = run_main(*steps[4])
     assert rc == 1
     assert snapshot(d) == before
 

@@ -18,16 +18,34 @@ SAME = {"rtol": 1e-12, "atol": 1e-15}
 
 
 def test_pool_proportions_defaults_are_the_constant():
+    # model-dependent options default to None in the signature, which means DEFAULTS for
+    # the default model: the fit with no options is the fit with DEFAULTS spelled out
     sig = inspect.signature(pool_proportions)
     for name, value in DEFAULTS.as_kwargs().items():
-        assert sig.parameters[name].default == value, name
+        assert sig.parameters[name].default in (None, value), name
+    spelled = {k: v for k, v in DEFAULTS.as_kwargs().items() if v is not None}
+    if DEFAULTS.model == "bayes":  # the Bayesian model takes no frequentist options
+        spelled = {k: spelled[k] for k in ("model", "likelihood", "tau_prior", "mu_prior",
+                                           "confidence_level", "study_ci_method")}
+    plain = pool_proportions(PRITZ_X, PRITZ_N)
+    assert plain.to_dict() == pool_proportions(PRITZ_X, PRITZ_N, **spelled).to_dict()
+    assert plain.model == DEFAULTS.model
+
+
+def test_a_named_model_keeps_its_own_defaults_not_the_primary_methods():
+    # e.g. a Freeman-Tukey primary method must not push its measure onto model="random":
+    # the primary method is what you get by naming no model
+    for model in ("glmm", "random", "common", "bayes"):
+        res = pool_proportions(PRITZ_X, PRITZ_N, model=model)
+        assert res.measure == "logit", model
+    assert pool_proportions(PRITZ_X, PRITZ_N).measure == DEFAULTS.measure
 
 
 def test_the_report_primary_method_is_the_constant():
-    assert DEFAULTS.as_kwargs() == synthesis.PRIMARY_OPTIONS
-    row = next(o for k, _, o in synthesis.METHODS if k == synthesis.PRIMARY_ID)
-    assert {k: DEFAULTS.as_kwargs()[k] for k in row} == row
-    assert (DEFAULTS.model, DEFAULTS.ci_method, DEFAULTS.n_agq, DEFAULTS.pi_method) == ("glmm", "t", 7, "hts")
+    # the method itself is the calibration rule's choice (tests/test_primary_method.py)
+    assert DEFAULTS.replace(**synthesis.PRIMARY_OPTIONS) == DEFAULTS
+    assert pool_proportions(PRITZ_X, PRITZ_N).to_dict() == pool_proportions(
+        PRITZ_X, PRITZ_N, **synthesis.PRIMARY_OPTIONS).to_dict()
 
 
 def test_options_are_frozen_and_replaceable():
@@ -40,9 +58,9 @@ def test_options_are_frozen_and_replaceable():
     assert res.model == "random"
 
 
-def test_default_pool_is_the_glmm_with_t_quantiles():
-    res = pool_proportions(PRITZ_X, PRITZ_N)
-    z = pool_proportions(PRITZ_X, PRITZ_N, ci_method="wald")
+def test_the_glmm_defaults_to_t_quantiles():
+    res = pool_proportions(PRITZ_X, PRITZ_N, model="glmm")
+    z = pool_proportions(PRITZ_X, PRITZ_N, model="glmm", ci_method="wald")
     assert (res.model, res.ci_method) == ("glmm", "t")
     k = len(PRITZ_X)
     # the same fit; only the quantile differs: half-widths scale by t(k-1) / z
@@ -79,7 +97,7 @@ def test_knapp_hartung_for_the_glmm_is_a_deprecated_alias_of_t():
 def test_leave_one_out_warns_once_not_once_per_refit():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        loo = leave_one_out(PRITZ_X[:4], PRITZ_N[:4], ci_method="knapp-hartung")
+        loo = leave_one_out(PRITZ_X[:4], PRITZ_N[:4], model="glmm", ci_method="knapp-hartung")
     assert [w.category for w in caught] == [DeprecationWarning]
     assert caught[0].filename == __file__, "the warning points at the caller"
     assert loo.full.ci_method == "t"
@@ -94,9 +112,10 @@ def test_no_option_warns_at_the_defaults():
 
 # ---------------------------------------------------------------- what summary() prints
 def test_glmm_summary_says_nothing_about_a_continuity_correction():
-    text = pool_proportions([0, 3, 5], [4, 6, 5]).summary()
+    text = pool_proportions([0, 3, 5], [4, 6, 5], model="glmm").summary()
     assert "continuity correction" not in text
-    iv = pool_proportions([0, 3, 5], [4, 6, 5], model="random", ci_method="wald").summary()
+    iv = pool_proportions([0, 3, 5], [4, 6, 5], model="random", measure="logit",
+                          ci_method="wald").summary()
     assert "continuity correction 0.5 (only0)" in iv
 
 
@@ -117,7 +136,7 @@ def test_each_pooled_interval_cites_what_defines_it(ci_method, model, cited, not
 def test_one_study_summary_prints_no_na_for_what_does_not_exist():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        text = pool_proportions([3], [10]).summary()
+        text = pool_proportions([3], [10], model="glmm").summary()
     assert "NA%" not in text
     assert "= NA" not in text
     assert "None" not in text
@@ -125,7 +144,7 @@ def test_one_study_summary_prints_no_na_for_what_does_not_exist():
 
 
 def test_no_interval_prints_ci_na_not_na_na():
-    text = pool_proportions([0, 0, 0], [4, 1, 7]).summary()
+    text = pool_proportions([0, 0, 0], [4, 1, 7], model="glmm").summary()
     assert "[NA, NA]" not in text
     assert "CI n/a" in text
 

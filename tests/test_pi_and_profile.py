@@ -7,7 +7,7 @@ from scipy import stats
 
 from analysis import pool_proportions
 from analysis.stats.glmm import _gh_rule, _lchoose, _loglik
-from analysis.stats.glmm_profile import tau2_ci_profile
+from analysis.stats.glmm_tau2_profile import tau2_ci_profile
 
 CLEARANCE = ([2, 3, 1, 17, 33, 0], [5, 4, 1, 22, 43, 1])
 HETERO = ([2, 17, 5, 9, 30], [5, 22, 9, 30, 33])
@@ -30,7 +30,7 @@ def test_hts_prediction_interval_is_t_k_minus_2():
 
 
 def test_hts_prediction_interval_absent_for_two_studies():
-    res = pool_proportions([2, 17], [5, 22], ci_method="t", pi_method="hts")
+    res = pool_proportions([2, 17], [5, 22], model="glmm", ci_method="t", pi_method="hts")
     assert res.pi is None
     assert res.proportion_pi is None
     assert any("k <= 2" in w for w in res.warnings)
@@ -42,7 +42,7 @@ def test_pi_method_is_checked():
 
 
 def test_glmm_wald_q_counts_informative_studies_only():
-    res = pool_proportions(*CLEARANCE)
+    res = pool_proportions(*CLEARANCE, model="glmm")
     h = res.heterogeneity
     # 2/5, 3/4, 17/22 and 33/43 are informative; 1/1 and 0/1 add nothing to the Wald Q
     assert h.df == 3
@@ -56,17 +56,22 @@ def brute_force_profile(x, n, tau, n_agq=7):
     x, n = np.asarray(x, float), np.asarray(n, float)
     const = float(np.sum(_lchoose(x, n)))
     rule = _gh_rule(n_agq)
+
+    def ll(mus):  # the batched log-likelihood, one row per mu
+        r = mus.size
+        return _loglik(mus, np.full(r, float(tau)), np.tile(x, (r, 1)), np.tile(n, (r, 1)),
+                       np.full(r, const), rule)
+
     grid = np.linspace(-3, 5, 801)
-    ll = np.array([_loglik(mu, tau, x, n, const, rule) for mu in grid])
-    i = int(np.argmax(ll))
+    i = int(np.argmax(ll(grid)))
     fine = np.linspace(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)], 801)
-    return max(_loglik(mu, tau, x, n, const, rule) for mu in fine)
+    return float(np.max(ll(fine)))
 
 
 @pytest.mark.parametrize("data", [CLEARANCE, HETERO], ids=["clearance", "heterogeneous"])
 def test_profile_limits_sit_on_the_chi2_quantile(data):
     x, n = data
-    res = pool_proportions(x, n)
+    res = pool_proportions(x, n, model="glmm")
     lo, hi = res.heterogeneity.tau2_ci.low, res.heterogeneity.tau2_ci.high
     assert hi is not None
     assert lo <= res.heterogeneity.tau2 <= hi
@@ -85,7 +90,7 @@ def test_profile_limits_sit_on_the_chi2_quantile(data):
 
 
 def test_profile_interval_zero_estimate_is_not_zero_width():
-    res = pool_proportions(*CLEARANCE)
+    res = pool_proportions(*CLEARANCE, model="glmm")
     assert res.heterogeneity.tau2 == 0.0
     assert res.heterogeneity.tau2_ci.low == 0.0
     assert res.heterogeneity.tau2_ci.high > 0.5  # the data allow sizeable heterogeneity

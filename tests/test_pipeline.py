@@ -13,7 +13,9 @@ from analysis.present.report import FORMATS, lookup
 STEPS = [
     ["analyze", "--in", "{data}", "--out", "{d}/results.json"],
     ["audit", "--in", "{data}", "--results", "{d}/results.json", "--out", "{d}/claims_audit.json"],
-    ["calibrate", "--results", "{d}/results.json", "--replicates", "40", "--out", "{d}/calibration.json"],
+    ["design", "--in", "{data}", "--out", "{d}/calibration_design.json"],
+    ["calibrate", "--design", "{d}/calibration_design.json", "--replicates", "10", "--out",
+     "{d}/calibration.json"],
     ["tables", "--results", "{d}/results.json", "--audit", "{d}/claims_audit.json", "--calibration",
      "{d}/calibration.json", "--outdir", "{d}", "--manifest", "{d}/tables.json"],
     ["figures", "--results", "{d}/results.json", "--audit", "{d}/claims_audit.json", "--outdir", "{d}/figures",
@@ -177,7 +179,10 @@ def test_pool_with_defaults_is_the_reports_primary_method(two_builds, tmp_path, 
     csv.write_text("study_id,events,n\n" + "".join(f"{r['study_id']},{r['events']},{r['n']}\n" for r in rows))
     assert main(["pool", str(csv), "--json"]) == 0
     mine = json.loads(capsys.readouterr().out)
-    options = {k: v for k, v in res["primary_method"].items() if k not in ("id", "label")}
+    from analysis.stats.options import METHOD_OPTIONS
+
+    # the options that select the primary method (the others are that model's defaults)
+    options = METHOD_OPTIONS[res["primary_method"]["calibration_id"]]
     if pooled:
         primary = target["primary"]
     else:
@@ -188,5 +193,5 @@ def test_pool_with_defaults_is_the_reports_primary_method(two_builds, tmp_path, 
     # the same computation on the same counts: equal to the last bit
     assert {k: mine[k] for k in keys} == {k: primary[k] for k in keys}
     assert mine["methods"] == primary["methods"]
-    assert res["primary_method"]["ci_method"] == mine["methods"]["ci_method"] == "t"
-    assert res["primary_method"]["pi_method"] == "hts"
+    for k in ("model", "measure", "ci_method", "pi_method"):
+        assert res["primary_method"][k] == mine["methods"][k], k

@@ -52,8 +52,9 @@ def derived(tmp_path_factory) -> dict:
         pkg = str(ROOT / "data" / "datapackage.json")
         for args in (["analyze", "--in", pkg, "--out", files["results"]],
                      ["audit", "--in", pkg, "--results", files["results"], "--out", files["audit"]],
-                     ["calibrate", "--results", files["results"], "--replicates", "20", "--out",
-                      files["calibration"]]):
+                     ["design", "--in", pkg, "--out", out / "calibration_design.json"],
+                     ["calibrate", "--design", out / "calibration_design.json", "--replicates",
+                      "10", "--out", files["calibration"]]):
             subprocess.run([*run, *map(str, args)], check=True, cwd=ROOT, capture_output=True)
     return {k: json.loads(p.read_text(encoding="utf-8")) for k, p in files.items()}
 

@@ -205,11 +205,13 @@ def _calibration_spec(calibration: dict, style: str) -> tuple:
 
     cal = pd.DataFrame(calibration["rows"])
     tau2 = CALIBRATION_TAU2
-    cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")]
+    cal = cal[(cal.sizes == "observed") & (cal.tau2 == tau2) & (cal.method != "study-clopper-pearson")
+              & (cal.model == "binomial-normal" if "model" in cal else True)]
     cal = cal.assign(scenario=[f"true proportion {p:.2f}" for p in cal.true_p])
     return ("calibration", "Interval calibration by simulation",
             "Simulated coverage of the 95% confidence and prediction intervals of each method with the "
-            f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and four true proportions; bars "
+            f"observed study sizes, at tau^2 = {tau2:g} (logit scale) and {cal.true_p.nunique()} true "
+            "proportions (a failed fit counts as a miss); bars "
             "are +-1.96 Monte Carlo SE. Every scenario is in data/derived/calibration.csv.",
             lambda: plotting.calibration_plot(cal, style=style))
 

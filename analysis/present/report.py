@@ -19,7 +19,7 @@ from typing import Any
 from .._version import __version__
 from ..review.io import write_text
 from . import narrative
-from .citation import BLOCK_START, format_reference, parse_bibtex
+from .citation import format_reference, load_bibliography
 from .narrative import FORMATS, HtmlNumbers, lookup
 
 __all__ = ["FORMATS", "lookup", "render_report"]
@@ -100,14 +100,13 @@ def _environment(template_dir: Path):
 
 
 def _references(bibliography: Path, cited: list[str]) -> dict[str, list]:
-    text = bibliography.read_text(encoding="utf-8")
-    entries = parse_bibtex(text)
+    bib = load_bibliography(bibliography)
+    entries = bib.entries
     missing = [k for k in cited if k not in entries]
     if missing:
         raise ValueError(f"citation keys missing from {bibliography}: {', '.join(missing)}")
-    study_keys = sorted(parse_bibtex(text[text.index(BLOCK_START):])) if BLOCK_START in text else []
     return {"methods": [(k, format_reference(k, entries[k])) for k in cited],
-            "studies": [(k, format_reference(k, entries[k])) for k in study_keys]}
+            "studies": [(k, format_reference(k, entries[k])) for k in bib.study_keys]}
 
 
 def _colophon(results: dict) -> list[tuple[str, str]]:

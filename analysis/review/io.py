@@ -16,18 +16,29 @@ import hashlib
 import json
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..stats._validation import COLUMN_ALIASES, InputError, check_identifier, parse_integer
+from ..stats._validation import InputError
 from .atomic import atomic_write_bytes, transaction
+from .counts import (
+    COUNTS_SINGLE,
+    COUNTS_TWO_GROUP,
+    MAX_LEAVE_ONE_OUT,
+    MAX_STUDIES,
+    read_counts_csv,
+    read_two_group_csv,
+)
 from .problems import MAX_PROBLEMS, Problems, record_key, record_lines
+from .schema import check_descriptor, read_resource
 from .textio import read_csv_rows, read_text_file
 
+# The counts reader (`analysis.review.counts`) and the schema reader (`analysis.review.schema`)
+# live in their own modules; their public names are re-exported here, the one place callers
+# import file handling from.
 __all__ = [
     "COUNTS_SINGLE",
     "COUNTS_TWO_GROUP",
@@ -36,6 +47,7 @@ __all__ = [
     "MAX_STUDIES",
     "DataPackage",
     "Problems",
+    "dumps_json",
     "load_package",
     "read_counts_csv",
     "read_csv_rows",
@@ -45,114 +57,14 @@ __all__ = [
     "sha256_file",
     "transaction",
     "verify_hashes",
+    "write_bytes",
     "write_csv",
     "write_json",
     "write_text",
 ]
 
 
-# --------------------------------------------------------------------------- counts CSV
-
-# Limits of the counts reader, far above any real meta-analysis: 50,000 studies pool in about
-# 20 s within 400 MB (GLMM); leave-one-out refits once per study, so it has its own limit
-# (1,000 studies take minutes). Above either, the file is refused with a message.
-MAX_STUDIES = 50_000
-MAX_LEAVE_ONE_OUT = 1_000
-COUNTS_SINGLE: tuple[tuple[str, str], ...] = (("events", "n"),)
-COUNTS_TWO_GROUP: tuple[tuple[str, str], ...] = (("events_treated", "n_treated"),
-                                                 ("events_control", "n_control"))
-
-
-def read_counts_csv(path: str | os.PathLike, *,
-                    counts: tuple[tuple[str, str], ...] = COUNTS_SINGLE,
-                    id_column: str = "study_id", max_rows: int = MAX_STUDIES,
-                    limit_reason: str = "the limit for one file",
-                    id_optional: bool = False) -> pd.DataFrame:
-    """Read and validate a CSV of study counts: one id column and (events, total) pairs.
-
-    The default reads ``study_id,events,n`` (the ``pool`` input); ``counts=
-    COUNTS_TWO_GROUP`` reads ``study_id,events_treated,n_treated,events_control,
-    n_control``. Other columns are ignored. Returns the id column and every count
-    column (int64), one row per study, in file order.
-
-    metafor's names ``slab``, ``xi`` and ``ni`` are accepted for the three columns (and
-    ``ai``, ``n1i``, ``ci``, ``n2i`` for the two-group counts); messages name a column as
-    the file spells it. With ``id_optional``, a file without the id column numbers its
-    studies 1, 2, ... (metafor needs no study labels).
-
-    Raises
-    ------
-    InputError
-        Naming the file, its line and the field: everything `read_text_file` and
-        `read_csv_rows` refuse, a missing column, no data rows, more than `max_rows`
-        studies (``limit_reason`` says why), an empty, duplicate or unprintable id, a count that is not a whole
-        number in plain digits (`parse_integer`) or is too large, a total below 1, and
-        events above their total.
-    """
-    name = str(path)
-    header, rows = read_csv_rows(read_text_file(path), file=name)
-    # metafor's column names (slab, xi, ni; ai, n1i, ci, n2i) are read as this package's
-    spelled = {_metafor_column(c, header): c.strip() for c in header}
-    header = list(spelled)
-    wanted = [id_column] + [c for pair in counts for c in pair]
-    for col in wanted:
-        if col not in header and not (col == id_column and id_optional):
-            raise InputError(f"missing column (the header has: {', '.join(spelled.values())[:80]})",
-                             file=name, line=1, field=col)
-    if not rows:
-        raise InputError(f"no data rows below the header (expected {','.join(wanted)})", file=name)
-    if len(rows) > max_rows:
-        raise InputError(f"{len(rows):,} rows: more than {max_rows:,} studies, {limit_reason}", file=name)
-    idx = {c: header.index(c) for c in wanted if c in header}
-    seen: dict[str, int] = {}
-    ids: list[str] = []
-    values: dict[str, list[int]] = {c: [] for c in wanted[1:]}
-    for number, (line, rec) in enumerate(rows, start=1):
-        id_field = spelled.get(id_column, id_column)
-        sid = (check_identifier(rec[idx[id_column]], file=name, line=line, field=id_field)
-               if id_column in idx else str(number))
-        if sid in seen:
-            raise InputError(f"duplicate {id_field} {sid!r} (first on line {seen[sid]})",
-                             file=name, line=line, field=id_field)
-        seen[sid] = line
-        ids.append(sid)
-        for ev_col, n_col in counts:
-            ev_name, n_name = spelled[ev_col], spelled[n_col]
-            e = parse_integer(rec[idx[ev_col]], file=name, line=line, field=ev_name)
-            m = parse_integer(rec[idx[n_col]], file=name, line=line, field=n_name)
-            if m < 1:
-                raise InputError(f"{n_name} must be at least 1 (study {sid!r}); got {m}",
-                                 file=name, line=line, field=n_name)
-            if e > m:
-                raise InputError(f"{ev_name} ({e}) exceed {n_name} ({m}) for study {sid!r}",
-                                 file=name, line=line, field=ev_name)
-            values[ev_col].append(e)
-            values[n_col].append(m)
-    frame = pd.DataFrame({id_column: ids, **{c: np.asarray(v, dtype=np.int64) for c, v in values.items()}})
-    return frame
-
-
-_TWO_GROUP_COLUMNS = {"ai": "events_treated", "n1i": "n_treated", "ci": "events_control", "n2i": "n_control"}
-
-
-def _metafor_column(name: str, header: list[str]) -> str:
-    """A metafor column name as this package's, unless the package's own name is present."""
-    key = name.strip().lower()
-    ours = COLUMN_ALIASES.get(key) or _TWO_GROUP_COLUMNS.get(key)
-    return ours if ours and ours not in header else name.strip()
-
-
-def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV of 2x2 tables: ``study_id,events_treated,n_treated,events_control,n_control``
-    (metafor's ``slab,ai,n1i,ci,n2i`` accepted; without a study_id column the studies are
-    numbered 1, 2, ...); the hardened `read_counts_csv` with ``counts=COUNTS_TWO_GROUP``."""
-    return read_counts_csv(path, counts=COUNTS_TWO_GROUP, id_optional=True)
-
-
 # ------------------------------------------------------------------------ data package
-
-_TRUE = {"true", "TRUE", "True", "1", "yes"}
-_FALSE = {"false", "FALSE", "False", "0", "no"}
 
 
 class DataPackage:
@@ -225,124 +137,6 @@ def verify_hashes(descriptor_path: str | os.PathLike) -> list[str]:
     return problems
 
 
-def _cast(value: str, field: dict, *, file: str, line: int) -> Any:
-    name = field["name"]
-    ftype = field.get("type", "string")
-    cons = field.get("constraints", {})
-    missing = value.strip() == ""
-    if missing:
-        if cons.get("required"):
-            raise InputError("required value is missing", file=file, line=line, field=name)
-        return None
-    v = value.strip()
-    where = {"file": file, "line": line, "field": name}
-    if ftype == "integer":
-        try:
-            out: Any = parse_integer(v, allow_negative=True, **where)
-        except InputError as exc:
-            raise InputError(f"not an integer: {exc.reason}", **where) from None
-    elif ftype == "number":
-        try:
-            out = float(v) if len(v) <= 100 else float("nan")
-        except ValueError:
-            raise InputError(f"not a number: {v[:40]!r}", **where) from None
-        if not math.isfinite(out):
-            raise InputError(f"not a finite number: {v[:40]!r}", **where)
-    elif ftype == "boolean":
-        if v in _TRUE:
-            out = True
-        elif v in _FALSE:
-            out = False
-        else:
-            raise InputError(f"not a boolean: {v[:40]!r}", **where)
-    else:
-        out = v
-    if "minimum" in cons and out < cons["minimum"]:
-        raise InputError(f"{out!r} is below the minimum {cons['minimum']}", **where)
-    if "maximum" in cons and out > cons["maximum"]:
-        raise InputError(f"{out!r} is above the maximum {cons['maximum']}", **where)
-    if "enum" in cons and out not in cons["enum"]:
-        allowed = ", ".join(map(str, cons["enum"]))
-        raise InputError(f"unknown value {out!r} (allowed: {allowed})", **where)
-    if "pattern" in cons and not re.fullmatch(cons["pattern"], str(out)):
-        raise InputError(f"{out!r} does not match the pattern {cons['pattern']}", **where)
-    return out
-
-
-def _read_resource(root: Path, res: dict, problems: Problems | None = None
-                   ) -> tuple[pd.DataFrame, list[int]] | None:
-    """One table through its schema, with the file line where each of its rows starts;
-    cell problems go to `problems` (None: raise the first).
-
-    Returns None when the table cannot be read at all (the problem is recorded).
-    """
-    if problems is None:
-        problems = Problems()
-        read = _read_resource(root, res, problems)
-        problems.raise_if_any()
-        return read
-    try:
-        return _read_table(root, res, problems)
-    except InputError as exc:  # the file as a whole is unusable
-        problems.add(exc)
-        return None
-
-
-def _read_table(root: Path, res: dict, problems: Problems) -> tuple[pd.DataFrame, list[int]]:
-    rel = res["path"]
-    path = root / rel
-    file = f"data/{rel}"
-    if not path.exists():
-        raise InputError("file listed in datapackage.json is missing", file=file)
-    text = read_text_file(path)  # UTF-8 only, not a directory, not binary, size-capped
-    if not text.strip():
-        raise InputError("the file is empty", file=file)
-    header, rows = read_csv_rows(text, file=file)  # ragged rows refused naming their line
-    if not rows:  # every other table's links to it would dangle: report the cause once
-        raise InputError("no data rows below the header", file=file)
-    fields = res["schema"]["fields"]
-    names = [f["name"] for f in fields]
-    bad_columns = [InputError("missing column", file=file, line=1, field=f) for f in names if f not in header]
-    bad_columns += [InputError(f"column not in the schema: {c!r}", file=file, line=1, field=c)
-                    for c in header if c not in names]
-    if bad_columns:
-        for err in bad_columns[:-1]:
-            problems.add(err)
-        raise bad_columns[-1]
-    pos = {n: header.index(n) for n in names}
-    lines = [line for line, _ in rows]
-    pk = res["schema"].get("primaryKey")
-    keys = [pk] if isinstance(pk, str) else list(pk or [])
-    records = []
-    for line, rec in rows:
-        out = {}
-        for f in fields:
-            val = rec[pos[f["name"]]]
-            try:
-                out[f["name"]] = _cast(val, f, file=file, line=line)
-            except InputError as exc:
-                out[f["name"]] = None
-                key = "/".join(str(rec[pos[k]]).strip() for k in keys) if keys else ""
-                problems.add(InputError(exc.reason, file=file, field=exc.field, line=line,
-                                        row_id=f"{'/'.join(keys)} {key}" if key.strip("/") else None))
-        records.append(out)
-    df = pd.DataFrame.from_records(records, columns=names)
-    for f in fields:
-        if f.get("type") == "integer":
-            df[f["name"]] = df[f["name"]].astype("Int64")
-        elif f.get("type") == "number":
-            df[f["name"]] = df[f["name"]].astype("Float64")
-    if keys:
-        dup = df.duplicated(subset=keys, keep="first")
-        for i in np.flatnonzero(dup.to_numpy()):
-            val = tuple(df.loc[int(i), keys])
-            problems.add(InputError(
-                f"duplicate primary key {val if len(val) > 1 else val[0]!r}",
-                file=file, line=lines[int(i)] if int(i) < len(lines) else int(i) + 2, field="/".join(keys),
-            ))
-    return df, lines
-
-
 def _check_foreign_keys(pkg: DataPackage, problems: Problems) -> None:
     desc, tables = pkg.descriptor, pkg.tables
     for res in desc["resources"]:
@@ -368,37 +162,6 @@ def _check_foreign_keys(pkg: DataPackage, problems: Problems) -> None:
                     ))
 
 
-_FIELD_TYPES = {"string", "integer", "number", "boolean", "date", "year", "any"}
-
-
-def _check_descriptor(desc: Any, *, file: str) -> None:
-    """The parts of datapackage.json the loader relies on, each checked before use."""
-    if not isinstance(desc, dict) or not isinstance(desc.get("resources"), list):
-        raise InputError("not a data package descriptor (no 'resources' list)", file=file, field="resources")
-    names = set()
-    for i, res in enumerate(desc["resources"]):
-        where = {"file": file, "field": f"resources[{i}]"}
-        if not isinstance(res, dict) or not isinstance(res.get("name"), str) or not isinstance(res.get("path"), str):
-            raise InputError("every resource needs a 'name' and a 'path' (strings)", **where)
-        rel = Path(res["path"])
-        if rel.is_absolute() or ".." in rel.parts:
-            raise InputError(f"path {res['path']!r} must stay inside the package folder", **where)
-        if res["name"] in names:
-            raise InputError(f"resource name {res['name']!r} is used twice", **where)
-        names.add(res["name"])
-        if not isinstance(res.get("hash", ""), str):
-            raise InputError("'hash' must be a string like 'sha256:...'", **where)
-        if "schema" not in res:
-            continue
-        fields = res["schema"].get("fields") if isinstance(res["schema"], dict) else None
-        if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str)
-                                                   for f in fields):
-            raise InputError("schema.fields must be a list of objects with a 'name'", **where)
-        for f in fields:
-            if f.get("type", "string") not in _FIELD_TYPES or not isinstance(f.get("constraints", {}), dict):
-                raise InputError(f"field {f['name']!r}: unknown type or malformed constraints", **where)
-
-
 def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = True) -> DataPackage:
     """Load every tabular resource of a data package through its schema and validate it.
 
@@ -417,13 +180,13 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
         raise InputError(f"not valid JSON ({exc.msg}, column {exc.colno})", file=name, line=exc.lineno) from None
     except RecursionError:
         raise InputError("not valid JSON (nested too deeply)", file=name) from None
-    _check_descriptor(desc, file=name)
+    check_descriptor(desc, file=name)
     root = dp.parent
     problems = Problems()
     tables, lines = {}, {}
     for res in desc["resources"]:
         if "schema" in res and not res.get("compendium:generatedBy"):
-            read = _read_resource(root, res, problems)
+            read = read_resource(root, res, problems)
             if read is not None:  # the lines come from the same parse as the rows
                 tables[res["name"]], lines[res["name"]] = read
     pkg = DataPackage(root, desc, tables, lines)

@@ -52,6 +52,15 @@ BAYES_PRIORS = [
     ("bayes-normal-hn05", "normal", ("half-normal", 0.5)),
 ]
 MU_PRIOR = ("normal", 0.0, 10.0)
+# The calibration study's candidate ids (analysis.stats.options.METHOD_OPTIONS) -> the id
+# of the same method's row here, so the rule's choice marks its row as the primary one.
+CALIBRATION_ROWS = {
+    "glmm-t": "glmm-t", "glmm": "glmm-z", "random-logit-reml": "re-logit-reml",
+    "random-logit-reml-hk": "re-logit-reml-hk", "random-logit-dl": "re-logit-dl",
+    "random-logit-pm": "re-logit-pm", "random-ft-reml": "re-ft-reml", "random-ft-dl": "re-ft-dl",
+    "common-logit": "ce-logit", "bayes-binomial": "bayes-binomial-hn05",
+    "bayes-normal": "bayes-normal-hn05",
+}
 
 
 def _fit(df: pd.DataFrame, **opts):
@@ -71,8 +80,8 @@ def summary_row(key: str, label: str, res, df: pd.DataFrame, *, primary: bool = 
     return row
 
 
-def bayes_rows(df: pd.DataFrame) -> list[dict]:
-    """The Bayesian model under each prior (empty when the engine has none)."""
+def bayes_rows(df: pd.DataFrame, primary_id: str | None = None) -> list[dict]:
+    """The Bayesian model under each prior; the row `primary_id` is marked primary."""
     rows = []
     for key, likelihood, tau_prior in BAYES_PRIORS:
         try:
@@ -84,7 +93,7 @@ def bayes_rows(df: pd.DataFrame) -> list[dict]:
             return []
         d = res.to_dict()
         label = f"Bayesian {likelihood}-normal, {d.get('prior', tau_prior[0])}"
-        rows.append(summary_row(key, label, res, df))
+        rows.append(summary_row(key, label, res, df, primary=(key == primary_id)))
     return rows
 
 
@@ -188,7 +197,7 @@ def analyse_set(pkg, plan_row, selection, groups, *, options: dict, primary_id: 
     if df.empty:
         return result
     result["crude"] = crude(df)
-    result["bayes"] = bayes_rows(df)
+    result["bayes"] = bayes_rows(df, primary_id if selection.pool else None)
     if not selection.pool:
         return result
     primary = _fit(df, **options)

@@ -16,23 +16,26 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
-from ..stats.options import DEFAULTS
+from ..stats.options import DEFAULTS, METHOD_OPTIONS, PRIMARY_METHOD
 from .comparative import analyse_comparative, other_comparisons
 from .grade import certainty_summary, grade_outcome, grading_context, rate_comparative_sets
 from .plan import select
 from .prisma import prisma_checklist
 from .rob import rob_tables
 from .selection import _present, overlap_groups, study_label
-from .single_arm import METHODS, analyse_set
+from .single_arm import BAYES_PRIORS, CALIBRATION_ROWS, METHODS, analyse_set
 from .tables import evidence_table, percent_checks, prisma_counts
 
-# The primary single-arm method: the binomial-normal GLMM with t(k - 1) intervals
-# (metafor rma.glmm(test="t")) and t(k - 2) prediction intervals (Higgins, Thompson &
-# Spiegelhalter 2009), chosen after the data were seen by the calibration rule
-# (analysis.stats.calibration); the engine's defaults follow it.
-PRIMARY_ID = "glmm-t"
-PRIMARY_OPTIONS = DEFAULTS.as_kwargs()
-PRIMARY_LABEL = next(lbl for k, lbl, _ in METHODS if k == PRIMARY_ID)
+# The primary single-arm method is the one the calibration's written rule picked
+# (analysis.stats.options.PRIMARY_METHOD, recorded in data/decisions/primary_method.json);
+# the engine's defaults are the same method. PRIMARY_OPTIONS are the options that select it
+# (the others keep their defaults), PRIMARY_ID its row in the methods table.
+PRIMARY_OPTIONS = dict(METHOD_OPTIONS[PRIMARY_METHOD])
+PRIMARY_ID = CALIBRATION_ROWS[PRIMARY_METHOD]
+PRIMARY_LABEL = next(lbl for k, lbl, _ in METHODS if k == PRIMARY_ID) if any(
+    k == PRIMARY_ID for k, _, _ in METHODS) else next(
+    f"Bayesian {lik}-normal, tau ~ {tp[0]}({tp[1]:g}); mu ~ normal(0, 10)"
+    for k, lik, tp in BAYES_PRIORS if k == PRIMARY_ID)
 OUTCOME_LABELS: dict[str, str] = {}
 CAVEAT = ("Comparisons come from one small pilot trial whose arms differed at baseline and from "
           "non-randomised cohorts; co-interventions (leflunomide, cidofovir, ciprofloxacin, "
@@ -102,7 +105,8 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         "data_hashes": dict(sorted(package_hashes.items())),
         "plan": [{k: (v if _present(v) else None) for k, v in r._asdict().items()}
                  for r in pkg["analysis_plan"].itertuples(index=False)],
-        "primary_method": {"id": PRIMARY_ID, "label": PRIMARY_LABEL, **PRIMARY_OPTIONS},
+        "primary_method": {"id": PRIMARY_ID, "label": PRIMARY_LABEL, **DEFAULTS.as_kwargs(),
+                           "calibration_id": PRIMARY_METHOD},
         "outcomes": outcomes,
         "outcome_order": list(outcomes),
         "subgroups": subgroups,

@@ -24,7 +24,7 @@ from ._validation import (
 )
 from .proportions import transform_proportion
 
-__all__ = ["default_correction", "effect_sizes"]
+__all__ = ["corrected_effects", "default_correction", "effect_sizes"]
 
 
 def default_correction(measure: str) -> float:
@@ -41,13 +41,28 @@ def _require_defined(y, v, ids, message) -> None:
 
 
 def _needs_correction(zero: np.ndarray, policy: str) -> np.ndarray:
+    """Which studies (last axis) get the correction, per row of a batch."""
     if policy == "none":
         return np.zeros_like(zero)
     if policy == "all":
         return np.ones_like(zero)
     if policy == "if0all":
-        return np.full_like(zero, zero.any())
+        return np.broadcast_to(zero.any(axis=-1, keepdims=True), zero.shape).copy()
     return zero  # "only0"
+
+
+def corrected_effects(x, m, *, measure: str, add: float, policy: str = "only0"):
+    """Effects, variances and correction flags of counts (..., k), without checks.
+
+    The kernel of `effect_sizes`, also used on batches of replicate evidence bases by
+    `analysis.stats.batched`: ``add`` is added to the events and non-events of the
+    studies `policy` selects, then `transform_proportion` is applied.
+    """
+    corrected = _needs_correction((x == 0) | (x == m), policy) & (add > 0)
+    xc = x + np.where(corrected, add, 0.0)
+    mc = m + np.where(corrected, 2 * add, 0.0)
+    y, v = transform_proportion(xc, mc, measure=measure)
+    return y, v, corrected
 
 
 def effect_sizes(
@@ -97,10 +112,7 @@ def effect_sizes(
     add = default_correction(measure) if correction is None else float(correction)
     if add < 0:
         raise ValueError(f"correction must be >= 0; got {correction!r}")
-    corrected = _needs_correction((x == 0) | (x == m), correction_policy) & (add > 0)
-    xc = x + np.where(corrected, add, 0.0)
-    mc = m + np.where(corrected, 2 * add, 0.0)
-    y, v = transform_proportion(xc, mc, measure=measure)
+    y, v, corrected = corrected_effects(x, m, measure=measure, add=add, policy=correction_policy)
     _require_defined(y, v, ids, lambda i: (
         f"the {measure} effect of {x[i]}/{m[i]} is undefined without a continuity "
         "correction (use correction_policy='only0' or another measure)"))
@@ -114,3 +126,4 @@ def effect_sizes(
             "corrected": corrected,
         }
     )
+

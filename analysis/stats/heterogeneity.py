@@ -11,8 +11,9 @@ therefore bounded by metafor's own tolerance (the pinned R values are generated 
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
 
+from ._dist import chi2_ppf
+from ._roots import brentq_rows
 from ._validation import TAU2_METHODS, Tau2Method, check_choice, check_confidence_level
 
 __all__ = [
@@ -22,14 +23,24 @@ __all__ = [
     "q_statistic",
     "tau2",
     "tau2_ci_qprofile",
+    "tau2_rows",
     "typical_variance",
 ]
 
 
 def _wls(effect: np.ndarray, weights: np.ndarray):
-    """Weighted mean over the last axis (a float for 1-d input, an array for a grid)."""
-    return np.sum(weights * effect, axis=-1, keepdims=True) / np.sum(weights, axis=-1, keepdims=True) \
-        if np.ndim(weights) > 1 else float(np.sum(weights * effect) / np.sum(weights))
+    """Weighted mean over the last axis, keeping that axis (length 1)."""
+    return np.sum(weights * effect, axis=-1, keepdims=True) / np.sum(weights, axis=-1, keepdims=True)
+
+
+# Kernels on a batch: effects and variances of shape (..., k), tau^2 of shape (...);
+# every statistic is computed along the last axis, so one row, a batch of replicate
+# meta-analyses (`analysis.stats.batched`) and a grid of tau^2 values share the code.
+def _q(t2, y, v):
+    """Generalised Q at tau^2 (Cochran's Q at 0), shape (...)."""
+    w = 1.0 / (v + t2[..., None])
+    mu = _wls(y, w)
+    return np.sum(w * (y - mu) ** 2, axis=-1)
 
 
 def q_statistic(effect, variance, tau2: float = 0.0) -> float:
@@ -43,10 +54,9 @@ def q_statistic(effect, variance, tau2: float = 0.0) -> float:
     >>> round(q_statistic([0.0, 1.0], [1.0, 1.0]), 4)
     0.5
     """
-    y = np.asarray(effect, dtype=float)
-    w = 1.0 / (np.asarray(variance, dtype=float) + tau2)
-    mu = _wls(y, w)
-    return float(np.sum(w * (y - mu) ** 2))
+    y = np.asarray(effect, dtype=float)[None, :]
+    v = np.asarray(variance, dtype=float)[None, :]
+    return float(_q(np.array([float(tau2)]), y, v)[0])
 
 
 def typical_variance(variance) -> float:
@@ -61,93 +71,114 @@ def typical_variance(variance) -> float:
     return float((k - 1) / c) if k > 1 else float("nan")
 
 
-def _tau2_dersimonian_laird(y, v) -> float:
+def _tau2_dersimonian_laird(y, v):
     """DerSimonian & Laird (1986) moment estimator, truncated at 0."""
     w = 1.0 / v
-    q = q_statistic(y, v)
-    c = np.sum(w) - np.sum(w**2) / np.sum(w)
-    return float(max(0.0, (q - (y.size - 1)) / c))
+    q = _q(np.zeros(y.shape[:-1]), y, v)
+    c = np.sum(w, axis=-1) - np.sum(w**2, axis=-1) / np.sum(w, axis=-1)
+    est = (q - (y.shape[-1] - 1)) / c
+    return np.where(est > 0.0, est, 0.0)
 
 
 def _score_reml(t2, y, v):
     # d logL_R / d tau2 * 2 = sum w^2 (y - mu)^2 - tr(P), tr(P) = sum w - sum w^2 / sum w
-    # (t2 may be a column of grid values: sums run over the last axis)
-    w = 1.0 / (v + t2)
+    w = 1.0 / (v + t2[..., None])
     mu = _wls(y, w)
     sw = np.sum(w, axis=-1)
     return np.sum(w**2 * (y - mu) ** 2, axis=-1) - (sw - np.sum(w**2, axis=-1) / sw)
 
 
 def _score_ml(t2, y, v):
-    w = 1.0 / (v + t2)
+    w = 1.0 / (v + t2[..., None])
     mu = _wls(y, w)
     return np.sum(w**2 * (y - mu) ** 2, axis=-1) - np.sum(w, axis=-1)
 
 
 def _excess_q_pm(t2, y, v):
-    return q_statistic(y, v, t2) - (y.size - 1)
+    return _q(t2, y, v) - (y.shape[-1] - 1)
 
 
-def _positive_root(f, y, v) -> float:
-    """Root of a function positive at 0 and negative for large tau^2, else 0."""
-    if f(0.0, y, v) <= 0.0:
-        return 0.0
-    hi = max(1.0, 10.0 * float(np.var(y)) + float(np.max(v)))
+_BRENT = {"xtol": 1e-15, "rtol": 4 * np.finfo(float).eps, "maxiter": 500}
+
+
+def _positive_root(f, y, v):
+    """Per row: the root of f (positive at 0, negative for large tau^2), else 0."""
+    out = np.zeros(y.shape[0])
+    pos = np.flatnonzero(~(f(np.zeros(y.shape[0]), y, v) <= 0.0))
+    if pos.size == 0:
+        return out
+    yp, vp = y[pos], v[pos]
+    hi = np.maximum(1.0, 10.0 * np.var(yp, axis=-1) + np.max(vp, axis=-1))
+    up = np.ones(pos.size, dtype=bool)
     for _ in range(200):
-        if f(hi, y, v) < 0.0:
+        idx = np.flatnonzero(up)
+        if idx.size == 0:
             break
-        hi *= 2.0
+        up[idx] = ~(f(hi[idx], yp[idx], vp[idx]) < 0.0)
+        hi[idx[up[idx]]] *= 2.0
     else:  # pragma: no cover - only for pathological inputs
         raise RuntimeError("tau^2 root could not be bracketed")
-    return float(optimize.brentq(f, 0.0, hi, args=(y, v), xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
+    out[pos] = brentq_rows(f, np.zeros(pos.size), hi, (yp, vp), **_BRENT)
+    return out
 
 
 def _loglik_reml(t2, y, v):
-    w = 1.0 / (v + t2)
+    w = 1.0 / (v + t2[..., None])
     mu = _wls(y, w)
-    return -0.5 * (np.sum(np.log(v + t2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2))
+    return -0.5 * (np.sum(np.log(v + t2[..., None]), axis=-1) + np.log(np.sum(w, axis=-1))
+                   + np.sum(w * (y - mu) ** 2, axis=-1))
 
 
 def _loglik_ml(t2, y, v):
-    w = 1.0 / (v + t2)
+    w = 1.0 / (v + t2[..., None])
     mu = _wls(y, w)
-    return -0.5 * (np.sum(np.log(v + t2)) + np.sum(w * (y - mu) ** 2))
+    return -0.5 * (np.sum(np.log(v + t2[..., None]), axis=-1) + np.sum(w * (y - mu) ** 2, axis=-1))
 
 
-def _global_max(score, loglik, y, v) -> float:
-    """Global maximiser over tau^2 >= 0 of a likelihood whose score may have several roots.
+def _global_max(score, loglik, y, v):
+    """Global maximiser over tau^2 >= 0, per row, of a likelihood whose score may have several roots.
 
     The (restricted) likelihood of the random-effects model can be bimodal with very
     unequal variances (e.g. two huge studies and three tiny ones), so the first sign
     change of the score is not enough: every local maximum on a log-spaced grid is refined
     with Brent's method and the one with the highest likelihood is returned (tau^2 = 0
-    included when the score is negative there).
+    included when the score is negative there; the first of equal maxima).
     """
-    scale = max(float(np.var(y)), float(np.max(v)), 1e-300)
-    grid = np.concatenate([[0.0], np.geomspace(1e-12 * scale, 1e4 * scale, 161)])
-    vals = score(grid[:, None], y[None, :], v[None, :])  # vectorised over the grid
-    candidates = [0.0] if vals[0] <= 0.0 else []
-    for i in range(grid.size - 1):
-        if vals[i] > 0.0 >= vals[i + 1]:
-            candidates.append(float(optimize.brentq(score, grid[i], grid[i + 1], args=(y, v),
-                                                    xtol=1e-15, rtol=4 * np.finfo(float).eps,
-                                                    maxiter=500)))
-    if not candidates:  # score still positive at the grid's end: extend the bracket
-        return _positive_root(score, y, v)
-    return max(candidates, key=lambda t: loglik(t, y, v))
+    nrow = y.shape[0]
+    scale = np.maximum(np.maximum(np.var(y, axis=-1), np.max(v, axis=-1)), 1e-300)
+    grid = np.concatenate([np.zeros((nrow, 1)),
+                           np.geomspace(1e-12 * scale, 1e4 * scale, 161, axis=-1)], axis=-1)
+    vals = score(grid, y[:, None, :], v[:, None, :])  # (rows, grid)
+    rows, cols = np.nonzero((vals[:, :-1] > 0.0) & (vals[:, 1:] <= 0.0))
+    roots = brentq_rows(score, grid[rows, cols], grid[rows, cols + 1], (y[rows], v[rows]),
+                        **_BRENT) if rows.size else np.zeros(0)
+    zero = np.flatnonzero(vals[:, 0] <= 0.0)
+    cand_row = np.concatenate([zero, rows])
+    cand_t2 = np.concatenate([np.zeros(zero.size), roots])
+    cand_ll = loglik(cand_t2, y[cand_row], v[cand_row])
+    order = np.concatenate([np.full(zero.size, -1), cols])
+    # per row: the largest likelihood, the first candidate (0, then increasing tau^2) on ties
+    srt = np.lexsort((order, -cand_ll, cand_row))
+    first = srt[np.unique(cand_row[srt], return_index=True)[1]]
+    out = np.full(nrow, np.nan)
+    out[cand_row[first]] = cand_t2[first]
+    rest = np.flatnonzero(np.isnan(out))
+    if rest.size:  # score still positive at the grid's end: extend the bracket
+        out[rest] = _positive_root(score, y[rest], v[rest])
+    return out
 
 
-def _tau2_reml(y, v) -> float:
+def _tau2_reml(y, v):
     """Restricted maximum likelihood (Viechtbauer 2005), tau^2 >= 0, global maximum."""
     return _global_max(_score_reml, _loglik_reml, y, v)
 
 
-def _tau2_ml(y, v) -> float:
+def _tau2_ml(y, v):
     """Maximum likelihood (Viechtbauer 2005), tau^2 >= 0, global maximum."""
     return _global_max(_score_ml, _loglik_ml, y, v)
 
 
-def _tau2_paule_mandel(y, v) -> float:
+def _tau2_paule_mandel(y, v):
     """Paule & Mandel (1982): generalised Q equal to its expectation k - 1."""
     return _positive_root(_excess_q_pm, y, v)
 
@@ -197,6 +228,25 @@ def tau2(effect, variance, *, method: Tau2Method = "reml") -> float:
     v = np.asarray(variance, dtype=float)
     if y.size < 2:
         return 0.0
+    return float(_KERNELS[method](y[None, :], v[None, :])[0])
+
+
+def tau2_rows(effect, variance, *, method: str = "reml") -> np.ndarray:
+    """`tau2` of every row of (R, k) effects and variances at once, shape (R,).
+
+    The same kernels as `tau2` (which is this on a batch of one); for simulations.
+
+    Examples
+    --------
+    >>> y, v = [[0.1, 0.5, 0.9], [0.2, 0.2, 0.2]], [[0.01, 0.02, 0.03]] * 2
+    >>> tau2_rows(y, v, method="dersimonian-laird").tolist()[1]
+    0.0
+    """
+    check_choice("tau2_method", method, TAU2_METHODS)
+    y = np.atleast_2d(np.asarray(effect, dtype=float))
+    v = np.broadcast_to(np.asarray(variance, dtype=float), y.shape)
+    if y.shape[-1] < 2:
+        return np.zeros(y.shape[0])
     return _KERNELS[method](y, v)
 
 
@@ -220,12 +270,12 @@ def tau2_ci_qprofile(effect, variance, *, confidence_level: float = 0.95):
     if k < 2:
         return float("nan"), float("nan")
     alpha = 1.0 - level
-    crit_hi = stats.chi2.ppf(1.0 - alpha / 2.0, k - 1)
-    crit_lo = stats.chi2.ppf(alpha / 2.0, k - 1)
+    crit_hi = chi2_ppf(1.0 - alpha / 2.0, k - 1)
+    crit_lo = chi2_ppf(alpha / 2.0, k - 1)
 
     def solve(crit):
-        f = lambda t2, yy, vv: q_statistic(yy, vv, t2) - crit
-        return _positive_root(f, y, v)
+        f = lambda t2, yy, vv: _q(t2, yy, vv) - crit
+        return float(_positive_root(f, y[None, :], v[None, :])[0])
 
     return solve(crit_hi), solve(crit_lo)
 

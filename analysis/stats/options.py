@@ -3,19 +3,20 @@
 `DEFAULTS` is read by `analysis.pool_proportions` (its keyword defaults), by the command
 line (``evsynth pool`` with no options) and by the review's primary analysis
 (``analysis.review.synthesis``), so the three cannot drift apart; a test pins ``pool``
-with defaults on the report's clearance counts to the report's primary numbers.
+with defaults to the report's primary numbers.
 
-The primary method is the binomial-normal GLMM (ML, 7-node adaptive Gauss-Hermite
-quadrature) with t(k - 1) quantiles for its CI (metafor ``rma.glmm(test="t")``) and a
-t(k - 2) prediction interval (Higgins, Thompson & Spiegelhalter 2009; Riley et al. 2011;
-none for k <= 2): the calibration study (``make calibration``) shows normal quantiles
-under-cover with this evidence's study sizes. ``pi_method="metafor"`` gives metafor's
-``predict()`` interval instead (the metafor-pinned tests use it).
+The primary method is not chosen here by hand. `METHOD_OPTIONS` names every candidate of
+the calibration study (`analysis.stats.coverage`) by its id, with the options that fit it;
+`PRIMARY_METHOD` is the id that the written selection rule
+(`analysis.stats.coverage.select_primary`) picked at 2,000 replicates per scenario, as
+recorded in ``data/decisions/primary_method.json`` by ``make calibration-rule``. A test
+(``tests/test_primary_method.py``) fails when the record, the current calibration design
+and this constant disagree, so the default follows the rule.
 
 Examples
 --------
->>> DEFAULTS.model, DEFAULTS.ci_method
-('glmm', 't')
+>>> DEFAULTS.model == METHOD_OPTIONS[PRIMARY_METHOD]["model"]
+True
 >>> DEFAULTS.replace(model="random", measure="freeman-tukey").as_kwargs()["tau2_method"]
 'reml'
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-__all__ = ["DEFAULTS", "PoolingOptions"]
+__all__ = ["DEFAULTS", "METHOD_OPTIONS", "MODEL_BASE", "PRIMARY_METHOD", "PoolingOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class PoolingOptions:
 
     Field values use the engine's canonical names (see `analysis.stats._validation`);
     ``correction=None`` means the measure's default (0.5 where a correction applies).
+    ``likelihood``, ``tau_prior`` and ``mu_prior`` belong to ``model="bayes"`` (None
+    means the Bayesian model's own defaults: binomial, half-normal(0.5), normal(0, 10)).
     """
 
     measure: str = "logit"
@@ -46,6 +49,9 @@ class PoolingOptions:
     correction_policy: str = "only0"
     n_agq: int = 7
     pi_method: str = "hts"
+    likelihood: str | None = None
+    tau_prior: tuple | None = None
+    mu_prior: tuple | None = None
 
     def as_kwargs(self) -> dict[str, Any]:
         """The options as keyword arguments of `pool_proportions` / `leave_one_out`."""
@@ -56,5 +62,28 @@ class PoolingOptions:
         return replace(self, **changes)
 
 
-# The report's primary method and the engine's default (one constant; see the module doc).
-DEFAULTS = PoolingOptions()
+# Every candidate of the calibration study, by its id there, as pooling options (the
+# fields not named keep PoolingOptions' values). "glmm-profile" (the profile-likelihood
+# interval of the GLMM's mean) is a calibration candidate only: pool_proportions gives
+# Wald intervals, so the rule can report it but the engine cannot default to it.
+_BAYES = {"model": "bayes", "tau_prior": ("half-normal", 0.5), "mu_prior": ("normal", 0.0, 10.0)}
+METHOD_OPTIONS: dict[str, dict[str, Any]] = {
+    "glmm": {"model": "glmm", "ci_method": "wald"},
+    "glmm-t": {"model": "glmm", "ci_method": "t"},
+    "bayes-binomial": {**_BAYES, "likelihood": "binomial"},
+    "bayes-normal": {**_BAYES, "likelihood": "normal"},
+    "common-logit": {"model": "common", "measure": "logit", "ci_method": "wald"},
+    "common-ft": {"model": "common", "measure": "freeman-tukey", "ci_method": "wald"},
+}
+for _measure, _short in (("logit", "logit"), ("freeman-tukey", "ft")):
+    for _t2, _t2short in (("dersimonian-laird", "dl"), ("reml", "reml"), ("paule-mandel", "pm")):
+        _base = {"model": "random", "measure": _measure, "tau2_method": _t2}
+        METHOD_OPTIONS[f"random-{_short}-{_t2short}"] = {**_base, "ci_method": "wald"}
+        METHOD_OPTIONS[f"random-{_short}-{_t2short}-hk"] = {**_base, "ci_method": "knapp-hartung"}
+
+# The method the written rule chose (data/decisions/primary_method.json); see the module doc.
+PRIMARY_METHOD = "random-ft-reml"
+DEFAULTS = PoolingOptions(**METHOD_OPTIONS[PRIMARY_METHOD])
+# The defaults of every model other than the default one (pool_proportions, the CLI): the
+# logit scale, REML, t(k - 1) quantiles, 7-node quadrature, t(k - 2) prediction interval.
+MODEL_BASE = PoolingOptions()

@@ -1,19 +1,22 @@
-"""Pooling: common-effect and random-effects inverse-variance models, and the GLMM.
+"""Pooling single proportions: the one entry point, `pool_proportions`.
 
-`pool_proportions` is the one entry point for single proportions (two-group effects are
-pooled by `analysis.stats.two_group.pool_two_group`, which reuses `pool_effects_iv`);
-`leave_one_out` re-fits any of them without each study in turn.
+It validates and canonicalises the options once, computes the per-study effects and
+intervals, and hands over to one private kernel per model: `analysis.stats._pool_iv`
+(inverse-variance common and random effects; `pool_effects_iv` is also the two-group
+engine's kernel), `analysis.stats._pool_glmm` (the binomial-normal GLMM) and
+`analysis.stats._pool_bayes` (the exact Bayesian posteriors). `leave_one_out`
+(`analysis.stats.leave_one_out`) re-fits any of them without each study in turn.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import warnings as _warnings
 
 import numpy as np
-import pandas as pd
-from scipy import special, stats
 
+from ._pool_bayes import _pool_bayes
+from ._pool_glmm import _pool_glmm
+from ._pool_iv import _pool_iv_proportions, _with_hts_pi, pool_effects_iv
 from ._validation import (
     CI_METHODS,
     MODELS,
@@ -33,142 +36,27 @@ from ._validation import (
     check_counts,
 )
 from .effects import default_correction, effect_sizes
-from .glmm import common_logistic, fit_glmm, saturated_loglik
-from .glmm_profile import tau2_ci_profile
-from .heterogeneity import (
-    h_squared,
-    i_squared,
-    i_squared_q,
-    q_statistic,
-    tau2_ci_qprofile,
-)
-from .heterogeneity import tau2 as estimate_tau2
-from .options import DEFAULTS
-from .proportions import back_transform, ft_harmonic_mean_n, study_proportions
-from .results import (
-    ConfidenceInterval,
-    Heterogeneity,
-    LeaveOneOut,
-    PooledProportion,
-)
+from .options import DEFAULTS, MODEL_BASE
+from .proportions import study_proportions
+from .results import PooledProportion
 
 __all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions"]
-
-# Freeman-Tukey back-transformation warning: the pooled value back-transformed with the
-# harmonic-mean n and with the arithmetic-mean n differ by more than this many
-# proportion points, or by more than this fraction of the latter (METHODS.md 3.7).
-_FT_ABS_TOL = 0.005
-_FT_REL_TOL = 0.10
-# A GLMM tau^2 above this (tau > 4 logits: a between-study SD spanning 2% to 98% around
-# 50%) only arises when most studies are at 0% or 100% (quasi-separation).
-_TAU2_IMPLAUSIBLE = 16.0
-
-
-def _p_two_sided_chi2(q: float, df: int) -> float | None:
-    if df < 1 or not np.isfinite(q):
-        return None
-    return float(stats.chi2.sf(q, df))
-
-
-def pool_effects_iv(
-    effect,
-    variance,
-    *,
-    model: str = "random",
-    tau2_method: str = "reml",
-    ci_method: str = "wald",
-    confidence_level: float = 0.95,
-) -> dict:
-    """Inverse-variance pooling of effects on their analysis scale (metafor ``rma.uni``).
-
-    Returns a dict with ``estimate``, ``se``, ``ci`` (tuple), ``pi`` (tuple or None),
-    ``tau2``, ``weights`` (percent) and ``heterogeneity`` (`Heterogeneity`).
-
-    ``ci_method``: "wald" uses normal quantiles (metafor ``test="z"``); "t" uses t
-    quantiles with ``k - 1`` df and the unadjusted variance (metafor ``test="t"``);
-    "knapp-hartung" (Knapp & Hartung 2003) multiplies the variance of the estimate by
-    ``sum w (y - mu)^2 / (k - 1)`` and uses t quantiles with ``k - 1`` df, without
-    truncation (metafor ``test="knha"``). The same quantile serves the CI and the
-    prediction interval ``mu +- crit * sqrt(se^2 + tau2)`` (metafor ``predict``).
-    With one study there are no df: normal quantiles are used.
-    """
-    level = check_confidence_level(confidence_level)
-    y = np.asarray(effect, dtype=float)
-    v = np.asarray(variance, dtype=float)
-    k = y.size
-    q = q_statistic(y, v) if k > 1 else float("nan")
-    df = k - 1
-    t2 = 0.0 if model == "common" else estimate_tau2(y, v, method=tau2_method)
-    w = 1.0 / (v + t2)
-    mu = float(np.sum(w * y) / np.sum(w))
-    se = float(np.sqrt(1.0 / np.sum(w)))
-    alpha = 1.0 - level
-    if ci_method == "knapp-hartung" and k > 1:
-        s2 = float(np.sum(w * (y - mu) ** 2) / (k - 1))
-        se = se * np.sqrt(s2)
-        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
-    elif ci_method == "t" and k > 1:
-        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
-    else:
-        crit = float(stats.norm.ppf(1 - alpha / 2))
-    ci = (mu - crit * se, mu + crit * se)
-    pi = None
-    if model != "common" and k > 1:
-        half = crit * np.sqrt(se**2 + t2)
-        pi = (mu - half, mu + half)
-    i2q = i_squared_q(q, df) if k > 1 else None
-    if model == "common":
-        i2, h2 = i2q, (q / df if k > 1 else None)
-        t2_ci = i2_ci = None
-        tau2_out = None
-    else:
-        tau2_out = t2
-        if k > 1:
-            i2 = i_squared(t2, v)
-            h2 = h_squared(t2, v)
-            lo, hi = tau2_ci_qprofile(y, v, confidence_level=level)
-            t2_ci = ConfidenceInterval(lo, hi, level)
-            i2_ci = ConfidenceInterval(i_squared(lo, v), i_squared(hi, v), level)
-        else:
-            i2 = h2 = None
-            t2_ci = i2_ci = None
-    het = Heterogeneity(
-        k=k,
-        q=q if k > 1 else None,
-        df=df,
-        q_pvalue=_p_two_sided_chi2(q, df),
-        tau2=tau2_out,
-        tau2_ci=t2_ci,
-        i2=i2,
-        i2_ci=i2_ci,
-        i2_q=i2q,
-        h2=h2,
-    )
-    return {
-        "estimate": mu,
-        "se": se,
-        "ci": ci,
-        "pi": pi,
-        "tau2": t2,
-        "weights": 100.0 * w / np.sum(w),
-        "heterogeneity": het,
-    }
 
 
 def pool_proportions(
     events,
     n,
     *,
-    measure: Measure = DEFAULTS.measure,  # type: ignore[assignment]
-    model: Model = DEFAULTS.model,  # type: ignore[assignment]
-    tau2_method: Tau2Method = DEFAULTS.tau2_method,  # type: ignore[assignment]
-    ci_method: CIMethod = DEFAULTS.ci_method,  # type: ignore[assignment]
+    measure: Measure | None = None,
+    model: Model | None = None,
+    tau2_method: Tau2Method | None = None,
+    ci_method: CIMethod | None = None,
     confidence_level: float = DEFAULTS.confidence_level,
     study_ci_method: StudyCIMethod = DEFAULTS.study_ci_method,  # type: ignore[assignment]
-    correction: float | None = DEFAULTS.correction,
-    correction_policy: CorrectionPolicy = DEFAULTS.correction_policy,  # type: ignore[assignment]
-    n_agq: int = DEFAULTS.n_agq,
-    pi_method: PIMethod = DEFAULTS.pi_method,  # type: ignore[assignment]
+    correction: float | None = None,
+    correction_policy: CorrectionPolicy | None = None,
+    n_agq: int | None = None,
+    pi_method: PIMethod | None = None,
     study_ids=None,
     tau2_ci: bool = True,
     likelihood: str | None = None,
@@ -178,8 +66,11 @@ def pool_proportions(
 ) -> PooledProportion:
     """Pool single proportions ``events / n`` across studies.
 
-    The defaults are the report's primary method (`analysis.stats.options.DEFAULTS`):
-    the binomial-normal GLMM [1]_ with t(k - 1) quantiles. The GLMM models the counts
+    An option left at None takes its default: with no ``model``, the report's primary
+    method (`analysis.stats.options.DEFAULTS`, the method the calibration's written rule
+    chose); with a ``model`` named, that model's own defaults
+    (logit scale, REML, t(k - 1) quantiles, 7-node quadrature, t(k - 2) prediction
+    interval, metafor's 1/2 correction for 0% and 100% studies). The GLMM [1]_ models the counts
     directly: it needs no continuity correction for 0% and 100% studies and no normal
     approximation for tiny studies, which is what case-series evidence is made of. The
     inverse-variance common- and random-effects models on a transformed scale (metafor's
@@ -291,8 +182,20 @@ def pool_proportions(
     >>> 0 < res.proportion < 1
     True
     """
+    given = {k: v for k, v in (("measure", measure), ("tau2_method", tau2_method),
+                                ("ci_method", ci_method), ("correction", correction),
+                                ("correction_policy", correction_policy), ("n_agq", n_agq),
+                                ("pi_method", pi_method), ("likelihood", likelihood),
+                                ("tau_prior", tau_prior), ("mu_prior", mu_prior)) if v is not None}
+    # no model: the primary method (DEFAULTS); a model named: that model's own defaults
+    base = DEFAULTS if model is None else MODEL_BASE.replace(model=canonical("model", model))
+    model = base.model
+    _check_model_options(model, given, threshold)
+    o = base.replace(**given)
     measure, model, tau2_method, ci_method, study_ci_method, correction_policy = _canonical(
-        measure, model, tau2_method, ci_method, study_ci_method, correction_policy)
+        o.measure, model, o.tau2_method, o.ci_method, study_ci_method, o.correction_policy)
+    correction, n_agq, pi_method = o.correction, o.n_agq, o.pi_method
+    likelihood, tau_prior, mu_prior = o.likelihood, o.tau_prior, o.mu_prior
     check_choice("model", model, MODELS)
     check_choice("tau2_method", tau2_method, TAU2_METHODS)
     check_choice("ci_method", ci_method, CI_METHODS)
@@ -300,8 +203,6 @@ def pool_proportions(
     check_choice("pi_method", pi_method, PI_METHODS)
     ci_method = _glmm_ci_method(model, ci_method)
     level = check_confidence_level(confidence_level)
-    _check_model_options(model, measure, tau2_method, ci_method, correction, correction_policy,
-                         n_agq, likelihood, tau_prior, mu_prior, threshold)
     if model == "glmm" and measure != "logit":
         raise ValueError(
             f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
@@ -328,69 +229,8 @@ def pool_proportions(
                            study_ci_method, add, likelihood or "binomial",
                            ("half-normal", 0.5) if tau_prior is None else tau_prior,
                            ("normal", 0.0, 10.0) if mu_prior is None else mu_prior, threshold)
-    warnings: list[str] = []
-    fit = pool_effects_iv(
-        studies.effect.to_numpy(), studies.variance.to_numpy(), model=model,
-        tau2_method=tau2_method, ci_method=ci_method, confidence_level=level,
-    )
-    if x.size == 1:
-        warnings.append(
-            "only one study: no between-study variance, heterogeneity or prediction "
-            "interval can be estimated; the pooled value is that study's own estimate"
-        )
-    back_n = None
-    bt_text = {
-        "logit": "inverse logit",
-        "log": "exponential",
-        "arcsine": "sin^2",
-        "raw": "identity (clipped to [0, 1])",
-    }.get(measure)
-    if measure == "freeman-tukey":
-        back_n = ft_harmonic_mean_n(m)
-        bt_text = f"Miller (1978) inverse with harmonic-mean n = {back_n:.4g}"
-        p_hm = float(back_transform(fit["estimate"], measure=measure, n=back_n))
-        p_am = float(back_transform(fit["estimate"], measure=measure, n=float(np.mean(m))))
-        if abs(p_hm - p_am) > _FT_ABS_TOL and abs(p_hm - p_am) > _FT_REL_TOL * max(p_am, 1e-12):
-            warnings.append(
-                f"Freeman-Tukey back-transformation depends on the n used: {p_hm:.4f} with "
-                f"the harmonic mean n ({back_n:.1f}) versus {p_am:.4f} with the arithmetic "
-                f"mean ({float(np.mean(m)):.1f}); study sizes differ too much for this "
-                "transformation (Schwarzer et al. 2019): prefer the GLMM or the logit scale"
-            )
-    if measure == "raw":
-        lo, hi = fit["ci"]
-        if lo < 0 or hi > 1 or (fit["pi"] is not None and (fit["pi"][0] < 0 or fit["pi"][1] > 1)):
-            warnings.append("raw-scale interval extends beyond [0, 1] and is shown clipped")
-
-    def bt(val):
-        return float(back_transform(val, measure=measure, n=back_n))
-
-    weights = fit["weights"] if model != "glmm" else np.full(x.size, np.nan)
-    studies = studies.assign(weight=weights)
-    pi = fit["pi"]
-    res = PooledProportion(
-        model=model,
-        measure=measure,
-        tau2_method=tau2_method if model == "random" else None,
-        ci_method=ci_method,
-        confidence_level=level,
-        study_ci_method=study_ci_method,
-        correction=add,
-        correction_policy=correction_policy,
-        n_agq=None,
-        estimate=fit["estimate"],
-        se=fit["se"],
-        ci=ConfidenceInterval(*fit["ci"], level),
-        pi=None if pi is None else ConfidenceInterval(*pi, level),
-        proportion=bt(fit["estimate"]),
-        proportion_ci=ConfidenceInterval(bt(fit["ci"][0]), bt(fit["ci"][1]), level),
-        proportion_pi=None if pi is None else ConfidenceInterval(bt(pi[0]), bt(pi[1]), level),
-        back_transform=bt_text,
-        heterogeneity=fit["heterogeneity"],
-        studies=studies,
-        warnings=tuple(warnings),
-    )
-    return _with_hts_pi(res, measure, back_n) if pi_method == "hts" and model == "random" else res
+    return _pool_iv_proportions(x, m, studies, model, measure, tau2_method, ci_method, level,
+                                study_ci_method, add, correction_policy, pi_method)
 
 
 def _canonical(measure, model, tau2_method, ci_method, study_ci_method, correction_policy):
@@ -412,256 +252,26 @@ def _glmm_ci_method(model, ci_method, *, stacklevel: int = 3):
     return ci_method
 
 
-def _with_hts_pi(res: PooledProportion, measure: str, back_n) -> PooledProportion:
-    """Replace the prediction interval by the t(k - 2) one (None for k <= 2)."""
-    k = res.k
-    tau2 = res.heterogeneity.tau2
-    if res.estimate is None or tau2 is None:
-        return res
-    notes = list(res.warnings)
-    if k <= 2:
-        notes.append("prediction interval not given: t(k - 2) has no degrees of freedom for k <= 2")
-        return dataclasses.replace(res, pi=None, proportion_pi=None, pi_method="hts",
-                                   warnings=tuple(notes))
-    level = res.confidence_level
-    crit = float(stats.t.ppf(1 - (1 - level) / 2, k - 2))
-    half = crit * float(np.sqrt(res.se**2 + tau2))
-    lo, hi = res.estimate - half, res.estimate + half
-    p_lo = float(back_transform(lo, measure=measure, n=back_n))
-    p_hi = float(back_transform(hi, measure=measure, n=back_n))
-    return dataclasses.replace(res, pi=ConfidenceInterval(lo, hi, level),
-                               proportion_pi=ConfidenceInterval(p_lo, p_hi, level), pi_method="hts")
+# Options of the Bayesian models only, and options the Bayesian models do not use.
+_BAYES_ONLY = ("likelihood", "tau_prior", "mu_prior")
+_NOT_BAYES = ("measure", "tau2_method", "ci_method", "correction", "correction_policy", "n_agq",
+              "pi_method")
 
 
-def _check_model_options(model, measure, tau2_method, ci_method, correction, policy, n_agq,
-                         likelihood, tau_prior, mu_prior, threshold) -> None:
+def _check_model_options(model, given: dict, threshold) -> None:
     """Options of one model given to another are errors, never silently ignored."""
-    bayes_only = {"likelihood": likelihood, "tau_prior": tau_prior, "mu_prior": mu_prior,
-                  "threshold": threshold}
     if model != "bayes":
-        given = [k for k, val in bayes_only.items() if val is not None]
-        if given:
-            raise ValueError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
+        wrong = [k for k in _BAYES_ONLY if k in given] + (["threshold"] if threshold is not None else [])
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} only appl{'ies' if len(wrong) == 1 else 'y'} "
                              f'to model="bayes"; got model={model!r}')
         return
-    defaults = {"measure": (measure, DEFAULTS.measure), "tau2_method": (tau2_method, DEFAULTS.tau2_method),
-                "ci_method": (ci_method, DEFAULTS.ci_method), "correction": (correction, DEFAULTS.correction),
-                "correction_policy": (policy, DEFAULTS.correction_policy), "n_agq": (n_agq, DEFAULTS.n_agq)}
-    wrong = [f"{k}={val!r}" for k, (val, default) in defaults.items() if val != default]
+    wrong = [f"{k}={given[k]!r}" for k in _NOT_BAYES if k in given]
     if wrong:
         raise ValueError(f'model="bayes" does not use {", ".join(wrong)}: the Bayesian models '
                          "work on the logit scale (the normal likelihood with metafor's 1/2 "
-                         "correction) and report credible intervals; leave these at their defaults")
+                         "correction) and report credible intervals; leave these out")
 
 
-def _pool_bayes(x, m, studies, level, study_ci_method, add, likelihood, tau_prior, mu_prior,
-                threshold):
-    from .bayes import mu_prior as parse_mu
-    from .bayes import posterior_proportions, prior_label
-    from .bayes import tau_prior as parse_tau
-
-    tp, mp = parse_tau(tau_prior), parse_mu(mu_prior)
-    r = posterior_proportions(x, m, likelihood=likelihood, tau_prior=tp, mu_prior=mp,
-                              confidence_level=level, threshold=threshold)
-    warnings = []
-    if x.size == 1:
-        warnings.append(
-            "only one study: tau is informed by its prior alone, so the predictive interval "
-            "mostly reflects the prior on tau")
-    if np.all(x == 0) or np.all(x == m):
-        warnings.append(
-            f"every study has {'0%' if np.all(x == 0) else '100%'} events: the posterior of "
-            "mu is bounded by the data on one side only and by its prior on the other")
-    expit = special.expit
-    lvl = level
-    het = Heterogeneity(
-        k=x.size, q=None, df=x.size - 1, q_pvalue=None, tau2=r["tau_median"] ** 2,
-        tau2_ci=ConfidenceInterval(r["tau_low"] ** 2, r["tau_high"] ** 2, lvl), i2=None,
-        i2_ci=None, i2_q=None, h2=None)
-    return PooledProportion(
-        model="bayes", measure="logit", tau2_method=None, ci_method="credible",
-        confidence_level=lvl, study_ci_method=study_ci_method, correction=add,
-        correction_policy="only0", n_agq=None, estimate=r["mu_median"], se=r["mu_sd"],
-        ci=ConfidenceInterval(r["mu_low"], r["mu_high"], lvl),
-        pi=ConfidenceInterval(r["pred_low"], r["pred_high"], lvl),
-        proportion=float(expit(r["mu_median"])),
-        proportion_ci=ConfidenceInterval(float(expit(r["mu_low"])), float(expit(r["mu_high"])), lvl),
-        proportion_pi=ConfidenceInterval(float(expit(r["pred_low"])), float(expit(r["pred_high"])),
-                                         lvl),
-        back_transform="inverse logit of posterior quantiles", heterogeneity=het, studies=studies,
-        warnings=tuple(warnings), likelihood=likelihood, prior=prior_label(tp, mp),
-        tau_median=r["tau_median"], tau_ci=ConfidenceInterval(r["tau_low"], r["tau_high"], lvl),
-        threshold=None if threshold is None else float(threshold),
-        prob_above=r.get("prob_above"))
-
-
-def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq,
-               want_tau2_ci=True):
-    k = x.size
-    warnings: list[str] = []
-    v = studies.variance.to_numpy()
-    mu_fe, se_fe, ll_fe = common_logistic(x, m)
-    ll_sat = saturated_loglik(x, m)
-    q_lrt = max(0.0, 2.0 * (ll_sat - ll_fe)) if k > 1 and np.isfinite(ll_fe) else None
-    # Wald test of the saturated model: Cochran's Q over studies with 0 < x < n, whose
-    # ML logits and variances are finite; a 0% or 100% study has an infinite ML logit
-    # with infinite variance and contributes 0 (glm's diverging fit contributes ~1e-6).
-    inner = (x > 0) & (x < m)
-    # Its degrees of freedom count the informative studies only (a study at 0% or 100%
-    # adds a parameter and no information), so df = (number with 0 < x < n) - 1;
-    # metafor reports k - 1. The LRT Q keeps k - 1 df.
-    q_wald = None
-    if k > 1:
-        if inner.sum() >= 2:
-            xi, mi = x[inner].astype(float), m[inner].astype(float)
-            q_wald = q_statistic(np.log(xi / (mi - xi)), 1.0 / xi + 1.0 / (mi - xi))
-        else:
-            q_wald = 0.0
-    df = k - 1
-    df_wald = max(int(inner.sum()) - 1, 0)
-    alpha = 1.0 - level
-    use_t = ci_method == "t" and k > 1
-    crit = float(stats.t.ppf(1 - alpha / 2, df)) if use_t else float(stats.norm.ppf(1 - alpha / 2))
-    bt_text = "inverse logit"
-    none_ci = ConfidenceInterval(None, None, level)
-    common = {
-        "model": "glmm", "measure": measure, "tau2_method": None, "ci_method": ci_method,
-        "confidence_level": level, "study_ci_method": study_ci_method, "correction": add,
-        "correction_policy": policy, "n_agq": n_agq, "back_transform": bt_text,
-    }
-    studies = studies.assign(weight=np.full(k, np.nan))
-
-    def het(tau2, tau2_ci=None):
-        i2 = i_squared(tau2, v) if (k > 1 and tau2 is not None) else None
-        h2 = h_squared(tau2, v) if (k > 1 and tau2 is not None) else None
-        return Heterogeneity(
-            k=k, q=q_wald, df=df_wald,
-            q_pvalue=_p_two_sided_chi2(q_wald, df_wald) if q_wald is not None else None,
-            tau2=tau2, tau2_ci=tau2_ci, i2=i2, i2_ci=None,
-            i2_q=i_squared_q(q_wald, df_wald) if (q_wald is not None and df_wald > 0) else None, h2=h2,
-            q_lrt=q_lrt, q_lrt_pvalue=_p_two_sided_chi2(q_lrt, df) if q_lrt is not None else None,
-            q_lrt_df=df if q_lrt is not None else None,
-        )
-
-    if not np.isfinite(mu_fe):
-        p = 0.0 if mu_fe < 0 else 1.0
-        warnings.append(
-            f"every study has {'0%' if p == 0 else '100%'} events: the logistic models have no "
-            "finite maximum-likelihood estimate, so no pooled CI or prediction interval is "
-            "given; read the per-study exact intervals"
-        )
-        return PooledProportion(
-            **common, estimate=None, se=None, ci=none_ci, pi=None, proportion=p,
-            proportion_ci=none_ci, proportion_pi=None, heterogeneity=het(None), studies=studies,
-            warnings=tuple(warnings),
-        )
-    if k == 1:
-        warnings.append(
-            "only one study: the random-effects GLMM is not identifiable; the estimate is the "
-            "study's own logistic fit; tau^2, I^2 and the prediction interval are not estimated"
-        )
-        mu, se, tau2 = mu_fe, se_fe, None
-        tau2_ci = None
-    else:
-        fit = fit_glmm(x, m, n_agq=n_agq)
-        mu, se, tau2 = fit.mu, fit.se, fit.tau2
-        if not fit.converged:
-            warnings.append(f"GLMM optimiser did not report convergence: {fit.message}")
-        if tau2 > _TAU2_IMPLAUSIBLE:
-            warnings.append(
-                f"tau^2 = {tau2:.3g} on the logit scale is implausibly large: most studies sit at 0% "
-                "or 100%, so the between-study variance is barely identifiable and the pooled CI "
-                "and prediction interval are not informative"
-            )
-        if fit.at_boundary:
-            warnings.append(
-                "the ML estimate of tau^2 is 0: the random-effects GLMM coincides with the "
-                "common-effect logistic model"
-            )
-        tau2_ci = None
-        if want_tau2_ci:
-            lo, hi = tau2_ci_profile(x, m, mu_hat=mu, tau2_hat=tau2, n_agq=n_agq,
-                                     confidence_level=level)
-            tau2_ci = ConfidenceInterval(lo, hi, level)
-        if not np.isfinite(se):
-            warnings.append(
-                "the standard error of the pooled logit could not be computed (the likelihood is "
-                "flat or not concave at its maximum to rounding error): no CI or prediction interval"
-            )
-    ci = (mu - crit * se, mu + crit * se)
-    pi = None if tau2 is None else (mu - crit * np.sqrt(se**2 + tau2), mu + crit * np.sqrt(se**2 + tau2))
-
-    def bt(val):
-        return float(back_transform(val, measure="logit"))
-
-    return PooledProportion(
-        **common,
-        estimate=mu,
-        se=se,
-        ci=ConfidenceInterval(*ci, level),
-        pi=None if pi is None else ConfidenceInterval(*pi, level),
-        proportion=bt(mu),
-        proportion_ci=ConfidenceInterval(bt(ci[0]), bt(ci[1]), level),
-        proportion_pi=None if pi is None else ConfidenceInterval(bt(pi[0]), bt(pi[1]), level),
-        heterogeneity=het(tau2, tau2_ci),
-        studies=studies,
-        warnings=tuple(warnings),
-    )
-
-
-def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
-    """Re-fit without each study in turn (any model, GLMM included), as metafor's
-    ``leave1out(res)``.
-
-    ``fit`` is a `PooledProportion`: its studies and options are reused, so the full fit
-    is not computed again. The older form ``leave_one_out(events, n, **options)`` fits
-    first. Needs at least two studies.
-
-    Examples
-    --------
-    >>> res = pool_proportions([16, 10, 4], [17, 12, 8], model="random")
-    >>> leave_one_out(res).rows.omitted.tolist()
-    ['1', '2', '3']
-    """
-    if isinstance(fit, PooledProportion):
-        if n is not None or study_ids is not None or options:
-            raise ValueError("leave_one_out(fit) takes no counts or options: they come from the fit")
-        full = fit
-        x = full.studies.events.to_numpy()
-        m = full.studies.n.to_numpy()
-        ids = [str(s) for s in full.studies.study_id]
-        options = {k: v for k, v in full.methods().items() if k != "back_transform"}
-        options["confidence_level"] = options.pop("confidence_level")
-        if full.model != "random":
-            options.pop("tau2_method")
-        if full.model != "glmm":
-            options.pop("n_agq")
-        if x.size < 2:
-            raise ValueError("leave-one-out needs at least two studies")
-    else:
-        x, m = check_counts(fit, n, study_ids=study_ids)
-        ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
-        if x.size < 2:
-            raise ValueError("leave-one-out needs at least two studies")
-        model = canonical("model", options.get("model", DEFAULTS.model))
-        if "ci_method" in options:  # warn once here, not once per re-fit
-            options = {**options, "ci_method": _glmm_ci_method(
-                model, canonical("ci_method", options["ci_method"]), stacklevel=3)}
-        full = pool_proportions(x, m, study_ids=ids, **options)
-    rows = []
-    for i, sid in enumerate(ids):
-        keep = np.arange(x.size) != i
-        r = pool_proportions(x[keep], m[keep], study_ids=[s for j, s in enumerate(ids) if j != i],
-                             tau2_ci=False, **options)
-        rows.append(
-            {
-                "omitted": sid,
-                "estimate": r.proportion,
-                "ci_low": r.proportion_ci.low,
-                "ci_high": r.proportion_ci.high,
-                "tau2": r.heterogeneity.tau2,
-                "i2": r.heterogeneity.i2,
-                "warnings": r.warnings,
-            }
-        )
-    return LeaveOneOut(full=full, rows=pd.DataFrame(rows))
+# re-exported here (its module imports pool_proportions from this one, so it comes last)
+from .leave_one_out import leave_one_out

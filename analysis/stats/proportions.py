@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
+from ._dist import norm_ppf
 from ._validation import (
     MEASURES,
     STUDY_CI_METHODS,
@@ -35,7 +36,7 @@ def _ci_bounds(x: np.ndarray, n: np.ndarray, method: str, level: float):
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
     alpha = 1.0 - level
-    z = stats.norm.ppf(1.0 - alpha / 2.0)
+    z = norm_ppf(1.0 - alpha / 2.0)
     p = x / n
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "clopper-pearson":
@@ -238,13 +239,16 @@ def transform_proportion(events, n, *, measure: Measure):
 def ft_harmonic_mean_n(n) -> float:
     """Harmonic mean of study sizes, the n used to back-transform pooled FT values.
 
+    For a 2-d array, one harmonic mean per row (replicate evidence bases).
+
     Examples
     --------
     >>> round(ft_harmonic_mean_n([11, 17, 21, 6]), 5)
     10.98846
     """
     m = np.asarray(n, dtype=float)
-    return float(1.0 / np.mean(1.0 / m))
+    out = 1.0 / np.mean(1.0 / m, axis=-1)
+    return float(out) if m.ndim == 1 else out
 
 
 def _ipft(t, n):

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._dist import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
 from ._validation import (
     CORRECTION_POLICIES,
     MODELS,
@@ -271,8 +271,8 @@ def _crit_and_p(est, se, level, use_t, df):
     if est is None or se is None or not se > 0:
         return None, None
     if use_t:
-        return float(stats.t.isf(alpha / 2, df)), float(2 * stats.t.sf(abs(est / se), df))
-    return float(stats.norm.isf(alpha / 2)), float(2 * stats.norm.sf(abs(est / se)))
+        return float(t_isf(alpha / 2, df)), float(2 * t_sf(abs(est / se), df))
+    return float(norm_isf(alpha / 2)), float(2 * norm_sf(abs(est / se)))
 
 
 def _q_het(k, q, df, tau2=None, v=None, q_lrt=None, q_lrt_df=None):
@@ -283,9 +283,9 @@ def _q_het(k, q, df, tau2=None, v=None, q_lrt=None, q_lrt_df=None):
     elif tau2 is None and has_q:
         i2, h2 = i_squared_q(q, df), q / df
     return Heterogeneity(
-        k=k, q=q if has_q else None, df=df, q_pvalue=float(stats.chi2.sf(q, df)) if has_q else None,
+        k=k, q=q if has_q else None, df=df, q_pvalue=float(chi2_sf(q, df)) if has_q else None,
         tau2=tau2, tau2_ci=None, i2=i2, i2_ci=None, i2_q=i_squared_q(q, df) if has_q else None, h2=h2,
-        q_lrt=q_lrt, q_lrt_pvalue=float(stats.chi2.sf(q_lrt, q_lrt_df)) if q_lrt is not None and q_lrt_df else None,
+        q_lrt=q_lrt, q_lrt_pvalue=float(chi2_sf(q_lrt, q_lrt_df)) if q_lrt is not None and q_lrt_df else None,
     )
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from .glmm import _LOG_SQRT_2PI, _gh_rule, _lchoose
 from .heterogeneity import q_statistic
@@ -283,6 +283,8 @@ def _cmel_saturated(hg: _Hypergeo, inner):
 # ---------------------------------------------------------------- driver
 def fit_two_group_glmm(a, n1, c, n0, *, model: str, random: bool, n_agq: int = 7) -> GLMMTwoGroupFit:
     """Fit "glmm-umfs" or "glmm-cmel" to tables without double zeros (see module doc)."""
+    from scipy import optimize  # lazily: its import costs more than most fits
+
     a, n1, c, n0 = (np.asarray(v, dtype=float) for v in (a, n1, c, n0))
     k = a.size
     sep = separation(a, n1, c, n0)

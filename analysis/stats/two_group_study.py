@@ -46,8 +46,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special
 
+from ._dist import chi2_isf, norm_isf
 from ._validation import InputError, check_confidence_level, check_counts
 from .results import ConfidenceInterval
 from .two_group_results import StudyComparison
@@ -74,7 +75,7 @@ def wilson_interval(events, n, *, confidence_level: float = 0.95):
     level = check_confidence_level(confidence_level)
     x = np.asarray(events, dtype=float)
     m = np.asarray(n, dtype=float)
-    z = stats.norm.isf((1 - level) / 2)
+    z = norm_isf((1 - level) / 2)
     p = x / m
     denom = 1 + z * z / m
     centre = (p + z * z / (2 * m)) / denom
@@ -117,6 +118,8 @@ def _koopman_statistic(log_theta: float, a: int, n1: int, c: int, n0: int) -> fl
 
 def _root_outward(f, start: float, step: float) -> float:
     """Root of f (f(start) < 0, f growing outward) moving from `start` by doubling steps."""
+    from scipy import optimize  # lazily: its import costs more than most fits
+
     inner, outer = start, start + step
     while f(outer) < 0.0:
         inner, outer = outer, outer + step
@@ -131,7 +134,7 @@ def koopman_interval(a: int, n1: int, c: int, n0: int, *, confidence_level: floa
     level = check_confidence_level(confidence_level)
     if a == 0 and c == 0:
         return math.nan, math.nan
-    crit = stats.chi2.isf(1 - level, 1)
+    crit = chi2_isf(1 - level, 1)
 
     def f(s):
         return _koopman_statistic(s, a, n1, c, n0) - crit

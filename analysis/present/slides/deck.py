@@ -10,7 +10,7 @@ from typing import Any
 
 from ..._version import __version__
 from ...review.io import write_bytes
-from ..citation import parse_bibtex
+from ..citation import load_bibliography
 from ..figures import comparative_specs, in_sentence, save_figure
 from ..narrative import question_outcomes
 from ._layout import (
@@ -49,7 +49,7 @@ def _comparative_slides(results: dict) -> list[tuple]:
     return out
 
 
-def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[str, dict[str, str]],
+def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict,
                 cff_path: Path) -> list[dict[str, Any]]:
     """One dict per slide: ``name``, ``title``, ``subtitle``, ``sources``, ``figure`` (True if
     also saved as PNG/SVG) and ``draw`` (returns the Figure, title and footer not yet added)."""
@@ -131,7 +131,7 @@ def build_slides(results: dict, audit: dict, calibration: dict | None, bib_path:
 
     out_pdf = Path(out_pdf)
     out_dir = Path(out_dir) if out_dir is not None else out_pdf.parent
-    bib = parse_bibtex(Path(bib_path).read_text(encoding="utf-8"))
+    bib = load_bibliography(Path(bib_path)).entries
     specs = slide_specs(results, audit, calibration, bib, Path(cff_path))
     buf = _io.BytesIO()
     records = []

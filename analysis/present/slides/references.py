@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..._version import __version__
-from ..citation import _cff_citation
+from ..citation import Reference, _cff_citation
 from ._layout import MARGIN, SLIDE_H, SLIDE_W, TEXT_PT, TOP_BAND, _line, _text, _wrap
 
 # Citation keys (report/references.bib) named in each slide's footer.
@@ -23,23 +23,19 @@ METHOD_REFERENCES = {"stijnen2010": "GLMM", "clopper1934": "Exact CIs", "viechtb
                      "murad2018": "Risk of bias", "guyatt2011": "GRADE", "page2021": "PRISMA 2020"}
 
 
-def _short_cite(key: str, entry: dict[str, str]) -> str:
+def _short_cite(key: str, entry: Reference) -> str:
     """'Stijnen et al. 2010' from a BibTeX entry."""
-    authors = [a.strip() for a in entry.get("author", "").split(" and ") if a.strip()]
-    surname = [a.split(",")[0].strip().replace("{", "").replace("}", "") for a in authors]
-    for tex, uni in (('\\"a', "ä"), ('\\"o', "ö"), ('\\"u', "ü"), ('\\"O', "Ö")):
-        surname = [s.replace(tex, uni) for s in surname]
-    year = entry.get("year", "n.d.")
+    surname, year = entry.surnames, entry.get("year", "n.d.")
     if not surname:
         return f"{key} {year}"
-    if len(surname) == 1:
+    if len(surname) == 1 and not entry.et_al:
         return f"{surname[0]} {year}"
-    if len(surname) == 2 and "others" not in surname:
+    if len(surname) == 2 and not entry.et_al:
         return f"{surname[0]} & {surname[1]} {year}"
     return f"{surname[0]} et al. {year}"
 
 
-def _slide_references(fig, results: dict, bib: dict[str, dict[str, str]], cff_path: Path) -> None:
+def _slide_references(fig, results: dict, bib: dict[str, Reference], cff_path: Path) -> None:
     size = 18.0
     lh = _line(size, 1.15)
     width = SLIDE_W - 2 * MARGIN
@@ -85,7 +81,7 @@ def _slide_references(fig, results: dict, bib: dict[str, dict[str, str]], cff_pa
         yy -= len(wl) * lh + 0.06
 
 
-def _footer(spec: dict, bib: dict[str, dict[str, str]]) -> str:
+def _footer(spec: dict, bib: dict[str, Reference]) -> str:
     files, seen = [], set()
     for s in spec["sources"]:
         folder = "data/derived/" if s.endswith(".json") else "report/" if s.endswith(".bib") else ""

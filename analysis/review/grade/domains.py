@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from scipy.stats import norm
-
+from ...stats._dist import norm_ppf
 from .context import ControlRisk, GradeContext
 from .types import DomainRating
 
@@ -287,7 +286,7 @@ def optimal_information_size(p0: float) -> int:
     488
     """
     p1 = p0 * (1 - OIS_RRR)
-    z = norm.ppf(1 - OIS_ALPHA / 2) + norm.ppf(OIS_POWER)
+    z = norm_ppf(1 - OIS_ALPHA / 2) + norm_ppf(OIS_POWER)
     per_arm = z**2 * (p0 * (1 - p0) + p1 * (1 - p1)) / (p0 - p1) ** 2
     return 2 * math.ceil(per_arm)
 
