@@ -148,9 +148,14 @@ def test_figure_captions_credit_the_source_and_version(two_builds):
                    for c in sets if c["studies"]}
     pooled = {f"{kind}_{o}" for o, r in res["outcomes"].items() if r["primary"]
               for kind in ("forest", "sensitivity")}
+    # the posterior of tau for every outcome and subgroup set with Bayesian rows
+    tau = {f"tau_posterior_{o}" for o, r in res["outcomes"].items() if r["bayes"]} | {
+        f"tau_posterior_{o}_{s['set_id']}" for o, sets in res["subgroups"].items() for s in sets if s["bayes"]}
     assert comparative
+    assert tau
+    assert {n for n in names if n.startswith("tau_posterior_")} == tau
     assert {"prisma", "risk_of_bias_rob2", "risk_of_bias_robins_i", "risk_of_bias_murad", "evidence_map",
-            "claims_audit", "viral_loads"} | comparative | pooled <= names
+            "claims_audit", "viral_loads"} | comparative | pooled | tau <= names
     for f in manifest["figures"]:
         caption = (d / "figures" / f"{f['name']}.txt").read_text()
         assert "bkvn-ivig-evidence" in caption

@@ -172,6 +172,19 @@ def calibration_rows():
     return pd.DataFrame(rows)
 
 
+def tau_curves():
+    """Two priors, the first also under the normal likelihood (hand-made shapes)."""
+    tau = np.linspace(0.0, 2.5, 51)
+    hn05 = np.sqrt(2 / np.pi) / 0.5 * np.exp(-0.5 * (tau / 0.5) ** 2)
+    hc05 = 2 / (np.pi * 0.5 * (1 + (tau / 0.5) ** 2))
+    rows = [("half-normal(0.5)", "binomial", 1.1 * hn05 * np.exp(-0.2 * tau), hn05),
+            ("half-Cauchy(0.5)", "binomial", 0.9 * hc05, hc05),
+            ("half-normal(0.5)", "normal", hn05, hn05)]
+    return pd.concat([pd.DataFrame({"prior": p, "likelihood": lk, "tau": tau, "posterior": post,
+                                    "prior_density": prior}) for p, lk, post, prior in rows],
+                     ignore_index=True)
+
+
 # Every function, called with realistic data, for the generic (style) tests.
 CALLS = {
     "forest_plot": lambda style: P.forest_plot(pooled_dict(weights=WEIGHTS), labels=LABELS,
@@ -190,6 +203,8 @@ CALLS = {
     "evidence_map": lambda style: P.evidence_map(evidence_studies(), style=style),
     "claims_audit_plot": lambda style: P.claims_audit_plot(claims(), style=style),
     "calibration_plot": lambda style: P.calibration_plot(calibration_rows(), style=style),
+    "tau_posterior_plot": lambda style: P.tau_posterior_plot(tau_curves(), title="Tau",
+                                                             style=style),
 }
 
 
@@ -279,6 +294,7 @@ ON_AXES = {
     "rob_traffic_light": lambda ax: P.rob_traffic_light(appraisal(), ax=ax),
     "prisma_flow": lambda ax: P.prisma_flow(COUNTS, ax=ax),
     "evidence_map": lambda ax: P.evidence_map(evidence_studies(), ax=ax),
+    "tau_posterior_plot": lambda ax: P.tau_posterior_plot(tau_curves(), ax=ax),
 }
 
 
@@ -365,6 +381,7 @@ MISSING = {
     "claims_audit_plot": lambda: P.claims_audit_plot(_with(claims(5), short=NAN, claim_id=None)),
     "calibration_plot": lambda: P.calibration_plot(
         calibration_rows().assign(coverage=NAN, method=[NAN] * 12)),
+    "tau_posterior_plot": lambda: P.tau_posterior_plot(tau_curves().assign(prior=NAN)),
 }
 
 
@@ -758,3 +775,36 @@ def test_calibration_plot_panels_points_and_nominal_line():
 def test_calibration_plot_rejects_unknown_interval():
     with pytest.raises(ValueError, match="interval must be"):
         P.calibration_plot(calibration_rows().assign(interval="ti"))
+
+
+def test_tau_posterior_plot_one_line_per_curve_and_faint_priors():
+    curves = tau_curves()
+    fig = P.tau_posterior_plot(curves)
+    (ax,) = fig.axes
+    binomial = by_gid(fig, "posterior-binomial")
+    normal = by_gid(fig, "posterior-normal")
+    priors = by_gid(fig, "prior")
+    assert (len(binomial), len(normal), len(priors)) == (2, 1, 2)  # one prior line per prior
+    assert all(p.get_alpha() < 1 for p in priors)
+    assert all(p.get_alpha() is None for p in binomial + normal)
+    assert normal[0].get_linestyle() == "--"
+    assert binomial[0].get_color() == priors[0].get_color() != binomial[1].get_color()
+    first = curves[(curves.prior == "half-normal(0.5)") & (curves.likelihood == "binomial")]
+    np.testing.assert_array_equal(binomial[0].get_ydata(), first.posterior.to_numpy())
+    assert ax.get_xlim() == (0.0, 2.5)
+    assert ax.get_ylim()[1] >= curves[["posterior", "prior_density"]].to_numpy().max()
+    texts = strings(fig)
+    for text in ("\u03c4 ~ half-normal(0.5)", "\u03c4 ~ half-Cauchy(0.5)",
+                 "\u03c4 ~ half-normal(0.5), normal-normal model", "prior densities (faint)"):
+        assert text in texts
+    assert any(t.startswith("\u03c4, between-study SD") for t in texts)
+    assert "Density" in texts
+
+
+def test_tau_posterior_plot_rejects_empty_or_unknown_likelihood():
+    with pytest.raises(ValueError, match="curves is empty"):
+        P.tau_posterior_plot(tau_curves().iloc[:0])
+    with pytest.raises(ValueError, match="likelihood must be"):
+        P.tau_posterior_plot(tau_curves().assign(likelihood="poisson"))
+    with pytest.raises(ValueError, match="missing column"):
+        P.tau_posterior_plot(tau_curves().drop(columns="prior_density"))

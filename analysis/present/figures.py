@@ -140,6 +140,9 @@ def figure_specs(results: dict, audit: dict, calibration: dict | None, *, style:
     """(name, title, caption, draw) for every figure; `draw` returns a Figure."""
     labels, designs = labels_and_designs(results)
     specs = _outcome_specs(results, labels, designs, style)
+    from .tau_figures import tau_posterior_specs  # the posterior of tau (Bayesian rows)
+
+    specs += tau_posterior_specs(results, style=style)
     specs += comparative_specs(results, style=style)
     specs += _evidence_specs(results, audit, labels, style)
     if calibration is not None:

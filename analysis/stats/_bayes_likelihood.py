@@ -218,34 +218,61 @@ def _likelihood_rule(mu, tau, kind, lognorm, nodes, weights, derivs):
     return ll, d1, d2
 
 
-def study_loglik(mu, tau, s: Studies, *, derivs: bool = False, active=None):
-    """Sum over studies of log p(x_i | mu, tau), without the binomial coefficients.
+@dataclass
+class Plan:
+    """Which rule integrates each (replicate, tau node, study), grouped by rule, with each
+    group's data gathered once (the same for every mu: see `study_loglik`)."""
 
-    mu: (R, T, M) (M mu values per tau node), tau: (R, T), studies (R, k). Each
-    study's integral over its random intercept uses the rule that is accurate for its
-    ratio ``r = tau / sd`` of tau to the width of its likelihood: adaptive Gauss-Hermite
-    with 9 nodes (r < 0.4) or 15 nodes (r < 1), else the likelihood's own Gauss rule
-    (`_likelihood_rule`) with 24 nodes (r < 2) or 12. The choice depends on (replicate, tau node, study) only, so
-    data are gathered once per triple and broadcast over the mu values. With ``derivs``
-    also the first and second derivatives in mu. Returns arrays (R, T, M); where the
-    optional mask ``active`` (R, T) is False nothing is computed (zeros).
-    """
+    shape: tuple          # (R, T, k)
+    groups: list          # (code, r, t, i, data) per rule; data as the rule takes it
+
+
+def loglik_plan(tau, s: Studies) -> Plan:
+    """The rule of every (replicate, tau node, study) by its ratio ``r = tau / sd`` of tau
+    to the width of the study's likelihood: adaptive Gauss-Hermite with 9 nodes (r < 0.4)
+    or 15 nodes (r < 1), else the likelihood's own Gauss rule (`_likelihood_rule`) with 24
+    nodes (r < 2) or 12. tau: (R, T), studies (R, k)."""
     ratio = tau[:, :, None] / s.sd[:, None, :]
     regime = np.where(ratio < 0.4, 0, np.where(ratio < 1.0, 1, 2))
     # 2, 3, 4: the 24-node rule by kind (1 <= r < 2); 5, 6, 7: the 12-node rule (r >= 2)
     regime = np.where(regime == 2, 2 + s.kind[:, None, :] + 3 * (ratio >= 2.0), regime)
-    if active is not None:
-        regime = np.where(active[:, :, None], regime, -1)
-    out = np.zeros((3 if derivs else 1, *ratio.shape, mu.shape[2]))
-    for code in np.unique(regime[regime >= 0]):
+    groups = []
+    for code in np.unique(regime):
         r, t, i = np.nonzero(regime == code)
         if code < 2:
-            cols = [a[r, i][:, None] for a in (s.x, s.n, s.y, s.v)]
-            res = _aghq(mu[r, t], tau[r, t][:, None], *cols, (9, 15)[code], derivs)
+            data = (tau[r, t][:, None], *(a[r, i][:, None] for a in (s.x, s.n, s.y, s.v)))
         else:
             nodes, weights = s.rules[(code - 2) // 3]
-            res = _likelihood_rule(mu[r, t], tau[r, t], (code - 2) % 3, s.lognorm[r, i],
-                                   nodes[r, i], weights[r, i], derivs)
+            data = (tau[r, t], s.lognorm[r, i], nodes[r, i], weights[r, i])
+        groups.append((int(code), r, t, i, data))
+    return Plan(ratio.shape, groups)
+
+
+def study_loglik(mu, tau, s: Studies, *, derivs: bool = False, active=None, plan=None):
+    """Sum over studies of log p(x_i | mu, tau), without the binomial coefficients.
+
+    mu: (R, T, M) (M mu values per tau node), tau: (R, T), studies (R, k). Each
+    study's integral over its random intercept uses the rule `loglik_plan` picks for its
+    ratio of tau to the width of its likelihood. The choice depends on (replicate, tau
+    node, study) only, so data are gathered once per triple (pass the ``plan`` to reuse
+    it across calls with the same tau) and broadcast over the mu values. With ``derivs``
+    also the first and second derivatives in mu. Returns arrays (R, T, M); where the
+    optional mask ``active`` (R, T) is False nothing is computed (zeros).
+    """
+    plan = loglik_plan(tau, s) if plan is None else plan
+    out = np.zeros((3 if derivs else 1, *plan.shape, mu.shape[2]))
+    for code, r, t, i, data in plan.groups:
+        if active is not None:
+            keep = active[r, t]
+            if not keep.any():
+                continue
+            if not keep.all():
+                r, t, i = r[keep], t[keep], i[keep]
+                data = tuple(a[keep] for a in data)
+        if code < 2:
+            res = _aghq(mu[r, t], *data, (9, 15)[code], derivs)
+        else:
+            res = _likelihood_rule(mu[r, t], data[0], (code - 2) % 3, *data[1:], derivs)
         for j, val in enumerate(res):
             out[j, r, t, i] = val
     summed = out.sum(axis=3)

@@ -138,8 +138,11 @@ def _tail(values, v2c):
     return coef[..., -3:].max(axis=-1) / coef.max(axis=-1)
 
 
-def _binomial_chunks(studies, tau, start, mu_mean, mu_prec, n_mu, size=16):
-    """`binomial_conditional` in chunks of replicates (bounded memory, cache-friendly)."""
+def _binomial_chunks(studies, tau, start, mu_mean, mu_prec, n_mu, size=64):
+    """`binomial_conditional` in chunks of replicates (bounded memory, cache-friendly).
+
+    64 replicates per chunk: measured fastest of 16, 64 and 256 (k = 5: 15% less CPU than
+    16, where per-call overhead dominates); results do not depend on it (bitwise)."""
     parts = [K.binomial_conditional(studies.take(slice(i, i + size)), tau[i:i + size],
                                     start[i:i + size], mu_mean, mu_prec, n_mu)
              for i in range(0, tau.shape[0], size)]

@@ -73,6 +73,22 @@ class TauPrior:
         name = "half-Cauchy" if self.kind == "half-cauchy" else "half-normal"
         return f"{name}({self.scale:g})"
 
+    def density(self, tau) -> np.ndarray:
+        """Prior density of tau at the given points (0 below 0; for figures).
+
+        >>> TauPrior("half-normal", 0.5).density([0.0, -1.0]).round(4).tolist()
+        [1.5958, 0.0]
+        """
+        t = np.asarray(tau, dtype=float)
+        s = self.scale
+        if self.kind == "half-normal":
+            d = np.sqrt(2.0 / np.pi) / s * np.exp(-0.5 * (t / s) ** 2)
+        elif self.kind == "half-cauchy":
+            d = 2.0 / (np.pi * s * (1.0 + (t / s) ** 2))
+        else:
+            d = np.where(t <= s, 1.0 / s, 0.0)
+        return np.where(t >= 0.0, d, 0.0)
+
 
 @dataclass(frozen=True, slots=True)
 class MuPrior:
@@ -216,7 +232,7 @@ def posterior_batch(events, n, *, likelihood: Likelihood = "binomial",
     replicates with the same counts (in any study order) are computed once. The
     binomial-normal model [2]_ is the default, the normal-normal model of bayesmeta [1]_
     the alternative; priors as Friede et al. (2017) and Roever et al. (2021) discuss for
-    few studies. About 2 s of CPU per 1,000 replicates of k = 5 (binomial; 0.1 s normal).
+    few studies. About 1.5 s of CPU per 1,000 replicates of k = 5 (binomial; 0.1 s normal).
 
     Parameters
     ----------

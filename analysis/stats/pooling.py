@@ -176,10 +176,13 @@ def pool_proportions(
 
     Examples
     --------
-    >>> res = pool_proportions([16, 10, 4, 43], [17, 12, 8, 58])
+    >>> res = pool_proportions([16, 10, 4, 43], [17, 12, 8, 58], model="glmm")
     >>> res.model, res.n_agq, res.ci_method
     ('glmm', 7, 't')
     >>> 0 < res.proportion < 1
+    True
+    >>> from analysis.stats.options import DEFAULTS  # no model named: the primary method
+    >>> pool_proportions([16, 10, 4, 43], [17, 12, 8, 58]).model == DEFAULTS.model
     True
     """
     given = {k: v for k, v in (("measure", measure), ("tau2_method", tau2_method),

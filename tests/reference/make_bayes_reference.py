@@ -19,7 +19,8 @@ conjugacy, no Gauss-Hermite, no Chebyshev series, no product integration.
   with the spline CDF of mu | tau.
 * Convergence: every case is computed on two grids, (161 tau x 641 mu) and 1.5 times
   finer (241 x 961); for k = 400, whose posterior is concentrated (and whose 328
-  distinct studies make each tau node cost 328 integrals), 61 x 161 and 91 x 241. The
+  distinct studies make each tau node cost 328 integrals), 61 x 161 and 91 x 241; for
+  largen (n up to 1300), 481 x 1921 and 721 x 2881 on a box within 30 log units. The
   finer result is stored with the largest difference as ``grid_error`` (proportion and
   tau scales), and ``edge_density``, the largest posterior density on the box boundary
   relative to the mode, shows that the box holds the posterior.
@@ -106,14 +107,14 @@ def simpson_weights(m, h):
     return w * h / 3.0
 
 
-def locate(model, data, prior):
+def locate(model, data, prior, keep_within=45.0):
     """Box (mu_lo, mu_hi, u_hi) holding the posterior, by a coarse scan.
 
     For k = 400 (328 distinct studies) the binomial box is that of the normal model
     widened by half its width on each side (the stored edge density checks it).
     """
     if model == "binomial" and data["x"].size > 100:
-        lo, hi, top = locate("normal", data, prior)
+        lo, hi, top = locate("normal", data, prior, keep_within)
         return lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo), min(1.5 * top, u_max(prior))
     mu = np.linspace(-80.0, 80.0, 161)
     u = np.linspace(0.0, u_max(prior), 41)
@@ -122,7 +123,7 @@ def locate(model, data, prior):
         ok = u < 1.0 if prior[0] == "half-cauchy" else np.ones(u.size, dtype=bool)
         lp[ok] = loglik_grid(model, data, mu, tau_of_u(prior, u[ok])) + log_prior_u(prior, u[ok])[:, None]
         lp += -0.5 * ((mu - MU_PRIOR[0]) / MU_PRIOR[1]) ** 2
-        keep = lp > lp.max() - 45.0
+        keep = lp > lp.max() - keep_within
         ia, ib = np.nonzero(keep.any(axis=0))[0][[0, -1]], np.nonzero(keep.any(axis=1))[0][-1]
         lo = mu[max(ia[0] - 1, 0)]
         hi = mu[min(ia[1] + 1, mu.size - 1)]
@@ -209,6 +210,11 @@ DATASETS = {
     "k400": None,
 }
 PRIORS = {"hn0.5": ("half-normal", 0.5), "hn1": ("half-normal", 1.0), "hc0.5": ("half-cauchy", 0.5)}
+# grids (tau x mu, coarse and fine) and box threshold where the defaults do not suit:
+# k = 400 is concentrated and costly (328 distinct studies); largen (n up to 1300) has a
+# narrow mu | tau near tau = 0 and a p(tau | y) that varies on the within-study scale.
+SETTINGS = {"k400": (((61, 161), (91, 241)), 45.0),
+            "largen": (((481, 1921), (721, 2881)), 30.0)}
 EXTRA_PRIORS = {"k2": ("hn1", "hc0.5"), "sparse": ("hn1", "hc0.5"), "clearance": ("hn1", "hc0.5")}
 
 
@@ -240,7 +246,7 @@ def main(out_path: str, redo: str | None = None) -> int:
     for name, counts in DATASETS.items():
         x, n = large400() if counts is None else counts
         data = {"x": np.asarray(x, float), "n": np.asarray(n, float)}
-        grids = ((61, 161), (91, 241)) if name == "k400" else ((161, 641), (241, 961))
+        grids, keep_within = SETTINGS.get(name, (((161, 641), (241, 961)), 45.0))
         for prior_id in ("hn0.5", *EXTRA_PRIORS.get(name, ())):
             prior = PRIORS[prior_id]
             for model in ("binomial", "normal"):
@@ -248,7 +254,7 @@ def main(out_path: str, redo: str | None = None) -> int:
                 if case_id in done and not (redo and redo in case_id):
                     cases.append(done[case_id])
                     continue
-                box = locate(model, data, prior)
+                box = locate(model, data, prior, keep_within)
                 coarse, _ = posterior_summary(model, data, prior, *grids[0], box)
                 fine, edge = posterior_summary(model, data, prior, *grids[1], box)
                 err = max(abs(fine[k] - coarse[k]) for k in fine)

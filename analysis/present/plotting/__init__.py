@@ -22,6 +22,7 @@ One module per figure family:
 * ``evidence`` -- ``evidence_map``;
 * ``audit`` -- ``claims_audit_plot``;
 * ``calibration`` -- ``calibration_plot``;
+* ``bayes`` -- ``tau_posterior_plot``;
 
 and three shared ones: ``_style`` (palette and sizes), ``_text`` (text measuring,
 wrapping and number formats) and ``_axes`` (canvas, fit checks, titles and legends).
@@ -39,6 +40,7 @@ from ._style import STYLES as STYLES
 from ._style import VERDICT_COLOURS as VERDICT_COLOURS
 from .audit import VERDICTS as VERDICTS
 from .audit import claims_audit_plot
+from .bayes import tau_posterior_plot
 from .calibration import calibration_plot
 from .evidence import DESIGN_ORDER as DESIGN_ORDER
 from .evidence import OUTCOME_ORDER as OUTCOME_ORDER
@@ -61,5 +63,6 @@ __all__ = [
     "prisma_flow",
     "rob_traffic_light",
     "sensitivity_plot",
+    "tau_posterior_plot",
     "viral_load_plot",
 ]
