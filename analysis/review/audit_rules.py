@@ -182,9 +182,9 @@ def arm_doses(arm, key: str, from_answer: set) -> list[float]:
     return sorted(set(doses))
 
 
-def _refuted(c, t, found: set, from_answer: set) -> str | None:
-    """Why the data package refutes this recorded judgement (None if it does not)."""
-    rcts = sorted(s for s in found if t["studies"].set_index("study_id").loc[s, "design"] == "rct")
+def _refuted(c, t, found: set, from_answer: set, rcts: list[str]) -> str | None:
+    """Why the data package refutes this recorded judgement (None if it does not); `rcts`
+    are the found studies of design ``rct``."""
     if rcts and _NO_RCT.search(str(c.judgement_reason or "")):
         return f"its reason asserts there is no RCT, but {', '.join(rcts)} are randomised trials (design=rct)"
     if rcts and c.judgement in _POSITIVE and _NO_RCT.search(c.claim):
@@ -236,10 +236,12 @@ def check_recorded_judgements(t) -> None:
 
     found = {r.study_id for r in t["studies"].itertuples(index=False) if r.verification in FOUND}
     from_answer = answer_origin(t["field_provenance"])
+    design = dict(zip(t["studies"].study_id, t["studies"].design, strict=True))
+    rcts = sorted(s for s in found if design[s] == "rct")
     for i, c in enumerate(t["claims"].itertuples(index=False), start=1):
         if c.claim_type != "qualitative" or not _has(c.judgement):
             continue
-        why = _refuted(c, t, found, from_answer)
+        why = _refuted(c, t, found, from_answer, rcts)
         if why:
             raise InputError(f"claim {c.claim_id}: the recorded judgement contradicts the data package: {why}",
                              file="data/raw/claims.csv", row=i, field="judgement")

@@ -212,15 +212,17 @@ def _groups(studies: pd.DataFrame) -> dict[str, str]:
 
 
 def _candidates(pkg, p, outcome_codes):
-    out, arms = pkg["outcomes"], pkg["arms"].set_index(["study_id", "arm_id"])
-    st = pkg["studies"].set_index("study_id")
+    # plain lookups (a pandas .loc per row costs more than the rest of the selection)
+    out = pkg["outcomes"]
+    arms = {(a.study_id, a.arm_id): a for a in pkg["arms"].itertuples(index=False)}
+    st = {r["study_id"]: r for r in pkg["studies"].to_dict(orient="records")}
     av = _filter(p, "arm_other_antivirals")
     treated = arm_codes(pkg)[0]
     for r in out.itertuples(index=False):
         if r.outcome not in outcome_codes or r.basis != "reported" or r.verification in UNUSABLE_VERIFICATION:
             continue
-        arm = arms.loc[(r.study_id, r.arm_id)]
-        if arm.treatment != treated or not _study_ok(st.loc[r.study_id], p):
+        arm = arms[(r.study_id, r.arm_id)]
+        if arm.treatment != treated or not _study_ok(st[r.study_id], p):
             continue
         if av is not None and arm.other_antivirals not in av:
             continue

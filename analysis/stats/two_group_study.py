@@ -49,6 +49,7 @@ import pandas as pd
 from scipy import special
 
 from ._dist import chi2_isf, norm_isf
+from ._roots import brentq_rows
 from ._validation import InputError, check_confidence_level, check_counts
 from .results import ConfidenceInterval
 from .two_group_results import StudyComparison
@@ -118,15 +119,17 @@ def _koopman_statistic(log_theta: float, a: int, n1: int, c: int, n0: int) -> fl
 
 def _root_outward(f, start: float, step: float) -> float:
     """Root of f (f(start) < 0, f growing outward) moving from `start` by doubling steps."""
-    from scipy import optimize  # lazily: its import costs more than most fits
-
     inner, outer = start, start + step
     while f(outer) < 0.0:
         inner, outer = outer, outer + step
         step *= 2.0
         if abs(outer) > _LOG_PSI_MAX:
             return math.copysign(math.inf, step)
-    return optimize.brentq(f, min(inner, outer), max(inner, outer), xtol=1e-14, rtol=1e-15)
+    # Brent's method as scipy's brentq, step for step (analysis.stats._roots), without
+    # importing scipy.optimize (its import costs more than the whole interval)
+    root = brentq_rows(lambda x: np.array([f(float(v)) for v in x]), [min(inner, outer)],
+                       [max(inner, outer)], xtol=1e-14, rtol=1e-15)
+    return float(root[0])
 
 
 def koopman_interval(a: int, n1: int, c: int, n0: int, *, confidence_level: float = 0.95):
