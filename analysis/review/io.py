@@ -76,6 +76,14 @@ class DataPackage:
         self.descriptor = descriptor
         self.tables = tables
         self.lines = lines or {}
+        self._rows: dict[str, list] = {}
+
+    def rows(self, name: str) -> list:
+        """The rows of a table as namedtuples, built once (the tables are not changed after
+        loading; a pandas ``itertuples`` per lookup costs more than the analyses using it)."""
+        if name not in self._rows:
+            self._rows[name] = list(self.tables[name].itertuples(index=False))
+        return self._rows[name]
 
     def where(self, name: str, i: int) -> dict[str, Any]:
         """``line`` and ``row_id`` keywords of `InputError` for data row `i` (1-based) of a table."""

@@ -211,14 +211,18 @@ def _groups(studies: pd.DataFrame) -> dict[str, str]:
     return {s: find(s) for s in parent}
 
 
+def _rows(pkg, name: str) -> list:
+    """A table's rows as namedtuples (cached by the loaded package when it can)."""
+    return pkg.rows(name) if hasattr(pkg, "rows") else list(pkg[name].itertuples(index=False))
+
+
 def _candidates(pkg, p, outcome_codes):
     # plain lookups (a pandas .loc per row costs more than the rest of the selection)
-    out = pkg["outcomes"]
-    arms = {(a.study_id, a.arm_id): a for a in pkg["arms"].itertuples(index=False)}
+    arms = {(a.study_id, a.arm_id): a for a in _rows(pkg, "arms")}
     st = {r["study_id"]: r for r in pkg["studies"].to_dict(orient="records")}
     av = _filter(p, "arm_other_antivirals")
     treated = arm_codes(pkg)[0]
-    for r in out.itertuples(index=False):
+    for r in _rows(pkg, "outcomes"):
         if r.outcome not in outcome_codes or r.basis != "reported" or r.verification in UNUSABLE_VERIFICATION:
             continue
         arm = arms[(r.study_id, r.arm_id)]
@@ -231,14 +235,15 @@ def _candidates(pkg, p, outcome_codes):
 
 def select(pkg, plan_id: str) -> Selection:
     """Apply plan row `plan_id` to the package (rules in data/EXTRACTION_SPEC.md)."""
-    plan = pkg["analysis_plan"].set_index("plan_id", drop=False)
-    p = next(plan.loc[[plan_id]].itertuples(index=False))
+    p = next((r for r in _rows(pkg, "analysis_plan") if r.plan_id == plan_id), None)
+    if p is None:
+        raise KeyError(f"no plan row {plan_id!r} in {F_PLAN}")
     if p.comparison == "comparative":
         return _select_comparative(pkg, p)
     comp = complements(pkg)
     own = {p.outcome} | ({comp[p.outcome]} if p.outcome in comp else set())
     narrative, chosen = [], {}
-    alts = {r.alternative_to: r.row_id for r in pkg["outcomes"].itertuples(index=False) if r.row_use == "alternative"}
+    alts = {r.alternative_to: r.row_id for r in _rows(pkg, "outcomes") if r.row_use == "alternative"}
     for r, arm in _candidates(pkg, p, own):
         if r.row_use == "alternative":
             continue
