@@ -40,6 +40,7 @@ import numpy as np
 from scipy import special
 
 from . import _bayes_posterior as _post
+from . import _bayes_summary as _summ
 from ._validation import check_choice, check_confidence_level
 from .proportions import transform_proportion
 
@@ -217,7 +218,7 @@ def _summaries(likelihood, data, tau, mu, level, threshold):
     out = {}
     for rows, post in _post.posterior(likelihood, data, tau.kind, tau.scale, mu.mean,
                                       mu.precision):
-        for key, val in _post.summarise(post, level, threshold).items():
+        for key, val in _summ.summarise(post, level, threshold).items():
             out.setdefault(key, np.full(data["y"].shape[0], np.nan))[rows] = val
     return out
 
@@ -396,4 +397,4 @@ def tau_posterior_density(events, n, tau, *, likelihood: Likelihood = "binomial"
     with np.errstate(all="ignore"):
         ((_, post),) = _post.posterior(likelihood, {"y": y, "v": v, "x": x, "n": m}, tp.kind,
                                        tp.scale, mp.mean, mp.precision)
-        return _post.tau_density(post, np.asarray(tau, dtype=float))
+        return _summ.tau_density(post, np.asarray(tau, dtype=float))
