@@ -11,7 +11,7 @@ from typing import Any
 from ..._version import __version__
 from ...review.io import write_bytes
 from ..citation import load_bibliography
-from ..figures import comparative_specs, in_sentence, producer, save_figure, treated_patients
+from ..figures import comparative_specs, in_sentence, producer, save_figure
 from ..narrative import question_outcomes
 from ..narrative_methods import interval_names, primary_method_short
 from ._layout import (
@@ -117,7 +117,7 @@ def slide_specs(results: dict, audit: dict, calibration: dict | None, bib: dict[
             "sources": ["claims_audit.json"], "figure": True, "draw": lambda: _slide_claims(audit)}]
           if claims else []),
         *([{"name": "grade", "title": "GRADE summary of findings",
-            "subtitle": f"Share of {treated_patients(results)} with each outcome; ratings by analysis/review/grade/",
+            "subtitle": "Comparisons first, then response without comparison",
             "sources": ["results.json"], "figure": True, "draw": page(lambda f: _slide_grade(f, results))}]
           if results.get("certainty") else []),
         {"name": "bottom_line", "title": "Bottom line", "subtitle": "",
