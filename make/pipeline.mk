@@ -19,8 +19,8 @@ MANIFEST := figures/manifest.json
 OUTFIG   := figures/outcome_manifest.json
 CALFIG   := figures/calibration_manifest.json
 # The report path simulates REPLICATES per scenario in two processes (under 90 s on the
-# 2-core machine); the selection rule asks for 2000: `make calibration REPLICATES=2000`
-# (about five minutes) gives its decision at that precision.
+# 2-core machine); the selection rule asks for 2000: `make calibration-rule` (below) runs
+# it at that precision and records the decision.
 REPLICATES ?= 500
 REPORT   := report/report.html
 DECISION := data/decisions/primary_method.json
@@ -87,7 +87,7 @@ audit: $(AUDIT)                                     ## Print the claims audit in
 calibration: $(CALIB) $(CALFIG)  ## Simulate interval coverage for this design
 
 # The primary method's decision record (DECISION, above): the rule's own replicate count
-# (2,000 per scenario, about 5 minutes on 2 cores, so not part of `make report`), committed.
+# (2,000 per scenario, under two minutes on 2 cores, so not part of `make report`), committed.
 # tests/test_primary_method.py fails when it is stale (another design) or when
 # analysis.stats.options.PRIMARY_METHOD is not its choice: then run this and follow it.
 calibration-rule: $(DESIGN) | $(STAMP)  ## Re-run the calibration at 2,000 replicates and record the primary method the rule picks

@@ -35,7 +35,7 @@ def test_the_decision_was_made_on_the_current_design(decision):
     design = dumps_json(calibration_design(pkg, load_question(ROOT / "data" / "question.toml")))
     assert hashlib.sha256(design.encode("utf-8")).hexdigest() == decision["design_sha256"], (
         "the study sizes, grid or candidate methods changed since the primary method was chosen: "
-        "run `make calibration-rule` (about 5 minutes) and set PRIMARY_METHOD to its choice")
+        "run `make calibration-rule` (under two minutes) and set PRIMARY_METHOD to its choice")
 
 
 def test_the_decision_used_the_replicates_the_rule_asks_for(decision):
