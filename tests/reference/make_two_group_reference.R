@@ -33,18 +33,7 @@ source("tests/reference/reference_helpers.R")  # JSON writer and fit helpers (ru
 ## helpers
 ## ---------------------------------------------------------------------------
 
-capture <- function(expr) {
-  warns <- character(0)
-  val <- withCallingHandlers(
-    tryCatch(expr, error = function(e)
-      structure(list(msg = conditionMessage(e)), class = "fiterr")),
-    warning = function(w) {
-      warns <<- c(warns, conditionMessage(w))
-      invokeRestart("muffleWarning")
-    })
-  list(value = val, warnings = warns)
-}
-is_err <- function(x) inherits(x, "fiterr")
+## capture() and is_err() come from reference_helpers.R
 n1 <- function(x) if (is.null(x) || length(x) == 0L) NA_real_ else unname(as.numeric(x)[1])
 nv <- function(x) A(unname(as.numeric(x)))
 
