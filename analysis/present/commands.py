@@ -29,7 +29,8 @@ from ..stats._validation import (
     canonical,
     parse_level,
 )
-from ..stats.options import DEFAULTS, MODEL_BASE, PRIMARY_METHOD
+from ..stats.options import DEFAULTS, MODEL_BASE, PRIMARY_METHOD, defaults_for
+from .narrative_methods import primary_method_phrase
 
 __all__ = ["APPLICABILITY", "POOL_OPTION_GROUPS", "add_compare_command", "add_pool_command",
            "resolve_pool_options"]
@@ -93,22 +94,10 @@ def _default(field: str) -> str:
 
 
 def primary_method_text() -> str:
-    """The default fit in words, for --help (from DEFAULTS and METHOD_OPTIONS)."""
-    d = DEFAULTS
-    if d.model == "bayes":
-        what = f"the Bayesian {d.likelihood or 'binomial'}-normal random-effects model"
-    elif d.model == "glmm":
-        what = (f"the binomial-normal GLMM (ML, {d.n_agq}-node adaptive Gauss-Hermite "
-                f"quadrature) with {'t(k-1)' if d.ci_method == 't' else 'normal'} intervals")
-    else:
-        interval = {"wald": "Wald (normal)", "t": "t(k-1)", "knapp-hartung": "Knapp-Hartung"}[d.ci_method]
-        what = (f"the {'random-effects' if d.model == 'random' else 'common-effect'} inverse-variance "
-                f"model on the {d.measure} scale"
-                + (f", {d.tau2_method.upper() if d.tau2_method in ('reml', 'ml') else d.tau2_method} "
-                   "tau^2" if d.model == "random" else "")
-                + f", {interval} intervals")
-    return (f"{what} (calibration id {PRIMARY_METHOD}), the method the written rule of the "
-            "calibration study picked (data/decisions/primary_method.json)")
+    """The default fit in words, for --help (the report's phrase for the primary method)."""
+    return (f"{primary_method_phrase(DEFAULTS.as_kwargs())} (calibration id {PRIMARY_METHOD}), "
+            "the method the written rule of the calibration study picked "
+            "(data/decisions/primary_method.json)")
 
 
 def _add_input_output(p) -> None:
@@ -205,7 +194,7 @@ def resolve_pool_options(args: argparse.Namespace) -> tuple[dict, list[str]]:
     """
     keys = ("model", "confidence_level", "study_ci_method", *_FREQUENTIST)
     given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    base = MODEL_BASE.replace(model=given["model"]) if "model" in given else DEFAULTS
+    base = defaults_for(given.get("model"))
     model = base.model
     opts = base.replace(**given).as_kwargs()
     for dest, flag, applies, advice in APPLICABILITY:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-__all__ = ["DEFAULTS", "METHOD_OPTIONS", "MODEL_BASE", "PRIMARY_METHOD", "PoolingOptions"]
+__all__ = ["DEFAULTS", "METHOD_OPTIONS", "MODEL_BASE", "PRIMARY_METHOD", "PoolingOptions", "defaults_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +87,9 @@ DEFAULTS = PoolingOptions(**METHOD_OPTIONS[PRIMARY_METHOD])
 # The defaults of every model other than the default one (pool_proportions, the CLI): the
 # logit scale, REML, t(k - 1) quantiles, 7-node quadrature, t(k - 2) prediction interval.
 MODEL_BASE = PoolingOptions()
+
+
+def defaults_for(model: str | None) -> PoolingOptions:
+    """The defaults of a fit: DEFAULTS (the primary method) when no model is named, else the
+    named model (canonical name) with MODEL_BASE's values."""
+    return DEFAULTS if model is None else MODEL_BASE.replace(model=model)

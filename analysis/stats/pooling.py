@@ -36,7 +36,7 @@ from ._validation import (
     check_counts,
 )
 from .effects import default_correction, effect_sizes
-from .options import DEFAULTS, MODEL_BASE
+from .options import DEFAULTS, defaults_for
 from .proportions import study_proportions
 from .results import PooledProportion
 
@@ -191,7 +191,7 @@ def pool_proportions(
                                 ("pi_method", pi_method), ("likelihood", likelihood),
                                 ("tau_prior", tau_prior), ("mu_prior", mu_prior)) if v is not None}
     # no model: the primary method (DEFAULTS); a model named: that model's own defaults
-    base = DEFAULTS if model is None else MODEL_BASE.replace(model=canonical("model", model))
+    base = defaults_for(None if model is None else canonical("model", model))
     model = base.model
     _check_model_options(model, given, threshold)
     o = base.replace(**given)
