@@ -18,7 +18,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: all report report-pdf example test check-data update-hashes bibtex references bench notebooks notebook slides calibration calibration-rule audit cite lint clean distclean help
+.PHONY: all report report-pdf figures example test check-data update-hashes bibtex references bench notebooks notebook slides calibration calibration-rule audit cite lint clean distclean help
 .DEFAULT_GOAL := report
 
 # --- environment: a pinned virtualenv built from the repository's own lock file ----------
@@ -58,7 +58,7 @@ lint: $(STAMP)                                      ## ruff, no fixes
 	$(VENV)/bin/ruff check analysis tests
 
 clean:                                              ## Remove built artefacts (never data/raw)
-	rm -rf data/derived/*.json data/derived/*.csv data/derived/.calibration_design.stamp data/derived/.calibration_replicates figures/manifest.json figures/outcome_manifest.json figures/calibration_manifest.json figures/*.png figures/*.svg figures/*.pdf figures/*.txt report/report.html report/report.pdf build/browser slides/*.pdf slides/*.png slides/*.svg build/notebooks examples/*/derived examples/*/figures examples/*/report
+	rm -rf data/derived/*.json data/derived/*.csv data/derived/.calibration_design.stamp data/derived/.calibration_replicates figures/manifest.json figures/outcome_manifest.json figures/calibration_manifest.json figures/export_manifest.json figures/*.png figures/*.svg figures/*.pdf figures/*.txt report/report.html report/report.pdf build/browser slides/*.pdf slides/*.png slides/*.svg build/notebooks examples/*/derived examples/*/figures examples/*/report
 
 distclean: clean                                    ## Also remove the environment
 	rm -rf $(VENV)

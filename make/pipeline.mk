@@ -73,6 +73,16 @@ $(REPORT): $(TEMPLATES) report/references.bib $(RESULTS) $(AUDIT) $(CALIB) $(MAN
 	  --extra-manifest $(OUTFIG) --extra-manifest $(CALFIG) \
 	  --template report/templates/report.html.j2 --bib report/references.bib --out $@
 
+# PNG and PDF of every figure, for slides, posters and manuscripts: not on the report's
+# path (the report inlines the SVG), so `make report` does not pay for drawing them.
+EXPORT   := figures/export_manifest.json
+
+figures: $(EXPORT)                                  ## Also write every figure as PNG and PDF (figures/)
+
+$(EXPORT): $(RESULTS) $(AUDIT) $(CALIB) $(PKG)
+	$(RUN) figures --only all --formats png,pdf --results $(RESULTS) --audit $(AUDIT) \
+	  --calibration $(CALIB) --outdir figures --manifest $@
+
 # The A4 handout: Chromium prints the HTML with its print stylesheet (report/templates/report.html.j2).
 PDF      := report/report.pdf
 

@@ -28,6 +28,10 @@ STEPS = [
      "{d}/calibration.json", "--manifest", "{d}/figures/manifest.json", "--extra-manifest",
      "{d}/figures/calibration_manifest.json", "--extra-manifest", "{d}/figures/outcome_manifest.json", "--template", str(ROOT / "report" / "templates" / "report.html.j2"),
      "--bib", str(ROOT / "report" / "references.bib"), "--out", "{d}/report/report.html"],
+    # `make figures`: every figure also as PNG and PDF (off the report's path)
+    ["figures", "--only", "all", "--formats", "png,pdf", "--results", "{d}/results.json", "--audit",
+     "{d}/claims_audit.json", "--calibration", "{d}/calibration.json", "--outdir", "{d}/figures",
+     "--manifest", "{d}/figures/export_manifest.json"],
 ]
 
 
@@ -49,7 +53,7 @@ def two_builds(tmp_path_factory):
 def test_two_builds_are_byte_identical(two_builds):
     _, ha, _, hb = two_builds
     assert len(ha) > 40  # JSON, CSV, SVG, PNG, PDF, captions, manifests, HTML
-    assert {k for k in ha if k.endswith((".png", ".svg", ".pdf", ".html", ".csv", ".json"))}
+    assert {k.rsplit(".", 1)[-1] for k in ha} >= {"png", "svg", "pdf", "html", "csv", "json", "txt"}
     different = sorted(k for k in ha if ha[k] != hb.get(k))
     assert different == []
 
@@ -160,6 +164,27 @@ def test_figure_captions_credit_the_source_and_version(two_builds):
         caption = (d / "figures" / f"{f['name']}.txt").read_text()
         assert "bkvn-ivig-evidence" in caption
         assert "data/datapackage.json" in caption
+        assert f["files"] == [f"{f['name']}.svg"]  # the report's sets: SVG only
+
+
+def test_make_figures_exports_every_figure_as_png_and_pdf(two_builds):
+    d, _, _, _ = two_builds
+    report = {f["name"] for m in ("manifest", "outcome_manifest", "calibration_manifest")
+              for f in json.loads((d / "figures" / f"{m}.json").read_text())["figures"]}
+    export = json.loads((d / "figures" / "export_manifest.json").read_text())["figures"]
+    assert {f["name"] for f in export} == report
+    for f in export:
+        assert f["files"] == [f"{f['name']}.png", f"{f['name']}.pdf"]
+        for name in f["files"]:
+            assert hashlib.sha256((d / "figures" / name).read_bytes()).hexdigest() == f["sha256"][name]
+
+
+@pytest.mark.parametrize("bad", ["gif", "svg,eps", ""])
+def test_figures_formats_are_checked(bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["figures", "--formats", bad, "--outdir", "x", "--manifest", "x/m.json"])
+    assert exc.value.code == 2
+    assert "svg, png, pdf" in capsys.readouterr().err
 
 
 def test_pool_with_defaults_is_the_reports_primary_method(two_builds, tmp_path, capsys):

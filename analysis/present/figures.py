@@ -4,6 +4,9 @@ Saving is deterministic: SVG ids are salted with a fixed string and carry no dat
 carries no creation date, PNG is written by Agg with fixed DPI. Each figure also gets a
 caption file (``NAME.txt``) naming its data source and the package version, so a slide
 can credit it; the manifest lists every file with its sha256.
+
+The report inlines SVG, so `make report` writes SVG only; `make figures` writes every
+figure as PNG and PDF as well (for slides, posters and manuscripts), off the report's path.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ DESIGN_TEXT = {"case_report": "case report", "case_series": "case series",
                "rct": "RCT arm", "conference_abstract": "abstract", "guideline": "guideline",
                "review": "review"}
 PNG_DPI = 150
+# what `save_figure` can write; the report needs only SVG (it inlines it)
+FORMATS = ("svg", "png", "pdf")
 # the calibration figure shows the middle heterogeneity of the grid (the table has all)
 CALIBRATION_TAU2 = 0.5
 # who the outputs credit when the question file names no producer ([report] producer)
@@ -286,31 +291,40 @@ def _evidence_map_rows(results: dict) -> list[dict]:
     return rows
 
 
-FIGURE_SETS = ("outcomes", "evidence", "calibration")
+FIGURE_SETS = ("outcomes", "evidence", "calibration", "all")
+_OUTCOME_PREFIXES = ("forest_", "sensitivity_", "leave_one_out_", "comparative_", "tau_posterior_")
+
+
+def _set_specs(results: dict, audit: dict | None, calibration: dict | None, only: str) -> list:
+    if only == "calibration":
+        return [s for s in figure_specs(results, {"claims": []}, calibration) if s[0] == "calibration"]
+    if only == "outcomes":
+        return [s for s in figure_specs(results, {"claims": []}, None) if s[0].startswith(_OUTCOME_PREFIXES)]
+    if only == "all":
+        return figure_specs(results, audit, calibration)
+    return [s for s in figure_specs(results, audit, None) if not s[0].startswith(_OUTCOME_PREFIXES)]
 
 
 def write_figures(results: dict, audit: dict | None, outdir: Path, manifest: str | Path, *,
-                  calibration: dict | None = None, only: str = "evidence") -> None:
-    """Draw one set of figures as SVG and PNG (forest plots also PDF) and write its manifest.
+                  calibration: dict | None = None, only: str = "evidence",
+                  formats: tuple[str, ...] = ("svg",)) -> None:
+    """Draw one set of figures in `formats` (any of `FORMATS`) and write its manifest.
 
-    The sets build in parallel make jobs: ``"outcomes"`` (forest, sensitivity and
-    leave-one-out plots; needs only the results), ``"evidence"`` (viral loads, risk of
-    bias, PRISMA, evidence map, claims audit; needs the audit too) and ``"calibration"``.
+    The report's sets build in parallel make jobs, as SVG: ``"outcomes"`` (forest,
+    sensitivity and leave-one-out plots; needs only the results), ``"evidence"`` (viral
+    loads, risk of bias, PRISMA, evidence map, claims audit; needs the audit too) and
+    ``"calibration"``. ``"all"`` is every figure (`make figures` writes it as PNG and PDF).
     """
-    outcome_prefixes = ("forest_", "sensitivity_", "leave_one_out_", "comparative_", "tau_posterior_")
-    if only == "calibration":
-        specs = [s for s in figure_specs(results, {"claims": []}, calibration) if s[0] == "calibration"]
-    elif only == "outcomes":
-        specs = [s for s in figure_specs(results, {"claims": []}, None) if s[0].startswith(outcome_prefixes)]
-    else:
-        specs = [s for s in figure_specs(results, audit, None) if not s[0].startswith(outcome_prefixes)]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be some of {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
+    specs = _set_specs(results, audit, calibration, only)
     _mpl()
     outdir.mkdir(parents=True, exist_ok=True)
     entries = []
     made_by = producer(results)
     for name, title, caption, draw in specs:
         fig = draw()
-        formats = ("svg", "png", "pdf") if name.startswith("forest_") else ("svg", "png")
         files = []
         for fmt in formats:
             path = outdir / f"{name}.{fmt}"

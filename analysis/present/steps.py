@@ -160,11 +160,26 @@ def _cmd_figures(args) -> int:
     from .figures import write_figures
 
     # each set reads only the files it draws from (the make jobs run in parallel)
-    write_figures(_read_json(args.results), _read_json(args.audit) if args.only == "evidence" else None,
-                  Path(args.outdir), args.manifest, only=args.only,
-                  calibration=_read_json(args.calibration) if args.only == "calibration" else None)
+    write_figures(_read_json(args.results),
+                  _read_json(args.audit) if args.only in ("evidence", "all") else None,
+                  Path(args.outdir), args.manifest, only=args.only, formats=args.formats,
+                  calibration=_read_json(args.calibration) if args.only in ("calibration", "all") else None)
     print(f"wrote {args.manifest}")
     return 0
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """--formats: 'svg,png' -> ('svg', 'png'); argparse turns the ValueError into exit 2."""
+    import argparse
+
+    from .figures import FORMATS
+
+    out = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a comma-separated list of {', '.join(FORMATS)}")
+    return out
 
 
 def _cmd_report(args) -> int:
@@ -303,16 +318,20 @@ def _add_build_commands(sub) -> None:
     p = _command(sub, "figures", _cmd_figures,
                  help="draw a set of figures (SVG, PNG, PDF) and write their manifest",
                  description="Draw one set of figures with a caption file each, then (last) the "
-                             "manifest that lists them.",
+                             "manifest that lists them. The report needs SVG only; `make figures` "
+                             "writes every figure as PNG and PDF too.",
                  example="evsynth figures --only outcomes --outdir figures "
                          "--manifest figures/outcome_manifest.json")
     _results(p)
     p.add_argument("--audit", default=AUDIT, metavar="PATH",
-                   help="claims audit JSON; read only with --only evidence")
+                   help="claims audit JSON; read only with --only evidence or all")
     p.add_argument("--calibration", default=CALIBRATION, metavar="PATH",
-                   help="calibration JSON; read only with --only calibration")
-    p.add_argument("--only", choices=("outcomes", "evidence", "calibration"), default="evidence",
-                   help="which set of figures")
+                   help="calibration JSON; read only with --only calibration or all")
+    p.add_argument("--only", choices=("outcomes", "evidence", "calibration", "all"), default="evidence",
+                   help="which set of figures (default: %(default)s)")
+    p.add_argument("--formats", type=_formats, default=("svg",), metavar="LIST",
+                   help="comma-separated file formats, of svg, png and pdf (default: svg, what "
+                        "the report inlines)")
     p.add_argument("--outdir", required=True, metavar="DIR", help="folder for the figure files")
     p.add_argument("--manifest", required=True, metavar="PATH", help="the manifest JSON to write")
 
