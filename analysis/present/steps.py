@@ -315,25 +315,7 @@ def _add_build_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--print", action="store_true", help="print the table also when --out is given")
 
-    p = _command(sub, "figures", _cmd_figures,
-                 help="draw a set of figures (SVG, PNG, PDF) and write their manifest",
-                 description="Draw one set of figures with a caption file each, then (last) the "
-                             "manifest that lists them. The report needs SVG only; `make figures` "
-                             "writes every figure as PNG and PDF too.",
-                 example="evsynth figures --only outcomes --outdir figures "
-                         "--manifest figures/outcome_manifest.json")
-    _results(p)
-    p.add_argument("--audit", default=AUDIT, metavar="PATH",
-                   help="claims audit JSON; read only with --only evidence or all")
-    p.add_argument("--calibration", default=CALIBRATION, metavar="PATH",
-                   help="calibration JSON; read only with --only calibration or all")
-    p.add_argument("--only", choices=("outcomes", "evidence", "calibration", "all"), default="evidence",
-                   help="which set of figures (default: %(default)s)")
-    p.add_argument("--formats", type=_formats, default=("svg",), metavar="LIST",
-                   help="comma-separated file formats, of svg, png and pdf (default: svg, what "
-                        "the report inlines)")
-    p.add_argument("--outdir", required=True, metavar="DIR", help="folder for the figure files")
-    p.add_argument("--manifest", required=True, metavar="PATH", help="the manifest JSON to write")
+    _add_figures_command(sub)
 
     p = _command(sub, "report", _cmd_report, help="render the self-contained HTML report",
                  description="Render the self-contained HTML report from the derived results, the "
@@ -365,6 +347,30 @@ def _add_build_commands(sub) -> None:
     p.add_argument("--html", dest="inp", default=_repo("report/report.html"), metavar="PATH",
                    help="the HTML report")
     p.add_argument("--out", required=True, metavar="PATH", help="the PDF to write")
+
+
+
+def _add_figures_command(sub) -> None:
+    """figures: one set of figures (the report's sets as SVG; `make figures` PNG and PDF)."""
+    p = _command(sub, "figures", _cmd_figures,
+                 help="draw a set of figures (SVG, PNG, PDF) and write their manifest",
+                 description="Draw one set of figures with a caption file each, then (last) the "
+                             "manifest that lists them. The report needs SVG only; `make figures` "
+                             "writes every figure as PNG and PDF too.",
+                 example="evsynth figures --only outcomes --outdir figures "
+                         "--manifest figures/outcome_manifest.json")
+    _results(p)
+    p.add_argument("--audit", default=AUDIT, metavar="PATH",
+                   help="claims audit JSON; read only with --only evidence or all")
+    p.add_argument("--calibration", default=CALIBRATION, metavar="PATH",
+                   help="calibration JSON; read only with --only calibration or all")
+    p.add_argument("--only", choices=("outcomes", "evidence", "calibration", "all"), default="evidence",
+                   help="which set of figures (default: %(default)s)")
+    p.add_argument("--formats", type=_formats, default=("svg",), metavar="LIST",
+                   help="comma-separated file formats, of svg, png and pdf (default: svg, what "
+                        "the report inlines)")
+    p.add_argument("--outdir", required=True, metavar="DIR", help="folder for the figure files")
+    p.add_argument("--manifest", required=True, metavar="PATH", help="the manifest JSON to write")
 
 
 def _add_other_commands(sub) -> None:
