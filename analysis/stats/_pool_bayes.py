@@ -42,7 +42,7 @@ def _pool_bayes(x, m, studies, level, study_ci_method, add, likelihood, tau_prio
         proportion_ci=ConfidenceInterval(float(expit(r["mu_low"])), float(expit(r["mu_high"])), lvl),
         proportion_pi=ConfidenceInterval(float(expit(r["pred_low"])), float(expit(r["pred_high"])),
                                          lvl),
-        back_transform="inverse logit of posterior quantiles", heterogeneity=het, studies=studies,
+        back_transform="inverse logit of posterior quantiles", heterogeneity=het, table=studies,
         warnings=tuple(warnings), likelihood=likelihood, prior=prior_label(tp, mp),
         tau_median=r["tau_median"], tau_ci=ConfidenceInterval(r["tau_low"], r["tau_high"], lvl),
         threshold=None if threshold is None else float(threshold),

@@ -95,7 +95,7 @@ def _random_fit(x, m, n_agq, level, want_tau2_ci):
 def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, policy, n_agq,
                want_tau2_ci=True):
     k = x.size
-    v = studies.variance.to_numpy()
+    v = studies.variance
     q_wald, df_wald, q_lrt = _q_statistics(x, m)
     crit = critical_value(level, k - 1 if (ci_method == "t" and k > 1) else None)
     none_ci = ConfidenceInterval(None, None, level)
@@ -103,7 +103,7 @@ def _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add, p
         "model": "glmm", "measure": measure, "tau2_method": None, "ci_method": ci_method,
         "confidence_level": level, "study_ci_method": study_ci_method, "correction": add,
         "correction_policy": policy, "n_agq": n_agq, "back_transform": "inverse logit",
-        "studies": studies.assign(weight=np.full(k, np.nan)),
+        "table": studies.assign(weight=np.full(k, np.nan)),
     }
     mu_fe, se_fe, _ll = common_logistic(x, m)
     if not np.isfinite(mu_fe):

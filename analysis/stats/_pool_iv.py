@@ -141,7 +141,7 @@ def _pool_iv_proportions(x, m, studies, model, measure, tau2_method, ci_method, 
     """The inverse-variance branch of `pool_proportions` (options already checked)."""
     warnings: list[str] = []
     fit = pool_effects_iv(
-        studies.effect.to_numpy(), studies.variance.to_numpy(), model=model,
+        studies.effect, studies.variance, model=model,
         tau2_method=tau2_method, ci_method=ci_method, confidence_level=level,
     )
     if x.size == 1:
@@ -198,7 +198,7 @@ def _pool_iv_proportions(x, m, studies, model, measure, tau2_method, ci_method, 
         proportion_pi=None if pi is None else ConfidenceInterval(bt(pi[0]), bt(pi[1]), level),
         back_transform=bt_text,
         heterogeneity=fit["heterogeneity"],
-        studies=studies,
+        table=studies,
         warnings=tuple(warnings),
     )
     return _with_hts_pi(res, measure, back_n) if pi_method == "hts" and model == "random" else res

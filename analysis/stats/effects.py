@@ -10,9 +10,11 @@ I^2 of the GLMM: the GLMM itself fits the raw counts.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from ._table import Table
 from ._validation import (
     CORRECTION_POLICIES,
     MEASURES,
@@ -23,6 +25,9 @@ from ._validation import (
     check_counts,
 )
 from .proportions import transform_proportion
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["corrected_effects", "default_correction", "effect_sizes"]
 
@@ -109,21 +114,18 @@ def effect_sizes(
     check_choice("correction_policy", correction_policy, CORRECTION_POLICIES)
     x, m = check_counts(events, n, study_ids=study_ids)
     ids = list(study_ids) if study_ids is not None else [str(i + 1) for i in range(x.size)]
+    return _effect_table(x, m, ids, measure, correction, correction_policy).frame()
+
+
+def _effect_table(x, m, ids, measure: str, correction: float | None, policy: str) -> Table:
+    """The kernel of `effect_sizes` (checked counts and options) as a `Table`."""
     add = default_correction(measure) if correction is None else float(correction)
     if add < 0:
         raise ValueError(f"correction must be >= 0; got {correction!r}")
-    y, v, corrected = corrected_effects(x, m, measure=measure, add=add, policy=correction_policy)
+    y, v, corrected = corrected_effects(x, m, measure=measure, add=add, policy=policy)
     _require_defined(y, v, ids, lambda i: (
         f"the {measure} effect of {x[i]}/{m[i]} is undefined without a continuity "
         "correction (use correction_policy='only0' or another measure)"))
-    return pd.DataFrame(
-        {
-            "study_id": ids,
-            "events": x.astype(np.int64),
-            "n": m.astype(np.int64),
-            "effect": y,
-            "variance": v,
-            "corrected": corrected,
-        }
-    )
+    return Table({"study_id": ids, "events": x.astype(np.int64), "n": m.astype(np.int64),
+                  "effect": y, "variance": v, "corrected": corrected})
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from ._table import Table
 from ._validation import canonical, check_counts
 from .options import DEFAULTS
 from .pooling import _glmm_ci_method, pool_proportions
@@ -31,9 +31,9 @@ def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
         if n is not None or study_ids is not None or options:
             raise ValueError("leave_one_out(fit) takes no counts or options: they come from the fit")
         full = fit
-        x = full.studies.events.to_numpy()
-        m = full.studies.n.to_numpy()
-        ids = [str(s) for s in full.studies.study_id]
+        x = full.table.events
+        m = full.table.n
+        ids = [str(s) for s in full.table.study_id]
         options = {k: v for k, v in full.methods().items() if k != "back_transform"}
         if full.model == "bayes":
             options = {"model": "bayes", "confidence_level": full.confidence_level,
@@ -71,4 +71,4 @@ def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
                 "warnings": r.warnings,
             }
         )
-    return LeaveOneOut(full=full, rows=pd.DataFrame(rows))
+    return LeaveOneOut(full=full, table=Table.from_records(rows))

@@ -35,9 +35,9 @@ from ._validation import (
     check_confidence_level,
     check_counts,
 )
-from .effects import default_correction, effect_sizes
+from .effects import _effect_table, default_correction
 from .options import DEFAULTS, defaults_for
-from .proportions import study_proportions
+from .proportions import _study_table
 from .results import PooledProportion
 
 __all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions"]
@@ -214,15 +214,10 @@ def pool_proportions(
         raise ValueError(f"n_agq must be an integer between 1 and 50; got {n_agq!r}")
     x, m = check_counts(events, n, study_ids=study_ids)
     ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
-    es = effect_sizes(
-        x, m, measure=measure, correction=correction, correction_policy=correction_policy,
-        study_ids=ids,
-    )
+    es = _effect_table(x, m, ids, measure, correction, correction_policy)
     add = default_correction(measure) if correction is None else float(correction)
-    props = study_proportions(x, m, study_ids=ids, method=study_ci_method, confidence_level=level)
-    studies = props.assign(
-        effect=es.effect.to_numpy(), variance=es.variance.to_numpy(), corrected=es.corrected.to_numpy()
-    )
+    studies = _study_table(x, m, ids, study_ci_method, level).assign(
+        effect=es.effect, variance=es.variance, corrected=es.corrected)
     if model == "glmm":
         res = _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
                          correction_policy, int(n_agq), tau2_ci)

@@ -6,11 +6,13 @@ Per-study intervals do not depend on the pooling scale: a forest plot shows the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from ._dist import norm_ppf
+from ._table import Table
 from ._validation import (
     MEASURES,
     STUDY_CI_METHODS,
@@ -21,6 +23,9 @@ from ._validation import (
     check_counts,
 )
 from .results import ConfidenceInterval, ProportionEstimate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "back_transform",
@@ -184,17 +189,14 @@ def study_proportions(
     level = check_confidence_level(confidence_level)
     x, m = check_counts(events, n, study_ids=study_ids)
     ids = list(study_ids) if study_ids is not None else [str(i + 1) for i in range(x.size)]
+    return _study_table(x, m, ids, method, level).frame()
+
+
+def _study_table(x, m, ids, method: str, level: float) -> Table:
+    """The kernel of `study_proportions` (checked counts) as a `Table`."""
     low, high = _ci_bounds(x, m, method, level)
-    return pd.DataFrame(
-        {
-            "study_id": ids,
-            "events": x.astype(np.int64),
-            "n": m.astype(np.int64),
-            "proportion": x / m,
-            "ci_low": low,
-            "ci_high": high,
-        }
-    )
+    return Table({"study_id": ids, "events": x.astype(np.int64), "n": m.astype(np.int64),
+                  "proportion": x / m, "ci_low": low, "ci_high": high})
 
 
 def transform_proportion(events, n, *, measure: Measure):

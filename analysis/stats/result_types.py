@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ._citations import cite
 
@@ -32,10 +31,6 @@ def _num(x: Any) -> Any:
         xf = float(x)
         return xf if math.isfinite(xf) else None
     return x
-
-
-def _frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _num(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
 @dataclass(frozen=True, slots=True)

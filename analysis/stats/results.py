@@ -10,23 +10,26 @@ plus pooled rows) and ``to_dict()`` (JSON-safe; what ``make`` writes to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ._citations import cite
 from ._summary import _CI_NOTE, _ci_text, _fmt, _given, _heterogeneity_lines
 
 # The records results are built from live in `result_types`; re-exported here (with the
-# private helpers `_num` and `_frame_records` that `two_group_results` uses).
+# private helper `_num` that `two_group_results` uses).
 from .result_types import (
     ConfidenceInterval,
     Heterogeneity,
     ProportionEstimate,
-    _frame_records,
     _num,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._table import Table
 
 __all__ = [
     "ConfidenceInterval",
@@ -43,11 +46,12 @@ class PooledProportion:
 
     Estimates are held on the analysis scale (``estimate``, ``se``, ``ci``, ``pi``) and
     back-transformed to the proportion scale (``proportion``, ``proportion_ci``,
-    ``proportion_pi``). ``studies`` holds one row per study: ``study_id``, ``events``,
-    ``n``, ``proportion``, ``ci_low``, ``ci_high`` (per-study interval by
+    ``proportion_pi``). ``studies`` is a DataFrame with one row per study: ``study_id``,
+    ``events``, ``n``, ``proportion``, ``ci_low``, ``ci_high`` (per-study interval by
     ``study_ci_method``), ``effect``, ``variance`` (analysis scale, after any continuity
     correction), ``corrected`` and ``weight`` (percent; NaN where undefined, as for the
-    GLMM and the Bayesian models).
+    GLMM and the Bayesian models). It is made from ``table`` (the same columns as
+    arrays) when first read, so a fit that is only summarised never imports pandas.
 
     Bayesian fits (``model="bayes"``) fill the optional fields: ``likelihood``, ``prior``
     (text naming both priors), ``tau_median`` and ``tau_ci`` (posterior median and
@@ -75,7 +79,7 @@ class PooledProportion:
     proportion_pi: ConfidenceInterval | None
     back_transform: str
     heterogeneity: Heterogeneity
-    studies: pd.DataFrame
+    table: Table
     warnings: tuple[str, ...] = field(default=())
     pi_method: str = "metafor"
     likelihood: str | None = None
@@ -86,11 +90,19 @@ class PooledProportion:
     prob_above: float | None = None
     # the Bayesian priors as given to pool_proportions (for re-fits such as leave_one_out)
     prior_spec: tuple | None = None
+    _frame: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def studies(self) -> pd.DataFrame:
+        """One row per study (see the class docstring), as a DataFrame made once."""
+        if self._frame is None:
+            object.__setattr__(self, "_frame", self.table.frame())
+        return self._frame
 
     @property
     def k(self) -> int:
         """Number of studies."""
-        return len(self.studies)
+        return len(self.table)
 
     def methods(self) -> dict[str, Any]:
         """The options that made this result (what a methods paragraph needs)."""
@@ -129,12 +141,12 @@ class PooledProportion:
         """
         lvl = f"{self.confidence_level:.0%}"
         rows = []
-        for row in self.studies.itertuples(index=False):
+        for row in self.table.itertuples():
             w = "n/a" if not np.isfinite(row.weight) else f"{row.weight:.1f}%"
             rows.append((str(row.study_id), f"{row.events:d}", f"{row.n:d}",
                          f"{row.proportion:.3f}", _ci_text(row.ci_low, row.ci_high), w))
         p, c = self.proportion, self.proportion_ci
-        pooled = ("pooled", f"{int(self.studies.events.sum()):d}", f"{int(self.studies.n.sum()):d}",
+        pooled = ("pooled", f"{int(self.table.events.sum()):d}", f"{int(self.table.n.sum()):d}",
                   _fmt(p, 3), _ci_text(c.low, c.high), "")
         pi_row = None
         if self.proportion_pi is not None:
@@ -202,13 +214,15 @@ class PooledProportion:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per study plus a pooled row (and a prediction row where defined)."""
+        import pandas as pd
+
         df = self.studies.copy()
         df.insert(0, "row", "study")
         pooled = {
             "row": "pooled",
             "study_id": "pooled",
-            "events": int(self.studies.events.sum()),
-            "n": int(self.studies.n.sum()),
+            "events": int(self.table.events.sum()),
+            "n": int(self.table.n.sum()),
             "proportion": self.proportion,
             "ci_low": self.proportion_ci.low,
             "ci_high": self.proportion_ci.high,
@@ -281,11 +295,8 @@ class PooledProportion:
             },
             "heterogeneity": h,
             "warnings": list(self.warnings),
-            "studies": _frame_records(
-                self.studies[
-                    ["study_id", "events", "n", "proportion", "ci_low", "ci_high", "weight"]
-                ]
-            ),
+            "studies": self.table.records(
+                ["study_id", "events", "n", "proportion", "ci_low", "ci_high", "weight"]),
         }
 
     def plot_forest(self, ax=None, **kwargs):
@@ -322,12 +333,21 @@ class PooledProportion:
 class LeaveOneOut:
     """Leave-one-out re-fits of a pooled proportion.
 
-    ``rows`` has one row per omitted study: ``omitted``, ``estimate``, ``ci_low``,
-    ``ci_high`` (proportion scale), ``tau2``, ``i2`` and ``warnings``.
+    ``rows`` (a DataFrame, made from ``table`` when first read) has one row per omitted
+    study: ``omitted``, ``estimate``, ``ci_low``, ``ci_high`` (proportion scale),
+    ``tau2``, ``i2`` and ``warnings``.
     """
 
     full: PooledProportion
-    rows: pd.DataFrame
+    table: Table
+    _frame: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """One row per omitted study, as a DataFrame made once."""
+        if self._frame is None:
+            object.__setattr__(self, "_frame", self.table.frame())
+        return self._frame
 
     def summary(self) -> str:
         """Fixed-width table of the re-fits under the full-data estimate (columns aligned)."""
@@ -341,7 +361,7 @@ class LeaveOneOut:
         h = f.heterogeneity
         table = [("omitted", "estimate", lvl, "tau^2", "I^2")]
         table += [cells(r.omitted, r.estimate, r.ci_low, r.ci_high, r.tau2, r.i2)
-                  for r in self.rows.itertuples(index=False)]
+                  for r in self.table.itertuples()]
         table.append(cells("(none)", f.proportion, f.proportion_ci.low, f.proportion_ci.high,
                            h.tau2, h.i2))
         widths = [max(len(r[i]) for r in table) for i in range(5)]
@@ -361,8 +381,7 @@ class LeaveOneOut:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe list of re-fits."""
-        rows = self.rows.drop(columns=["warnings"]).copy()
-        out = _frame_records(rows)
-        for rec, w in zip(out, self.rows["warnings"], strict=True):
+        out = self.table.records([c for c in self.table.columns if c != "warnings"])
+        for rec, w in zip(out, self.table.warnings, strict=True):
             rec["warnings"] = list(w)
         return {"full": self.full.to_dict(), "leave_one_out": out}

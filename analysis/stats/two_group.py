@@ -26,10 +26,12 @@ in the result.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ._dist import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
+from ._table import Table
 from ._validation import (
     CORRECTION_POLICIES,
     MODELS,
@@ -54,7 +56,10 @@ from .results import ConfidenceInterval, Heterogeneity
 from .two_group_glmm import fit_two_group_glmm
 from .two_group_mh import mantel_haenszel, peto
 from .two_group_results import PooledEffect, display
-from .two_group_study import study_effects_frame
+from .two_group_study import _study_effects_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["pool_two_group", "two_group_effect_sizes"]
 
@@ -117,6 +122,13 @@ def two_group_effect_sizes(
     check_choice("correction_policy", correction_policy, CORRECTION_POLICIES)
     a, n1, c, n0 = _counts(events_treated, n_treated, events_control, n_control, study_ids)
     ids = _ids(study_ids, a.size)
+    return _effect_table(a, n1, c, n0, ids, measure, correction, correction_policy,
+                         drop_double_zero).frame()
+
+
+def _effect_table(a, n1, c, n0, ids, measure, correction, correction_policy,
+                  drop_double_zero) -> Table:
+    """The kernel of `two_group_effect_sizes` (checked counts and options) as a `Table`."""
     b, d = n1 - a, n0 - c
     double = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
     zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
@@ -144,7 +156,7 @@ def two_group_effect_sizes(
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"the {measure} of study {ids[i]} is undefined (zero variance or zero cell "
                          "without continuity correction)", row=ids[i], field="events_treated")
-    return pd.DataFrame({
+    return Table({
         "study_id": ids, "events_treated": a.astype(np.int64), "n_treated": n1.astype(np.int64),
         "events_control": c.astype(np.int64), "n_control": n0.astype(np.int64),
         "effect": y, "variance": v, "corrected": corrected, "double_zero": double,
@@ -242,25 +254,25 @@ def pool_two_group(
     a, n1, c, n0 = _counts(events_treated, n_treated, events_control, n_control, study_ids)
     ids = _ids(study_ids, a.size)
     drop = drop_double_zero or method != "inverse-variance"
-    es = two_group_effect_sizes(a, n1, c, n0, measure=measure, drop_double_zero=drop, study_ids=ids)
-    double = es.double_zero.to_numpy()
+    es = _effect_table(a, n1, c, n0, ids, measure, 0.5, "only0", drop)
+    double = es.double_zero
     if double.all() and drop:
         raise ValueError("no study has events in one arm and not the other: every table is double-zero "
                          "(no events, or only events, in both arms), so no effect can be pooled; "
                          "report the studies' risk differences with their Newcombe intervals")
-    rows = study_effects_frame(a, n1, c, n0, confidence_level=level, study_ids=ids, measures=(measure,))
+    rows = _study_effects_table(a, n1, c, n0, level, ids, (measure,))
     in_model = ~double if (method in _GLMM or (method == "inverse-variance" and drop_double_zero)) \
         else np.ones(a.size, bool)
     fit = _FITTERS[method](a, n1, c, n0, es, in_model, measure=measure, model=model, tau2_method=tau2_method,
                            ci_method=ci_method, level=level, n_agq=int(n_agq))
-    studies = pd.DataFrame({
+    studies = Table({
         "study_id": ids, "events_treated": a.astype(np.int64), "n_treated": n1.astype(np.int64),
         "events_control": c.astype(np.int64), "n_control": n0.astype(np.int64), "double_zero": double,
-        "in_model": in_model, "study_estimate": rows[measure].to_numpy(dtype=float),
-        "study_ci_low": rows[f"{measure}_ci_low"].to_numpy(dtype=float),
-        "study_ci_high": rows[f"{measure}_ci_high"].to_numpy(dtype=float),
-        "fisher_p": rows["fisher_p"].to_numpy(dtype=float), "effect": es.effect.to_numpy(),
-        "variance": es.variance.to_numpy(), "weight": fit["weights"],
+        "in_model": in_model, "study_estimate": rows[measure].astype(float),
+        "study_ci_low": rows[f"{measure}_ci_low"].astype(float),
+        "study_ci_high": rows[f"{measure}_ci_high"].astype(float),
+        "fisher_p": rows["fisher_p"].astype(float), "effect": es.effect,
+        "variance": es.variance, "weight": fit["weights"],
     })
     return _assemble(fit, studies, measure, method, model, tau2_method, ci_method, level,
                      tuple(s for s, keep in zip(ids, in_model, strict=True) if not keep), int(n_agq))
@@ -290,7 +302,7 @@ def _q_het(k, q, df, tau2=None, v=None, q_lrt=None, q_lrt_df=None):
 
 
 def _fit_iv(a, n1, c, n0, es, in_model, *, measure, model, tau2_method, ci_method, level, n_agq):
-    y, v = es.effect.to_numpy()[in_model], es.variance.to_numpy()[in_model]
+    y, v = es.effect[in_model], es.variance[in_model]
     r = pool_effects_iv(y, v, model=model, tau2_method=tau2_method or "reml", ci_method=ci_method,
                         confidence_level=level)
     k = int(y.size)
@@ -313,7 +325,7 @@ def _fit_mh(a, n1, c, n0, es, in_model, *, measure, level, **_):
     if est is not None and crit is None:
         warnings.append("the Sato-Greenland-Robins variance is 0 (no events in any study): no interval or "
                         "p-value; read the studies' Newcombe intervals")
-    y, v = es.effect.to_numpy(), es.variance.to_numpy()
+    y, v = es.effect, es.variance
     ok = np.isfinite(y)
     q = float(np.sum((y[ok] - est) ** 2 / v[ok])) if est is not None and ok.sum() > 1 else None
     return {"effect": est, "se": se, "ci": ci, "pi": None, "pvalue": p, "k": int(a.size),
@@ -353,7 +365,7 @@ def _fit_glmm(a, n1, c, n0, es, in_model, *, model, ci_method, level, n_agq, met
     if tau2 is not None and crit is not None:
         half = crit * np.sqrt(fit.se**2 + tau2)
         pi = (fit.estimate - half, fit.estimate + half)
-    v = es.variance.to_numpy()[in_model]
+    v = es.variance[in_model]
     het = _q_het(k, fit.q_wald, fit.q_wald_df, tau2=tau2, v=v if tau2 is not None else None,
                  q_lrt=fit.q_lrt, q_lrt_df=k - 1)
     return {"effect": fit.estimate, "se": fit.se, "ci": ci, "pi": pi, "pvalue": p, "k": k,
@@ -379,6 +391,6 @@ def _assemble(fit, studies, measure, method, model, tau2_method, ci_method, leve
         ci=ConfidenceInterval(display(measure, lo), display(measure, hi), level),
         pi=None if epi is None else ConfidenceInterval(display(measure, epi.low), display(measure, epi.high), level),
         effect=fit["effect"], se=fit["se"], effect_ci=eci, effect_pi=epi, pvalue=fit["pvalue"], k=k,
-        heterogeneity=fit["heterogeneity"], q_lrt_df=fit["q_lrt_df"], dropped=dropped, studies=studies,
+        heterogeneity=fit["heterogeneity"], q_lrt_df=fit["q_lrt_df"], dropped=dropped, table=studies,
         n_agq=n_agq if method == "glmm-umfs" else None, warnings=tuple(warnings),
     )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from .results import ConfidenceInterval, Heterogeneity, _fmt, _frame_records, _num
+from .results import ConfidenceInterval, Heterogeneity, _fmt, _num
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._table import Table
 
 __all__ = ["PooledEffect", "StudyComparison"]
 
@@ -73,11 +77,19 @@ class PooledEffect:
     heterogeneity: Heterogeneity
     q_lrt_df: int | None
     dropped: tuple[str, ...]
-    studies: pd.DataFrame
+    table: Table
     correction: float = 0.5
     correction_policy: str = "only0"
     n_agq: int | None = None
     warnings: tuple[str, ...] = field(default=())
+    _frame: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def studies(self) -> pd.DataFrame:
+        """One row per study (see the class docstring), as a DataFrame made once."""
+        if self._frame is None:
+            object.__setattr__(self, "_frame", self.table.frame())
+        return self._frame
 
     @property
     def tau2(self) -> float | None:
@@ -110,7 +122,7 @@ class PooledEffect:
         lines = [f"Pooled {name}: {self.label()}  (k = {self.k})", ""]
         header = f"{'study':<24}{'treated':>10}{'control':>10}{name:>9}  {lvl + ' CI':<20}{'weight':>8}"
         lines += [header, "-" * len(header)]
-        for r in self.studies.itertuples(index=False):
+        for r in self.table.itertuples():
             w = "n/a" if not np.isfinite(r.weight) else f"{r.weight:.1f}%"
             note = "" if r.in_model else "  (dropped: double zero)"
             lines.append(
@@ -140,6 +152,8 @@ class PooledEffect:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per study plus the pooled row (display scale in ``study_*`` columns)."""
+        import pandas as pd
+
         df = self.studies.copy()
         df.insert(0, "row", "study")
         pooled = {"row": "pooled", "study_id": "pooled", "study_estimate": self.estimate,
@@ -183,7 +197,7 @@ class PooledEffect:
             },
             "heterogeneity": h,
             "warnings": list(self.warnings),
-            "studies": _frame_records(self.studies),
+            "studies": self.table.records(),
         }
 
     def __repr__(self) -> str:

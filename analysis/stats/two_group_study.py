@@ -43,16 +43,20 @@ References
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from ._dist import chi2_isf, norm_isf
 from ._roots import brentq_rows
+from ._table import Table
 from ._validation import InputError, check_confidence_level, check_counts
 from .results import ConfidenceInterval
 from .two_group_results import StudyComparison
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "fisher_exact_test",
@@ -282,9 +286,9 @@ def study_effects(events_treated, n_treated, events_control, n_control, *,
     (-0.2991, 0.4345, 1.0)
     """
     level = check_confidence_level(confidence_level)
-    row = study_effects_frame([events_treated], [n_treated], [events_control], [n_control],
-                              confidence_level=level,
-                              study_ids=None if study_id is None else [study_id]).iloc[0]
+    a, n1, c, n0, ids = _checked([events_treated], [n_treated], [events_control], [n_control],
+                                 None if study_id is None else [study_id])
+    row = _study_effects_table(a, n1, c, n0, level, ids).row(0)
 
     def est(x):
         return None if math.isnan(x) else float(x)
@@ -293,11 +297,12 @@ def study_effects(events_treated, n_treated, events_control, n_control, *,
         return ConfidenceInterval(est(row[f"{name}_ci_low"]), est(row[f"{name}_ci_high"]), level)
 
     return StudyComparison(
-        study_id=str(row.study_id), events_treated=int(row.events_treated), n_treated=int(row.n_treated),
-        events_control=int(row.events_control), n_control=int(row.n_control), double_zero=bool(row.double_zero),
-        risk_ratio=est(row.rr), risk_ratio_ci=ci("rr"), odds_ratio=est(row["or"]), odds_ratio_ci=ci("or"),
-        odds_ratio_conditional_mle=est(row.or_conditional_mle), risk_difference=float(row.rd),
-        risk_difference_ci=ci("rd"), fisher_p=float(row.fisher_p), confidence_level=level,
+        study_id=str(row["study_id"]), events_treated=int(row["events_treated"]),
+        n_treated=int(row["n_treated"]), events_control=int(row["events_control"]),
+        n_control=int(row["n_control"]), double_zero=bool(row["double_zero"]),
+        risk_ratio=est(row["rr"]), risk_ratio_ci=ci("rr"), odds_ratio=est(row["or"]), odds_ratio_ci=ci("or"),
+        odds_ratio_conditional_mle=est(row["or_conditional_mle"]), risk_difference=float(row["rd"]),
+        risk_difference_ci=ci("rd"), fisher_p=float(row["fisher_p"]), confidence_level=level,
     )
 
 
@@ -309,11 +314,21 @@ def study_effects_frame(events_treated, n_treated, events_control, n_control, *,
     ``measures`` limits the (slower) iterative intervals to the ones needed.
     """
     level = check_confidence_level(confidence_level)
+    a, n1, c, n0, ids = _checked(events_treated, n_treated, events_control, n_control, study_ids)
+    return _study_effects_table(a, n1, c, n0, level, ids, measures).frame()
+
+
+def _checked(events_treated, n_treated, events_control, n_control, study_ids):
     a, n1 = check_counts(events_treated, n_treated, study_ids=study_ids)
     c, n0 = check_counts(events_control, n_control, study_ids=study_ids)
     if a.size != c.size:
         raise InputError(f"the two arms must have the same number of studies; got {a.size} and {c.size}")
     ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(a.size)]
+    return a, n1, c, n0, ids
+
+
+def _study_effects_table(a, n1, c, n0, level, ids, measures=("rr", "or", "rd")) -> Table:
+    """The kernel of `study_effects_frame` (checked counts) as a `Table`."""
     rows = []
     rd_lo, rd_hi = newcombe_interval(a, n1, c, n0, confidence_level=level)
     for i in range(a.size):
@@ -331,4 +346,4 @@ def study_effects_frame(events_treated, n_treated, events_control, n_control, *,
             row.update(rd=ai / n1i - ci / n0i, rd_ci_low=float(rd_lo[i]), rd_ci_high=float(rd_hi[i]))
         row["fisher_p"] = fisher_exact_test(ai, n1i, ci, n0i)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return Table.from_records(rows)
