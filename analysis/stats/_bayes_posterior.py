@@ -52,13 +52,16 @@ def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec):
     densities are not resolved (error estimates above TAU_TOL or MU_TOL) are recomputed
     with two or four times the nodes, up to `MAX_TAU` and `MAX_MU`.
     """
-    n_tau, n_mu = K.N_TAU[likelihood], K.N_MU
-    rows = np.arange(data["y"].shape[0])
     studies = None
     if likelihood == "binomial":
         studies = K.studies(data["x"], data["n"], data["y"], data["v"])
     groups = []
-    while rows.size:
+    # (rows, tau nodes, mu nodes) still to compute; each replicate's node counts follow
+    # from its own error estimates only, so a data set gets the same quadrature alone as
+    # in any batch (`posterior_many`, the calibration)
+    todo = [(np.arange(data["y"].shape[0]), K.N_TAU[likelihood], K.N_MU)]
+    while todo:
+        rows, n_tau, n_mu = todo.pop(0)
         sub = {key: val[rows] for key, val in data.items()}
         post, tau_err, mu_err = _posterior_fixed(
             likelihood, sub, None if studies is None else studies.take(rows), tau_kind,
@@ -68,10 +71,12 @@ def posterior(likelihood, data, tau_kind, tau_scale, mu_mean, mu_prec):
         done = tau_ok & mu_ok
         if done.any():
             groups.append((rows[done], post.take(done)))
-        if not done.all():  # far from resolved: quadruple instead of doubling
-            n_tau *= 1 if tau_ok.all() else 4 if tau_err[~done].max() > 100 * K.TAU_TOL else 2
-            n_mu *= 1 if mu_ok.all() else 4 if mu_err[~done].max() > 1e3 * K.MU_TOL else 2
-        rows = rows[~done]
+        # not resolved: double the nodes, or quadruple them where far from resolved
+        f_tau = np.where(tau_ok, 1, np.where(tau_err > 100 * K.TAU_TOL, 4, 2))
+        f_mu = np.where(mu_ok, 1, np.where(mu_err > 1e3 * K.MU_TOL, 4, 2))
+        for ft, fm in sorted({(int(a), int(b)) for a, b in zip(f_tau[~done], f_mu[~done], strict=True)}):
+            sel = ~done & (f_tau == ft) & (f_mu == fm)
+            todo.append((rows[sel], n_tau * ft, n_mu * fm))
     return groups
 
 
