@@ -32,8 +32,6 @@ References
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
@@ -41,127 +39,26 @@ from scipy import special
 
 from . import _bayes_posterior as _post
 from . import _bayes_summary as _summ
+from ._bayes_priors import (
+    MuPrior,
+    TauPrior,
+    _number,
+    mu_prior,
+    prior_label,
+    tau_prior,
+)
 from ._validation import check_choice, check_confidence_level
 from .proportions import transform_proportion
 
-__all__ = ["MuPrior", "TauPrior", "mu_prior", "posterior_batch", "posterior_normal",
-           "posterior_proportions", "prior_label", "tau_posterior_density", "tau_prior"]
+__all__ = ["MuPrior", "TauPrior", "mu_prior", "posterior_batch", "posterior_many",
+           "posterior_normal", "posterior_proportions", "prior_label", "tau_posterior_density",
+           "tau_prior"]
 
 Likelihood = Literal["binomial", "normal"]
-TauPriorKind = Literal["half-normal", "half-cauchy", "uniform"]
 LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
-TAU_PRIOR_KINDS: tuple[str, ...] = get_args(TauPriorKind)
 _CHUNK = 2048  # replicates summarised at once (bounds memory)
 _BATCH_KEYS = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau_median",
                "tau_ci_low", "tau_ci_high")
-
-
-@dataclass(frozen=True, slots=True)
-class TauPrior:
-    """Prior on the between-study sd tau (logit scale).
-
-    ``scale`` is the half-normal or half-Cauchy scale, or the upper limit of the uniform.
-    """
-
-    kind: str
-    scale: float
-
-    @property
-    def label(self) -> str:
-        """Text such as 'half-normal(0.5)'."""
-        if self.kind == "uniform":
-            return f"uniform(0, {self.scale:g})"
-        name = "half-Cauchy" if self.kind == "half-cauchy" else "half-normal"
-        return f"{name}({self.scale:g})"
-
-    def density(self, tau) -> np.ndarray:
-        """Prior density of tau at the given points (0 below 0; for figures).
-
-        >>> TauPrior("half-normal", 0.5).density([0.0, -1.0]).round(4).tolist()
-        [1.5958, 0.0]
-        """
-        t = np.asarray(tau, dtype=float)
-        s = self.scale
-        if self.kind == "half-normal":
-            d = np.sqrt(2.0 / np.pi) / s * np.exp(-0.5 * (t / s) ** 2)
-        elif self.kind == "half-cauchy":
-            d = 2.0 / (np.pi * s * (1.0 + (t / s) ** 2))
-        else:
-            d = np.where(t <= s, 1.0 / s, 0.0)
-        return np.where(t >= 0.0, d, 0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class MuPrior:
-    """Normal prior on mu (logit scale); ``sd = inf`` is the flat (improper) prior."""
-
-    mean: float
-    sd: float
-
-    @property
-    def precision(self) -> float:
-        """1 / sd^2 (0 for the flat prior)."""
-        return 0.0 if math.isinf(self.sd) else 1.0 / self.sd**2
-
-    @property
-    def label(self) -> str:
-        """Text such as 'normal(0, 10)' or 'flat'."""
-        return "flat" if math.isinf(self.sd) else f"normal({self.mean:g}, {self.sd:g})"
-
-
-def _parts(spec, option: str) -> list:
-    if isinstance(spec, str):
-        return spec.strip().split(":")
-    if isinstance(spec, tuple | list):
-        return list(spec)
-    raise ValueError(f"{option}: expected a tuple or a string such as 'half-normal:0.5'; got {spec!r}")
-
-
-def _number(value, option: str, what: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{option}: {what} must be a number; got {value!r}") from None
-    if math.isnan(x):
-        raise ValueError(f"{option}: {what} must be a number; got {value!r}")
-    return x
-
-
-def tau_prior(spec, *, option: str = "tau_prior") -> TauPrior:
-    """Parse and validate a tau prior: ``("half-normal", 0.5)``, ``"half-cauchy:1"``,
-    ``("uniform", 5)`` (upper limit) or a `TauPrior`. Raises ValueError naming `option`."""
-    if isinstance(spec, TauPrior):
-        return spec
-    parts = _parts(spec, option)
-    kinds = ", ".join(TAU_PRIOR_KINDS)
-    if len(parts) != 2 or parts[0] not in TAU_PRIOR_KINDS:
-        raise ValueError(f"{option}: expected KIND:SCALE with KIND one of {kinds}; got {spec!r}")
-    scale = _number(parts[1], option, "the scale (uniform: the upper limit)")
-    if not 0.0 < scale < math.inf:
-        raise ValueError(f"{option}: the scale must be positive and finite; got {parts[1]!r}")
-    return TauPrior(parts[0], scale)
-
-
-def mu_prior(spec, *, option: str = "mu_prior") -> MuPrior:
-    """Parse and validate a mu prior: ``("normal", 0.0, 10.0)``, ``"normal:0:10"``,
-    ``("flat",)``, ``"flat"``, ``("normal", 0, inf)`` or a `MuPrior`."""
-    if isinstance(spec, MuPrior):
-        return spec
-    parts = _parts(spec, option)
-    if parts == ["flat"]:
-        return MuPrior(0.0, math.inf)
-    if len(parts) != 3 or parts[0] != "normal":
-        raise ValueError(f"{option}: expected normal:MEAN:SD or flat; got {spec!r}")
-    mean = _number(parts[1], option, "the mean")
-    sd = _number(parts[2], option, "the sd")
-    if not math.isfinite(mean) or not sd > 0.0:
-        raise ValueError(f"{option}: the mean must be finite and the sd positive; got {spec!r}")
-    return MuPrior(mean, sd)
-
-
-def prior_label(tau: TauPrior, mu: MuPrior) -> str:
-    """'tau ~ half-normal(0.5); mu ~ normal(0, 10)' (logit scale)."""
-    return f"tau ~ {tau.label}; mu ~ {mu.label}"
 
 
 def _counts(events, n):
@@ -366,17 +263,50 @@ def posterior_proportions(events, n, *, likelihood: Likelihood = "binomial",
     >>> bool(0 < r["prob_above"] < 1), bool(r["mu_low"] < r["mu_median"] < r["mu_high"])
     (True, True)
     """
-    x, m, level, tp, mp = _single(events, n, likelihood, tau_prior, mu_prior, confidence_level)
+    return posterior_many([(events, n)], likelihood=likelihood, tau_prior=tau_prior,
+                          mu_prior=mu_prior, confidence_level=confidence_level,
+                          threshold=threshold)[0]
+
+
+def posterior_many(datasets, *, likelihood: Likelihood = "binomial",
+                   tau_prior=("half-normal", 0.5), mu_prior=("normal", 0.0, 10.0),
+                   confidence_level: float = 0.95,
+                   threshold: float | None = None) -> list[dict[str, float]]:
+    """`posterior_proportions` of several data sets ``[(events, n), ...]`` at once.
+
+    Data sets with the same number of studies are solved as one vectorised batch (the
+    quadrature of `posterior_batch`): for a handful of small data sets several times
+    faster than one call each. Each result equals `posterior_proportions` on its own up
+    to floating-point rounding (vectorised sums may group terms differently).
+
+    Examples
+    --------
+    >>> a, b = posterior_many([([2, 3], [5, 4]), ([1], [1])])
+    >>> bool(a["mu_low"] < a["mu_median"] < a["mu_high"]), sorted(a) == sorted(b)
+    (True, True)
+    """
+    checked = [_single(x, n, likelihood, tau_prior, mu_prior, confidence_level)
+               for x, n in datasets]
     cut = None
     if threshold is not None:
         thr = _number(threshold, "threshold", "the threshold")
         if not 0.0 < thr < 1.0:
             raise ValueError(f"threshold must be a proportion strictly between 0 and 1; got {threshold!r}")
         cut = float(special.logit(thr))
-    res = _analysis_scale(x, m, likelihood, tp, mp, level, cut)
-    if not res["ok"][0]:
-        raise ValueError("the posterior could not be computed for these counts")
-    return {key: float(val[0]) for key, val in res.items() if key != "ok"}
+    by_k: dict[int, list[int]] = {}
+    for i, (x, *_) in enumerate(checked):
+        by_k.setdefault(x.shape[1], []).append(i)
+    out: list[dict[str, float]] = [{} for _ in checked]
+    for index in by_k.values():
+        _, _, level, tp, mp = checked[index[0]]
+        res = _analysis_scale(np.concatenate([checked[i][0] for i in index]),
+                              np.concatenate([checked[i][1] for i in index]), likelihood, tp, mp,
+                              level, cut)
+        for row, i in enumerate(index):
+            if not res["ok"][row]:
+                raise ValueError("the posterior could not be computed for these counts")
+            out[i] = {key: float(val[row]) for key, val in res.items() if key != "ok"}
+    return out
 
 
 def tau_posterior_density(events, n, tau, *, likelihood: Likelihood = "binomial",
