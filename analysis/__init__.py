@@ -35,6 +35,7 @@ _EXPORTS = {
     "tau2_ci_qprofile": "analysis.stats.heterogeneity",
     "leave_one_out": "analysis.stats.pooling",
     "pool_proportions": "analysis.stats.pooling",
+    "pool_proportions_many": "analysis.stats.pooling",
     "pool_two_group": "analysis.stats.two_group",
     "back_transform": "analysis.stats.proportions",
     "proportion_ci": "analysis.stats.proportions",
@@ -68,6 +69,7 @@ __all__ = [
     "i_squared_q",
     "leave_one_out",
     "pool_proportions",
+    "pool_proportions_many",
     "pool_two_group",
     "proportion_ci",
     "q_statistic",
@@ -99,7 +101,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from .stats.effects import effect_sizes
     from .stats.heterogeneity import i_squared, i_squared_q, q_statistic, tau2, tau2_ci_qprofile
     from .stats.options import DEFAULTS, PoolingOptions
-    from .stats.pooling import leave_one_out, pool_proportions
+    from .stats.pooling import leave_one_out, pool_proportions, pool_proportions_many
     from .stats.proportions import (
         back_transform,
         proportion_ci,

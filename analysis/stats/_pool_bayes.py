@@ -9,14 +9,17 @@ from .results import ConfidenceInterval, Heterogeneity, PooledProportion
 
 
 def _pool_bayes(x, m, studies, level, study_ci_method, add, likelihood, tau_prior, mu_prior,
-                threshold):
+                threshold, posterior=None):
+    """The fit's result; ``posterior`` is `posterior_proportions` of these data when it has
+    been computed already (in a batch, by `pool_proportions_many`)."""
     from .bayes import mu_prior as parse_mu
     from .bayes import posterior_proportions, prior_label
     from .bayes import tau_prior as parse_tau
 
     tp, mp = parse_tau(tau_prior), parse_mu(mu_prior)
-    r = posterior_proportions(x, m, likelihood=likelihood, tau_prior=tp, mu_prior=mp,
-                              confidence_level=level, threshold=threshold)
+    r = posterior if posterior is not None else posterior_proportions(
+        x, m, likelihood=likelihood, tau_prior=tp, mu_prior=mp, confidence_level=level,
+        threshold=threshold)
     warnings = []
     if x.size == 1:
         warnings.append(

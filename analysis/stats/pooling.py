@@ -1,4 +1,5 @@
-"""Pooling single proportions: the one entry point, `pool_proportions`.
+"""Pooling single proportions: the entry point `pool_proportions` (and
+`pool_proportions_many`, the same options on several data sets).
 
 It validates and canonicalises the options once, computes the per-study effects and
 intervals, and hands over to one private kernel per model: `analysis.stats._pool_iv`
@@ -10,7 +11,9 @@ engine's kernel), `analysis.stats._pool_glmm` (the binomial-normal GLMM) and
 
 from __future__ import annotations
 
+import dataclasses
 import warnings as _warnings
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +43,7 @@ from .options import DEFAULTS, defaults_for
 from .proportions import _study_table
 from .results import PooledProportion
 
-__all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions"]
+__all__ = ["leave_one_out", "pool_effects_iv", "pool_proportions", "pool_proportions_many"]
 
 
 def pool_proportions(
@@ -185,6 +188,70 @@ def pool_proportions(
     >>> pool_proportions([16, 10, 4, 43], [17, 12, 8, 58]).model == DEFAULTS.model
     True
     """
+    o = _resolve(measure=measure, model=model, tau2_method=tau2_method, ci_method=ci_method,
+                 confidence_level=confidence_level, study_ci_method=study_ci_method,
+                 correction=correction, correction_policy=correction_policy, n_agq=n_agq,
+                 pi_method=pi_method, likelihood=likelihood, tau_prior=tau_prior,
+                 mu_prior=mu_prior, threshold=threshold)
+    return _fit(o, *_studies(o, events, n, study_ids), tau2_ci=tau2_ci)
+
+
+def pool_proportions_many(datasets, *, tau2_ci: bool = True, **options) -> list[PooledProportion]:
+    """`pool_proportions` with the same options on several data sets.
+
+    ``datasets`` is a sequence of ``(events, n)`` or ``(events, n, study_ids)``. With
+    ``model="bayes"`` the posteriors of data sets with the same number of studies are
+    computed as one vectorised batch (`analysis.stats.bayes.posterior_many`), several
+    times faster than one call each for a handful of small data sets; every other model
+    is fitted data set by data set. The results equal those of `pool_proportions` up to
+    floating-point rounding (batched sums may group terms differently: agreement to
+    about 1e-13, tested).
+
+    Examples
+    --------
+    >>> fits = pool_proportions_many([([3, 4], [5, 6]), ([9], [10])], model="bayes")
+    >>> [f.k for f in fits]
+    [2, 1]
+    """
+    o = _resolve(**options)
+    data = [_studies(o, *d) for d in datasets]
+    if o.model != "bayes":
+        return [_fit(o, *d, tau2_ci=tau2_ci) for d in data]
+    from .bayes import posterior_many
+
+    posts = posterior_many([(x, m) for x, m, _ in data], likelihood=o.likelihood,
+                           tau_prior=o.tau_prior, mu_prior=o.mu_prior,
+                           confidence_level=o.level, threshold=o.threshold)
+    return [_fit(o, *d, tau2_ci=tau2_ci, posterior=r) for d, r in zip(data, posts, strict=True)]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Resolved:
+    """Every option of a fit, defaulted, canonical and checked (see `_resolve`)."""
+
+    model: str
+    measure: str
+    tau2_method: str
+    ci_method: str
+    level: float
+    study_ci_method: str
+    correction: float | None
+    correction_policy: str
+    n_agq: int
+    pi_method: str
+    likelihood: str
+    tau_prior: Any
+    mu_prior: Any
+    threshold: float | None
+
+
+def _resolve(*, measure=None, model=None, tau2_method=None, ci_method=None,
+             confidence_level=DEFAULTS.confidence_level, study_ci_method=DEFAULTS.study_ci_method,
+             correction=None, correction_policy=None, n_agq=None, pi_method=None, likelihood=None,
+             tau_prior=None, mu_prior=None, threshold=None) -> _Resolved:
+    """The options of `pool_proportions`: an option left at None takes its default (the
+    primary method with no model, that model's own with one), metafor spellings become
+    canonical names, and every value is checked."""
     given = {k: v for k, v in (("measure", measure), ("tau2_method", tau2_method),
                                 ("ci_method", ci_method), ("correction", correction),
                                 ("correction_policy", correction_policy), ("n_agq", n_agq),
@@ -197,38 +264,49 @@ def pool_proportions(
     o = base.replace(**given)
     measure, model, tau2_method, ci_method, study_ci_method, correction_policy = _canonical(
         o.measure, model, o.tau2_method, o.ci_method, study_ci_method, o.correction_policy)
-    correction, n_agq, pi_method = o.correction, o.n_agq, o.pi_method
-    likelihood, tau_prior, mu_prior = o.likelihood, o.tau_prior, o.mu_prior
     check_choice("model", model, MODELS)
     check_choice("tau2_method", tau2_method, TAU2_METHODS)
     check_choice("ci_method", ci_method, CI_METHODS)
     check_choice("study_ci_method", study_ci_method, STUDY_CI_METHODS)
-    check_choice("pi_method", pi_method, PI_METHODS)
-    ci_method = _glmm_ci_method(model, ci_method)
+    check_choice("pi_method", o.pi_method, PI_METHODS)
+    ci_method = _glmm_ci_method(model, ci_method, stacklevel=4)
     level = check_confidence_level(confidence_level)
     if model == "glmm" and measure != "logit":
         raise ValueError(
             f"the GLMM is fitted on the logit scale: measure must be \"logit\"; got {measure!r}"
         )
-    if not isinstance(n_agq, int | np.integer) or not 1 <= int(n_agq) <= 50:
-        raise ValueError(f"n_agq must be an integer between 1 and 50; got {n_agq!r}")
+    if not isinstance(o.n_agq, int | np.integer) or not 1 <= int(o.n_agq) <= 50:
+        raise ValueError(f"n_agq must be an integer between 1 and 50; got {o.n_agq!r}")
+    return _Resolved(
+        model, measure, tau2_method, ci_method, level, study_ci_method, o.correction,
+        correction_policy, int(o.n_agq), o.pi_method, o.likelihood or "binomial",
+        ("half-normal", 0.5) if o.tau_prior is None else o.tau_prior,
+        ("normal", 0.0, 10.0) if o.mu_prior is None else o.mu_prior, threshold)
+
+
+def _studies(o: _Resolved, events, n, study_ids=None):
+    """Checked counts and the per-study table (proportions, CIs, effects) of one data set."""
     x, m = check_counts(events, n, study_ids=study_ids)
     ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
-    es = _effect_table(x, m, ids, measure, correction, correction_policy)
-    add = default_correction(measure) if correction is None else float(correction)
-    studies = _study_table(x, m, ids, study_ci_method, level).assign(
+    es = _effect_table(x, m, ids, o.measure, o.correction, o.correction_policy)
+    studies = _study_table(x, m, ids, o.study_ci_method, o.level).assign(
         effect=es.effect, variance=es.variance, corrected=es.corrected)
-    if model == "glmm":
-        res = _pool_glmm(x, m, studies, measure, ci_method, level, study_ci_method, add,
-                         correction_policy, int(n_agq), tau2_ci)
-        return _with_hts_pi(res, measure, None) if pi_method == "hts" else res
-    if model == "bayes":
-        return _pool_bayes(x, m, studies.assign(weight=np.full(x.size, np.nan)), level,
-                           study_ci_method, add, likelihood or "binomial",
-                           ("half-normal", 0.5) if tau_prior is None else tau_prior,
-                           ("normal", 0.0, 10.0) if mu_prior is None else mu_prior, threshold)
-    return _pool_iv_proportions(x, m, studies, model, measure, tau2_method, ci_method, level,
-                                study_ci_method, add, correction_policy, pi_method)
+    return x, m, studies
+
+
+def _fit(o: _Resolved, x, m, studies, *, tau2_ci: bool, posterior=None) -> PooledProportion:
+    """The model's branch, on checked data."""
+    add = default_correction(o.measure) if o.correction is None else float(o.correction)
+    if o.model == "glmm":
+        res = _pool_glmm(x, m, studies, o.measure, o.ci_method, o.level, o.study_ci_method, add,
+                         o.correction_policy, o.n_agq, tau2_ci)
+        return _with_hts_pi(res, o.measure, None) if o.pi_method == "hts" else res
+    if o.model == "bayes":
+        return _pool_bayes(x, m, studies.assign(weight=np.full(x.size, np.nan)), o.level,
+                           o.study_ci_method, add, o.likelihood, o.tau_prior, o.mu_prior,
+                           o.threshold, posterior)
+    return _pool_iv_proportions(x, m, studies, o.model, o.measure, o.tau2_method, o.ci_method,
+                                o.level, o.study_ci_method, add, o.correction_policy, o.pi_method)
 
 
 def _canonical(measure, model, tau2_method, ci_method, study_ci_method, correction_policy):
