@@ -110,18 +110,16 @@ def _references(bibliography: Path, cited: list[str]) -> dict[str, list]:
 
 
 def _colophon(results: dict) -> list[tuple[str, str]]:
-    import matplotlib
-    import numpy
-    import pandas
-    import scipy
+    # the installed versions, from the package metadata (importing the packages to read
+    # __version__ would cost the report step half a second)
+    from importlib.metadata import version
 
     commit = _git("rev-parse", "HEAD")
     dirty = _git("status", "--porcelain", "--untracked-files=no")
     rows = [("commit", commit + (" (with uncommitted changes)" if dirty not in ("", "unknown") else "")),
             ("commit date", _git("log", "-1", "--format=%cI")),
-            ("analysis", __version__), ("python", platform.python_version()), ("numpy", numpy.__version__),
-            ("scipy", scipy.__version__), ("pandas", pandas.__version__),
-            ("matplotlib", matplotlib.__version__)]
+            ("analysis", __version__), ("python", platform.python_version()),
+            *((name, version(name)) for name in ("numpy", "scipy", "pandas", "matplotlib"))]
     return rows + sorted(results["data_hashes"].items())
 
 
