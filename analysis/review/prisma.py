@@ -20,9 +20,10 @@ __all__ = ["PRISMA_ITEMS", "prisma_checklist"]
 def prisma_checklist(pkg) -> dict[str, Any]:
     """The checklist rows in item order, with a count per status, for the results file."""
     order = {item: i for i, item in enumerate(PRISMA_ITEMS)}
+    # a missing location (an item that does not apply) is written as null, as it always has been
     rows = sorted(({"item": r.item, "section": r.section, "topic": r.topic, "status": r.status,
-                    "location": r.location or "", "how_addressed": r.how_addressed}
-                   for r in pkg["prisma_checklist"].itertuples(index=False)), key=lambda r: order[r["item"]])
+                    "location": r.location, "how_addressed": r.how_addressed}
+                   for r in pkg["prisma_checklist"]), key=lambda r: order[r["item"]])
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("reported", "partially_reported",
                                                                     "not_applicable")}
     return {"guideline": "PRISMA 2020 (Page et al. 2021, BMJ 372:n71)", "items": rows, "counts": counts}
