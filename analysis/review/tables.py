@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from .audit_rules import check_percent
-from .rows import by_key
+from .rows import blank_as_before, by_key
 from .selection import _present, overlap_groups, study_label
 
 
@@ -34,6 +34,7 @@ def evidence_table(pkg) -> list[dict[str, Any]]:
     arms: dict[str, list] = {}
     for x in pkg["arms"]:
         arms.setdefault(x.study_id, []).append(x)
+    blank = {c: blank_as_before(pkg["studies"], c) for c in ("overlaps_with", "doi", "pmid")}
     rows = []
     for r in pkg["studies"]:
         a = arms.get(r.study_id, [])
@@ -43,15 +44,14 @@ def evidence_table(pkg) -> list[dict[str, Any]]:
             "; ".join(f"{float(x):g} g/kg" for x in _column(ivig, "ivig_dose_g_per_kg")) or "not reported")
         co = "; ".join(sorted({str(x) for x in _column(ivig, "co_interventions")})) or "not reported"
         fu = "; ".join(sorted({str(x) for x in _column(a, "follow_up_text")})) or "not reported"
-        # a missing overlaps_with, doi or pmid is written as null, as it always has been
         rows.append({"study_id": r.study_id, "label": study_label(r), "citation": r.citation,
                      "year": None if not _present(r.year) else int(r.year), "design": r.design,
                      "population": r.population, "setting": r.setting, "role": r.role,
                      "answer_ref": None if not _present(r.answer_ref) else int(r.answer_ref),
                      "n_ivig": _total(ivig), "n_control": _total(ctrl),
                      "regimen": dose, "co_interventions": co, "follow_up": fu,
-                     "verification": r.verification, "overlaps_with": r.overlaps_with,
-                     "doi": r.doi, "pmid": r.pmid, "source_url": r.source_url})
+                     "verification": r.verification, "overlaps_with": r.overlaps_with or blank["overlaps_with"],
+                     "doi": r.doi or blank["doi"], "pmid": r.pmid or blank["pmid"], "source_url": r.source_url})
     return rows
 
 
