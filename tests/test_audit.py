@@ -12,6 +12,7 @@ from analysis import InputError
 from analysis.review.audit import audit_claims, summarise
 from analysis.review.audit_rules import check_percent, compatible_counts, percent_matches_count
 from analysis.review.io import load_package
+from analysis.review.rows import Table
 from analysis.review.synthesis import build_results
 
 
@@ -22,13 +23,13 @@ def shipped():
 
 
 def with_claim(pkg, **claim):
-    """A copy of the package tables with one extra claim (and optional table edits)."""
-    tables = {k: v.copy() for k, v in pkg.tables.items()}
-    base = dict.fromkeys(tables["claims"].columns)
-    base.update({"claim_id": "c99", "section": "test", "claim": "constructed claim", "cited_refs": "",
-                 "claim_type": "numeric", "claimed_population": "bkvn"})
+    """The package tables with the claims table replaced by one constructed claim (the
+    tables are immutable rows: the package itself is not changed)."""
+    tables = dict(pkg.tables)
+    base = {"claim_id": "c99", "section": "test", "claim": "constructed claim", "cited_refs": "",
+            "claim_type": "numeric", "claimed_population": "bkvn"}
     base.update(claim)
-    tables["claims"] = pd.DataFrame([base])
+    tables["claims"] = Table.from_records(pkg["claims"].columns, [base])
     return tables
 
 
@@ -90,7 +91,7 @@ def test_a_percentage_of_another_study_never_decides_the_verdict(shipped):
 
 def test_range_combines_its_ends(shipped):
     pkg, res = shipped
-    tables = {k: v.copy() for k, v in pkg.tables.items()}
+    tables = dict(pkg.tables)
     cols = tables["claims"].columns
     rows = []
     for cid, q, lo, hi, sid, link in (
@@ -102,11 +103,12 @@ def test_range_combines_its_ends(shipped):
         r.update(claim_id=cid, section="t", claim="x", claim_type="numeric", quantity=q, claimed_value=lo,
                  claimed_value_high=hi, study_ids=sid, outcome_rows=link or None, claimed_population="bkvn")
         rows.append(r)
-    tables["claims"] = pd.DataFrame(rows)
+    tables["claims"] = Table.from_records(cols, rows)
     out = {a["claim_id"]: a for a in audit_claims(tables, res)}
     assert out["c03"]["verdict"] == "supported"
-    tables["claims"].loc[1, "claimed_value"] = 55  # he_nd printed 40%
-    tables["claims"].loc[2, "claimed_value"] = 55
+    c01, c02, c03 = tables["claims"]
+    # he_nd printed 40%
+    tables["claims"] = tables["claims"].replace([c01, c02._replace(claimed_value=55), c03._replace(claimed_value=55)])
     out = {a["claim_id"]: a for a in audit_claims(tables, res)}
     assert out["c02"]["verdict"] == "discrepant"
     assert out["c03"]["verdict"] == "discrepant"
@@ -142,7 +144,7 @@ def test_unknown_recorded_verdict_is_refused(shipped):
 # --- values matched on role, statistic, bound and time ------------------------------------
 
 def vl_claim(pkg, value, role, bound="eq", statistic="individual", time=None):
-    links = ";".join(f"vl:{r}" for r in pkg["viral_loads"].row_id if r.startswith("anoncase2024"))
+    links = ";".join(f"vl:{r}" for r in pkg["viral_loads"].column("row_id") if r.startswith("anoncase2024"))
     return with_claim(pkg, quantity="viral_load_copies_per_ml", claimed_value=value, unit="copies/mL",
                       study_ids="anoncase2024", outcome_rows=links, claimed_role=role, claimed_bound=bound,
                       claimed_statistic=statistic, claimed_time_months=time)
@@ -196,7 +198,8 @@ def test_a_year_copied_from_the_answer_is_unverifiable(shipped):
     v = verdict_of(t, res)
     assert v["verdict"] == "unverifiable"
     assert "copied from the answer" in v["reason"]
-    t["field_provenance"] = t["field_provenance"][t["field_provenance"].row_key != "anoncase2024"]
+    t["field_provenance"] = t["field_provenance"].replace(r for r in t["field_provenance"]
+                                                          if r.row_key != "anoncase2024")
     assert verdict_of(t, res)["verdict"] == "supported"  # the rule, not the data, made the difference
 
 
@@ -208,7 +211,7 @@ def test_uncited_context_comes_only_from_the_claims_population(shipped):
                    study_ids="anonharm2014", outcome_rows="anonharm2014-ivig-bkvn_progression-end-claimed",
                    claimed_population="rejection_treatment", claim="harm after IVIG for rejection")
     assert verdict_of(t, res)["uncited_evidence"] == ""  # not the 0/18 of viremia-only patients
-    t["claims"].loc[0, "claimed_population"] = "viremia_only"
+    t["claims"] = t["claims"].replace([t["claims"][0]._replace(claimed_population="viremia_only")])
     ctx = verdict_of(t, res)["uncited_evidence"]
     assert "he_nd (rct): 0/5 with IVIG vs 0/9" in ctx  # the trial, with its control arm
     assert "magen2021 0/13" in ctx

@@ -29,7 +29,7 @@ def test_study_entries_are_in_sync_with_the_data_package():
     text = BIB.read_text(encoding="utf-8")
     assert update_bib(BIB, pkg["studies"]) == text, "run `make bibtex` and commit"
     entries = parse_bibtex(text)
-    for r in pkg["studies"].itertuples(index=False):
+    for r in pkg["studies"]:
         assert r.study_id in entries
         if isinstance(r.pmid, str) and r.pmid:
             assert entries[r.study_id]["pmid"] == r.pmid

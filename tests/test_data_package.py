@@ -39,7 +39,13 @@ def test_package_loads_through_its_schema(pkg):
     assert set(pkg.tables) == {"studies", "arms", "outcomes", "viral_loads", "claims", "murad", "rob2",
                                "robins_i", "search_log", "screening", "publication_bias", "field_provenance",
                                "prisma_checklist", "analysis_plan", "hazard_ratios"}
-    assert pkg["outcomes"].events.dtype == "Int64"
+    assert pkg.frame("outcomes").events.dtype == "Int64"
+    # the review reads typed rows: an integer is an int, a number a float, a missing cell None
+    r = {r.row_id: r for r in pkg["outcomes"]}["accp2012-ivig-viremia_clearance-end"]
+    assert (r.events, r.n, r.percent_reported, r.timepoint_months, r.alternative_to) == (33, 43, 84.0, None, None)
+    assert (type(r.events), type(r.n), type(r.percent_reported)) == (int, int, float)
+    assert all(type(p.written_after_data) is bool for p in pkg["analysis_plan"])
+    assert pkg["outcomes"].columns == tuple(pkg.frame("outcomes").columns)
 
 
 def _found_treatment_studies():
@@ -49,11 +55,11 @@ def _found_treatment_studies():
 
 @pytest.mark.parametrize("study_id", _found_treatment_studies())
 def test_each_found_study_has_located_numbers(pkg, study_id):
-    arms = pkg["arms"][pkg["arms"].study_id == study_id]
+    arms = pkg.frame("arms")[pkg.frame("arms").study_id == study_id]
     assert len(arms) >= 1, "every study has at least one arm"
     assert arms.source_url.str.startswith("http").all()
     assert (arms.source_locator.str.len() > 3).all()
-    rows = pkg["outcomes"][(pkg["outcomes"].study_id == study_id) & (pkg["outcomes"].basis == "reported")]
+    rows = pkg.frame("outcomes")[(pkg.frame("outcomes").study_id == study_id) & (pkg.frame("outcomes").basis == "reported")]
     assert len(rows) >= 1, "every found study reports at least one outcome row (or a not_found row)"
     assert rows.source_url.str.startswith("http").all()
     assert (rows.source_locator.str.len() > 3).all()
@@ -62,14 +68,14 @@ def test_each_found_study_has_located_numbers(pkg, study_id):
 
 
 def test_not_found_studies_hold_no_reported_counts(pkg):
-    st = pkg["studies"]
+    st = pkg.frame("studies")
     missing = set(st[st.verification == "not_found"].study_id)
-    rows = pkg["outcomes"][pkg["outcomes"].study_id.isin(missing) & (pkg["outcomes"].basis == "reported")]
+    rows = pkg.frame("outcomes")[pkg.frame("outcomes").study_id.isin(missing) & (pkg.frame("outcomes").basis == "reported")]
     assert rows.events.isna().all()
 
 
 def test_claimed_numbers_are_marked_as_claims(pkg):
-    claimed = pkg["outcomes"][pkg["outcomes"].basis == "claimed"]
+    claimed = pkg.frame("outcomes")[pkg.frame("outcomes").basis == "claimed"]
     assert len(claimed) > 0
     assert (claimed.verification == "claimed_by_answer_only").all()
 
@@ -214,28 +220,28 @@ NEW_STUDIES = ("ectrx2014", "ectrx2016", "atccleveland2020")
 
 @pytest.mark.parametrize("study_id", NEW_STUDIES)
 def test_each_new_study_has_a_source_and_a_locator_for_every_row(pkg, study_id):
-    st = pkg["studies"].set_index("study_id").loc[study_id]
+    st = pkg.frame("studies").set_index("study_id").loc[study_id]
     assert st.source_url.startswith("http")
     assert len(st.source_locator) > 10
     for table in ("arms", "outcomes"):
-        rows = pkg[table][pkg[table].study_id == study_id]
+        rows = pkg.frame(table)[pkg.frame(table).study_id == study_id]
         assert len(rows) >= 1
         assert rows.source_url.str.startswith("http").all()
         assert (rows.source_locator.str.len() > 10).all()
         assert rows.verification.isin(["abstract", "conference_abstract", "not_found"]).all()
-    screened = pkg["screening"][pkg["screening"].study_id == study_id]
+    screened = pkg.frame("screening")[pkg.frame("screening").study_id == study_id]
     assert (screened.decision == "included").sum() == 1
 
 
 def test_the_programme_is_one_cohort_reported_twice(pkg):
-    st = pkg["studies"].set_index("study_id")
+    st = pkg.frame("studies").set_index("study_id")
     assert st.loc["ectrx2014", "overlaps_with"] == "ectrx2016"
     assert st.loc["ectrx2016", "overlaps_with"] == "ectrx2014"
     assert st.loc["ectrx2016", "pmid"] == "26862825"
-    arms = pkg["arms"].set_index(["study_id", "arm_id"]).n
+    arms = pkg.frame("arms").set_index(["study_id", "arm_id"]).n
     assert (arms["ectrx2014", "ivig"], arms["ectrx2014", "control"]) == (19, 14)
     assert (arms["ectrx2016", "ivig"], arms["ectrx2016", "control"]) == (22, 33)
-    out = pkg["outcomes"].set_index("row_id")
+    out = pkg.frame("outcomes").set_index("row_id")
     loss = out.loc[["ectrx2014-ivig-graft_loss-12m", "ectrx2014-control-graft_loss-12m"]]
     assert loss.events.tolist() == [1, 1]
     assert loss.n.tolist() == [19, 14]
@@ -246,7 +252,7 @@ def test_the_programme_is_one_cohort_reported_twice(pkg):
 
 
 def test_inferred_counts_are_flagged_for_sensitivity_analyses(pkg):
-    out = pkg["outcomes"].set_index("row_id")
+    out = pkg.frame("outcomes").set_index("row_id")
     assert out.loc["kable2017-ivig-viremia_clearance-end", "inference"] == "arm_inferred"
     assert out.loc["anonpeds2012-ivig-viremia_clearance-end", "inference"] == "denominator_inferred"
     accp = out.loc["accp2012-ivig-viremia_clearance-end"]
@@ -261,7 +267,7 @@ def test_inferred_counts_are_flagged_for_sensitivity_analyses(pkg):
 def test_the_plan_is_marked_post_hoc_and_selects_as_specified(pkg):
     from analysis.review.plan import select
 
-    plan = pkg["analysis_plan"]
+    plan = pkg.frame("analysis_plan")
     assert plan.written_after_data.all()
     assert (plan.plan_date == "2026-12-01").all()
     loss = select(pkg, "p07")  # comparative graft loss: the programme (once) and Kable 2017
@@ -280,10 +286,10 @@ def test_the_plan_is_marked_post_hoc_and_selects_as_specified(pkg):
 
 
 def test_every_query_of_the_widened_search_has_its_new_records_screened(pkg):
-    sl = pkg["search_log"].set_index("query_id")
+    sl = pkg.frame("search_log").set_index("query_id")
     sl = sl[sl.index.str.startswith("w")]
     assert len(sl) >= 40
-    sc = pkg["screening"]
+    sc = pkg.frame("screening")
     for qid, row in sl.iterrows():
         mine = sc[sc.query_id == qid]
         assert (mine.decision == "included").sum() == row.records_new_included, qid

@@ -36,14 +36,14 @@ def test_every_included_study_is_in_exactly_the_table_of_its_tool(pkg):
     assert tools["ivigprevention_nd"] == "robins_i"
     assert tools["mendezchacon2015"] == "murad"  # a case report with a non-IVIG case
     for tool in ("rob2", "robins_i", "murad"):
-        assert set(pkg[tool].study_id) == {s for s, t in tools.items() if t == tool}
-    guidelines = set(pkg["studies"].study_id[pkg["studies"].role == "guideline"])
+        assert set(pkg.frame(tool).study_id) == {s for s, t in tools.items() if t == tool}
+    guidelines = set(pkg.frame("studies").study_id[pkg.frame("studies").role == "guideline"])
     assert not guidelines & set(tools)
 
 
 def test_every_judgement_carries_its_reason_and_locator(pkg):
     for tool in ("rob2", "robins_i", "murad"):
-        df = pkg[tool]
+        df = pkg.frame(tool)
         assert df.support.str.len().min() > 10
         assert df.source_url.str.startswith("http").all()
         assert (df.source_locator.str.len() > 3).all()

@@ -22,7 +22,7 @@ COUNTS = pd.DataFrame({"study_id": ["a", "b"], "events": [18, 16], "n": [19, 22]
 
 @pytest.fixture(scope="module")
 def rows():
-    return bayes_rows(COUNTS)
+    return bayes_rows(COUNTS.to_dict(orient="records"))  # an analysis dataset: one dict per study
 
 
 @pytest.fixture(scope="module")

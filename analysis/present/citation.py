@@ -147,7 +147,7 @@ def _esc(s) -> str:
 
 def _val(v) -> str:
     """Cell text, or '' for a missing value (None, NaN, pandas NA)."""
-    if v is None or v is __import__("pandas").NA:
+    if v is None or type(v).__name__ == "NAType":
         return ""
     if isinstance(v, float) and math.isnan(v):
         return ""
@@ -165,9 +165,11 @@ def _author(first_author: str) -> str:
 
 
 def study_entries(studies) -> str:
-    """BibTeX entries for every study of the data package (one line each, sorted)."""
+    """BibTeX entries for every study of the data package (one line each, sorted): the
+    rows of its studies table (``pkg["studies"]``; a DataFrame of them is read too)."""
     lines = []
-    for r in studies.sort_values("study_id").itertuples(index=False):
+    rows = studies.itertuples(index=False) if hasattr(studies, "itertuples") else studies
+    for r in sorted(rows, key=lambda r: r.study_id):
         kind = "article" if _val(r.journal) else "misc"
         year = _val(r.year)
         fields = [("title", _esc(_val(r.title) or _val(r.citation))), ("author", _author(_val(r.first_author))),

@@ -40,8 +40,11 @@ from typing import Any
 # audit table), `audit_index` (the package's lookups), `audit_verdicts` (rules 1-6, by
 # quantity) and `audit_context` (the uncited evidence shown beside a verdict).
 from .audit_context import POPULATION_SETTINGS, _uncited_context
-from .audit_index import _BOUND, VERIFIED, _fmt, _Index, _present, _split
+from .audit_index import _BOUND, VERIFIED, _fmt, _Index
 from .audit_verdicts import RESPONSE_OUTCOMES, _months, _not_found, _verdict_cited, _viral_load
+from .rows import blank_as_before
+from .rows import present as _present
+from .rows import split as _split
 
 VERDICTS = ("supported", "partly_supported", "discrepant", "unverifiable")
 
@@ -102,15 +105,14 @@ def _verdict_numeric(c, ix: _Index, done: dict[str, dict]) -> tuple[str, str, li
 def audit_claims(pkg, results: dict[str, Any]) -> list[dict[str, Any]]:
     """One verdict per claim, numeric ones computed by the module's rules."""
     ix = _Index(pkg)
-    claims = pkg["claims"]
     done: dict[str, dict] = {}
-    order = sorted(claims.itertuples(index=False), key=lambda c: (c.quantity == "range_percent", c.claim_id))
+    no_refs = blank_as_before(pkg["claims"], "cited_refs")  # a missing cited_refs: "" or null, as before
+    order = sorted(pkg["claims"], key=lambda c: (c.quantity == "range_percent", c.claim_id))
     for c in order:
         if c.claim_type == "numeric":
             verdict, reason, evidence = _verdict_numeric(c, ix, done)
             basis = "computed"
-            sources = sorted({ix.studies.loc[s, "source_url"] for s in _split(c.study_ids)
-                              if s in ix.studies.index and ix.found(s)})
+            sources = sorted({ix.studies[s].source_url for s in _split(c.study_ids) if ix.found(s)})
         else:
             verdict, reason, evidence = c.judgement, c.judgement_reason, _split(c.outcome_rows)
             basis = "recorded judgement"
@@ -127,7 +129,7 @@ def audit_claims(pkg, results: dict[str, Any]) -> list[dict[str, Any]]:
                                             str(c.unit) if _present(c.unit) else None)
         done[c.claim_id] = {
             "claim_id": c.claim_id, "section": c.section, "claim": c.claim,
-            "cited_refs": c.cited_refs or "", "claim_type": c.claim_type,
+            "cited_refs": c.cited_refs or no_refs, "claim_type": c.claim_type,
             "quantity": c.quantity if _present(c.quantity) else None,
             "claimed_value": float(c.claimed_value) if _present(c.claimed_value) else None,
             "claimed_role": c.claimed_role if _present(c.claimed_role) else None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .audit_index import _Index, _split
+from .audit_index import _Index
+from .rows import split as _split
 
 __all__ = ["POPULATION_SETTINGS"]
 
@@ -25,11 +26,11 @@ def _in_sentence(label: str) -> str:
 def _unpooled_reports(outcome: str, settings, ix: _Index, *, skip: set[str]) -> list[str]:
     """Uncited IVIG-arm counts of an outcome that no single-arm set of the plan pools."""
     same = []
-    for _, r in ix.out.iterrows():
+    for r in ix.out.values():
         sid = r.study_id
         if (r.outcome != outcome or r.basis != "reported" or r.row_use != "count" or sid in ix.cited
-                or sid in skip or ix.studies.loc[sid, "setting"] not in settings
-                or ix.arms.loc[(sid, r.arm_id), "treatment"] != "ivig"):
+                or sid in skip or ix.studies[sid].setting not in settings
+                or ix.arms[(sid, r.arm_id)].treatment != "ivig"):
             continue
         same.append(f"{sid} {int(r.events)}/{int(r.n)}")
     if not same:
@@ -42,7 +43,7 @@ def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
     """What studies the answer did not cite (nor any report of a cited cohort) add to this
     claim: only studies of the claim's population and outcome."""
     settings = POPULATION_SETTINGS.get(c.claimed_population, ())  # unknown population: no context
-    outcomes = {ix.out.loc[x, "outcome"] for x in _split(c.outcome_rows) if x in ix.out.index}
+    outcomes = {ix.out[x].outcome for x in _split(c.outcome_rows) if x in ix.out}
     if "graft_loss" in outcomes:
         outcomes.add("graft_survival")
     notes = []
@@ -63,7 +64,7 @@ def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
             notes += _unpooled_reports(o, settings, ix, skip=compared)
         for comp in results["comparative"]["studies"]:
             if (comp["outcome"] != want or comp["study_id"] in ix.cited
-                    or ix.studies.loc[comp["study_id"], "setting"] not in settings):
+                    or ix.studies[comp["study_id"]].setting not in settings):
                 continue
             effect = (f"RR {comp['rr']:.2f} ({comp['rr_ci_low']:.2f} to {comp['rr_ci_high']:.2f})"
                       if comp.get("rr") is not None and comp.get("rr_ci_low") is not None
@@ -74,9 +75,9 @@ def _uncited_context(c, results: dict[str, Any], ix: _Index) -> str:
                          f"{comp['outcome'].replace('_', ' ')}, {effect}")
     text = c.claim.lower()
     if c.claim_type == "qualitative" and ("randomi" in text or ("only" in text and "case" in text)):
-        designs = sorted(f"{s} ({ix.studies.loc[s, 'design'].replace('_', ' ')}, "
-                         f"{ix.studies.loc[s, 'setting'].replace('_', ' ')})" for s in ix.studies.index
-                         if ix.studies.loc[s, "design"] in ("rct", "retrospective_cohort", "prospective_cohort")
+        designs = sorted(f"{s} ({r.design.replace('_', ' ')}, {r.setting.replace('_', ' ')})"
+                         for s, r in ix.studies.items()
+                         if r.design in ("rct", "retrospective_cohort", "prospective_cohort")
                          and ix.found(s) and s not in ix.cited)
         if designs:
             notes.append("controlled studies the answer did not cite: " + ", ".join(designs))

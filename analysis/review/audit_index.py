@@ -4,9 +4,9 @@ from the answer; with the small cell helpers the audit's modules share."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from .audit_rules import answer_origin
+from .rows import by_key
+from .rows import present as _present
 from .selection import cited_study_ids, overlap_groups, resolve_overlaps
 
 __all__ = ["VERIFIED"]
@@ -17,35 +17,27 @@ VERIFIED = ("full_text", "abstract", "conference_abstract", "secondary_source")
 _BOUND = {"eq": "", "gt": ">", "lt": "<"}
 
 
-def _present(v) -> bool:
-    return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
-
-
-def _split(cell) -> list[str]:
-    return [p.strip() for p in str(cell).split(";") if p.strip()] if _present(cell) else []
-
-
 def _fmt(x) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
 
 
 class _Index:
-    """Lookups into the data package for the audit (built once per `audit_claims`)."""
+    """Lookups into the data package for the audit (built once per `audit_claims`): the
+    rows of studies by study_id, outcomes and viral loads by row_id, arms by (study, arm)."""
 
     def __init__(self, pkg):
         self.pkg = pkg
-        self.studies = pkg["studies"].set_index("study_id")
-        self.out = pkg["outcomes"].set_index("row_id")
-        self.vl = pkg["viral_loads"].set_index("row_id")
-        self.arms = pkg["arms"].set_index(["study_id", "arm_id"])
+        self.studies = by_key(pkg["studies"], "study_id")
+        self.out = by_key(pkg["outcomes"], "row_id")
+        self.vl = by_key(pkg["viral_loads"], "row_id")
+        self.arms = by_key(pkg["arms"], "study_id", "arm_id")
         self.groups = overlap_groups(pkg["studies"])
         self.cited = cited_study_ids(pkg["studies"], self.groups)
         self.from_answer = answer_origin(pkg["field_provenance"])
-        self.origin = {(r.resource, r.row_key, r.field): r.origin
-                       for r in pkg["field_provenance"].itertuples(index=False)}
+        self.origin = {(r.resource, r.row_key, r.field): r.origin for r in pkg["field_provenance"]}
 
     def found(self, sid) -> bool:
-        return sid in self.studies.index and self.studies.loc[sid, "verification"] in VERIFIED
+        return sid in self.studies and self.studies[sid].verification in VERIFIED
 
     def copied(self, resource: str, key: str, field: str) -> bool:
         return (resource, key, field) in self.from_answer
@@ -55,11 +47,11 @@ class _Index:
         for link in links:
             if link.startswith("arm:"):
                 s, a = link[4:].split("/")
-                arms.append((s, a, self.arms.loc[(s, a)]))
+                arms.append((s, a, self.arms[(s, a)]))
             elif link.startswith("vl:"):
-                vls.append((link[3:], self.vl.loc[link[3:]]))
+                vls.append((link[3:], self.vl[link[3:]]))
             else:
-                outs.append((link, self.out.loc[link]))
+                outs.append((link, self.out[link]))
         return outs, vls, arms
 
     def representative(self, sid: str) -> str | None:
@@ -67,9 +59,8 @@ class _Index:
         members = [s for s, g in self.groups.items() if g == self.groups.get(sid) and s != sid and self.found(s)]
         if not members:
             return None
-        n = [int(self.pkg["arms"][(self.pkg["arms"].study_id == s) & (self.pkg["arms"].treatment == "ivig")]
-                 .n.dropna().sum()) for s in members]
-        frame = pd.DataFrame({"study_id": members, "design": [self.studies.loc[s, "design"] for s in members],
-                              "n": n})
-        keep, _ = resolve_overlaps(frame, self.groups)
-        return str(keep.study_id.iloc[0])
+        n = {s: sum(int(a.n) for a in self.arms.values() if a.study_id == s and a.treatment == "ivig"
+                    and _present(a.n)) for s in members}
+        keep, _ = resolve_overlaps([{"study_id": s, "design": self.studies[s].design, "n": n[s]} for s in members],
+                                   self.groups)
+        return str(keep[0]["study_id"])

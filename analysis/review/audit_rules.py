@@ -11,7 +11,9 @@ import math
 import re
 from dataclasses import dataclass
 
-import pandas as pd
+from .rows import by_key
+from .rows import present as _has
+from .rows import split as _cells
 
 __all__ = [
     "PercentCheck",
@@ -157,17 +159,9 @@ _POSITIVE = ("supported", "partly_supported")
 FOUND = ("full_text", "abstract", "conference_abstract", "secondary_source")
 
 
-def _cells(cell) -> list[str]:
-    return [p.strip() for p in str(cell).split(";") if p.strip()] if _has(cell) else []
-
-
-def _has(v) -> bool:
-    return v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v))
-
-
-def answer_origin(provenance: pd.DataFrame) -> set[tuple[str, str, str]]:
+def answer_origin(provenance) -> set[tuple[str, str, str]]:
     """(resource, row_key, field) of every cell whose value came from the AI answer."""
-    return {(r.resource, r.row_key, r.field) for r in provenance.itertuples(index=False) if r.origin == "answer"}
+    return {(r.resource, r.row_key, r.field) for r in provenance if r.origin == "answer"}
 
 
 def arm_doses(arm, key: str, from_answer: set) -> list[float]:
@@ -199,10 +193,10 @@ def _refuted(c, t, found: set, from_answer: set, rcts: list[str]) -> str | None:
     m = _DOSE.search(c.claim)
     if m and _UNIVERSAL.search(c.claim):
         claimed = float(m.group(1))
-        arms = t["arms"].set_index(["study_id", "arm_id"])
+        arms = by_key(t["arms"], "study_id", "arm_id")
         for link in (x[4:] for x in links if x.startswith("arm:")):
             s, a = link.split("/")
-            arm = arms.loc[(s, a)]
+            arm = arms[(s, a)]
             if s not in found:
                 continue
             other = [d for d in arm_doses(arm, link, from_answer) if abs(d - claimed) > 1e-9]
@@ -211,10 +205,10 @@ def _refuted(c, t, found: set, from_answer: set, rcts: list[str]) -> str | None:
             if re.search(r"\bsingle\b", c.claim, re.IGNORECASE) and _has(arm.ivig_courses) and int(arm.ivig_courses) > 1:
                 return f"the claim says a single dose but arm {link} records {int(arm.ivig_courses)} courses"
     if _SUSTAINED.search(c.claim):
-        out = t["outcomes"].set_index("row_id")
+        out = by_key(t["outcomes"], "row_id")
         for link in links:
-            if link in out.index:
-                r = out.loc[link]
+            if link in out:
+                r = out[link]
                 if (r.outcome == "viremia_clearance" and r.basis == "reported" and r.verification in FOUND
                         and _has(r.events) and int(r.events) == 0):
                     return f"the linked row {link} codes the patient(s) as not cleared (0/{int(r.n)})"
@@ -234,11 +228,11 @@ def check_recorded_judgements(t) -> None:
     """
     from ..stats._validation import InputError
 
-    found = {r.study_id for r in t["studies"].itertuples(index=False) if r.verification in FOUND}
+    found = {r.study_id for r in t["studies"] if r.verification in FOUND}
     from_answer = answer_origin(t["field_provenance"])
-    design = dict(zip(t["studies"].study_id, t["studies"].design, strict=True))
+    design = {r.study_id: r.design for r in t["studies"]}
     rcts = sorted(s for s in found if design[s] == "rct")
-    for i, c in enumerate(t["claims"].itertuples(index=False), start=1):
+    for i, c in enumerate(t["claims"], start=1):
         if c.claim_type != "qualitative" or not _has(c.judgement):
             continue
         why = _refuted(c, t, found, from_answer, rcts)

@@ -46,10 +46,10 @@ def _not_found(c, ix: _Index, cited: str, outs, vls, arms) -> tuple[str, str, li
         if s == rep and c.quantity == "sample_size" and _present(r.n) and not ix.copied("arms", f"{s}/{a}", "n"):
             ctx.append(f"n = {int(r.n)}")
             evidence.append(f"arm:{s}/{a}")
-    if c.quantity == "year" and _present(ix.studies.loc[rep, "year"]) and not ix.copied("studies", rep, "year"):
+    if c.quantity == "year" and _present(ix.studies[rep].year) and not ix.copied("studies", rep, "year"):
         origin = ix.origin.get(("studies", rep, "year"))
         how = {"url_path": "read from its URL path", "doi": "read from its DOI", "inferred": "inferred"}
-        ctx.append(f"{int(ix.studies.loc[rep, 'year'])}" + (f" ({how[origin]})" if origin in how else ""))
+        ctx.append(f"{int(ix.studies[rep].year)}" + (f" ({how[origin]})" if origin in how else ""))
     reason += (f"; {rep}, the report that stands for the same cohort in the synthesis (overlap rule), shows "
                + "; ".join(ctx)) if ctx else f"; {rep} stands for the same cohort in the synthesis"
     return "unverifiable", reason, evidence
@@ -136,7 +136,7 @@ def _verdict_cited(c, value: float, ix: _Index, cited: str, outs, arms) -> tuple
             if _present(r.events) and _present(r.n) and percent_matches_count(value, int(r.events), int(r.n)):
                 return "supported", f"{int(r.events)}/{int(r.n)} prints as {value:g}%", evidence
         if evidence:
-            r = ix.out.loc[evidence[0]]
+            r = ix.out[evidence[0]]
             chk = check_percent(float(r.percent_reported) if _present(r.percent_reported) else None,
                                 int(r.events) if _present(r.events) else None, int(r.n) if _present(r.n) else None)
             return "discrepant", f"the source gives {chk.reason}, not {value:g}%", evidence
@@ -156,7 +156,7 @@ def _verdict_cited(c, value: float, ix: _Index, cited: str, outs, arms) -> tuple
                 return "discrepant", f"{s} treated {int(r.n)} patients, not {int(value)}", [f"arm:{s}/{a}"]
         return "unverifiable", "the arm size is not reported", []
     if q == "year":
-        y = ix.studies.loc[cited, "year"] if cited in ix.studies.index else None
+        y = ix.studies[cited].year if cited in ix.studies else None
         if ix.copied("studies", cited, "year"):
             return "unverifiable", (f"the year recorded for {cited} ({int(y)}) was copied from the answer "
                                     "(field_provenance.csv), so it cannot support the answer; no source shows "

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from ..stats import two_group
 from ..stats.two_group_study import study_effects
 from .plan import window
 from .question import arm_codes
+from .rows import by_key
+from .rows import present as _present
 from .selection import study_label
 
 DESIGN_GROUP = {"rct": "randomised"}
@@ -50,18 +50,22 @@ def _effects(a: int, n1: int, c: int, n0: int) -> dict[str, Any]:
     return {k: eff.get(k) for k in EFFECT_KEYS}
 
 
-def _study_row(pkg, treated_row, control_row) -> dict[str, Any]:
-    st = pkg["studies"].set_index("study_id")
-    s = st.loc[treated_row.study_id]
+def _text(row, field: str) -> str:
+    """A cell as text, '' when missing (or when the table has no such column)."""
+    v = getattr(row, field, None)
+    return str(v) if _present(v) else ""
+
+
+def _study_row(s, treated_row, control_row) -> dict[str, Any]:
+    """One study's comparison: `s` its studies row, then the two outcome rows."""
     a, n1, c, n0 = int(treated_row.events), int(treated_row.n), int(control_row.events), int(control_row.n)
     eff = _effects(a, n1, c, n0)
-    return {"study_id": treated_row.study_id, "label": study_label({"study_id": treated_row.study_id, **s.to_dict()}),
+    return {"study_id": treated_row.study_id, "label": study_label(s),
             "design": s.design, "design_group": design_group(s.design),
             "row_id": treated_row.row_id, "control_row_id": control_row.row_id,
             "outcome": treated_row.outcome, "events_1": a, "n_1": n1, "events_0": c, "n_0": n0,
             "risk_1": a / n1, "risk_0": c / n0,
-            "timepoint": "" if pd.isna(treated_row.timepoint) else str(treated_row.timepoint),
-            "inference": "" if pd.isna(treated_row.get("inference")) else str(treated_row.get("inference")),
+            "timepoint": _text(treated_row, "timepoint"), "inference": _text(treated_row, "inference"),
             **eff}
 
 
@@ -108,8 +112,9 @@ def sof_rows(rows: list[dict]) -> list[dict]:
 
 def analyse_comparative(pkg, plan_row, selection) -> dict[str, Any]:
     """Execute one comparative plan row (see the module docstring)."""
-    out = pkg["outcomes"].set_index("row_id", drop=False)
-    rows = [_study_row(pkg, out.loc[i], out.loc[c]) for i, c in selection.pooled]
+    out = by_key(pkg["outcomes"], "row_id")
+    st = by_key(pkg["studies"], "study_id")
+    rows = [_study_row(st[out[i].study_id], out[i], out[c]) for i, c in selection.pooled]
     order = {"randomised": 0, "non-randomised": 1}
     rows.sort(key=lambda r: (order[r["design_group"]], r["study_id"]))
     pooled = []
@@ -117,12 +122,9 @@ def analyse_comparative(pkg, plan_row, selection) -> dict[str, Any]:
         members = [r for r in rows if r["design_group"] == group]
         if len(members) >= max(2, int(plan_row.min_studies)) and selection.pool:
             pooled += _pool(members, group)
-    narrative = [{"row_id": rid, "study_id": out.loc[rid].study_id, "arm_id": out.loc[rid].arm_id,
-                  "label": study_label({"study_id": out.loc[rid].study_id,
-                                        **pkg["studies"].set_index("study_id").loc[out.loc[rid].study_id].to_dict()}),
-                  "reason": why, "row_use": out.loc[rid].row_use,
-                  "note": "" if pd.isna(out.loc[rid].notes) else str(out.loc[rid].notes),
-                  "source_locator": out.loc[rid].source_locator}
+    narrative = [{"row_id": rid, "study_id": out[rid].study_id, "arm_id": out[rid].arm_id,
+                  "label": study_label(st[out[rid].study_id]), "reason": why, "row_use": out[rid].row_use,
+                  "note": _text(out[rid], "notes"), "source_locator": out[rid].source_locator}
                  for rid, why in selection.narrative]
     return {"plan_id": plan_row.plan_id, "outcome": plan_row.outcome, "set_kind": plan_row.set_kind,
             "set_id": plan_row.set_id, "population_label": plan_row.population_label,
@@ -136,29 +138,32 @@ def analyse_comparative(pkg, plan_row, selection) -> dict[str, Any]:
 def other_comparisons(pkg, selected_pairs: set[tuple[str, str]]) -> list[dict]:
     """Two-arm studies outside every comparative plan set (prevention, other populations):
     listed apart, never pooled with the treatment question."""
-    arms, out = pkg["arms"], pkg["outcomes"]
-    st = pkg["studies"].set_index("study_id")
+    st = by_key(pkg["studies"], "study_id")
     used = {i for i, _ in selected_pairs}
     treated, control = arm_codes(pkg)
+    arms: dict[str, list] = {}
+    for a in pkg["arms"]:
+        arms.setdefault(a.study_id, []).append(a)
     rows = []
-    for sid in sorted(set(arms.study_id)):
-        a = arms[arms.study_id == sid]
-        if control is None or not ({treated, control} <= set(a.treatment)):
+    for sid in sorted(arms):
+        a = arms[sid]
+        if control is None or not ({treated, control} <= {x.treatment for x in a}):
             continue
-        iv, ct = a[a.treatment == treated].arm_id.iloc[0], a[a.treatment == control].arm_id.iloc[0]
-        o = out[(out.study_id == sid) & (out.basis == "reported")]
-        for r in o[o.arm_id == iv].itertuples(index=False):
+        iv = next(x.arm_id for x in a if x.treatment == treated)
+        ct = next(x.arm_id for x in a if x.treatment == control)
+        o = [r for r in pkg["outcomes"] if r.study_id == sid and r.basis == "reported"]
+        for r in (r for r in o if r.arm_id == iv):
             if r.row_id in used:
                 continue
-            c = o[(o.arm_id == ct) & (o.outcome == r.outcome)]
-            rec = {"study_id": sid, "label": study_label({"study_id": sid, **st.loc[sid].to_dict()}),
-                   "role": st.loc[sid, "role"], "design": st.loc[sid, "design"], "outcome": r.outcome,
-                   "row_id": r.row_id}
-            if c.empty or pd.isna(r.events) or pd.isna(c.iloc[0].events):
+            c = [x for x in o if x.arm_id == ct and x.outcome == r.outcome]
+            s = st[sid]
+            rec = {"study_id": sid, "label": study_label(s), "role": s.role, "design": s.design,
+                   "outcome": r.outcome, "row_id": r.row_id}
+            if not c or not _present(r.events) or not _present(c[0].events):
                 rec.update(events_1=None, n_1=None, events_0=None, n_0=None,
                            note="a count or denominator is not reported")
             else:
-                cr = c.iloc[0]
+                cr = c[0]
                 rec.update(events_1=int(r.events), n_1=int(r.n), events_0=int(cr.events), n_0=int(cr.n), note="",
                            **_effects(int(r.events), int(r.n), int(cr.events), int(cr.n)))
             rows.append(rec)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-import pandas as pd
-
 from ..stats._validation import COLUMN_ALIASES, InputError, check_identifier, parse_integer
 from .textio import read_csv_rows, read_text_file
 
@@ -29,13 +26,14 @@ def read_counts_csv(path: str | os.PathLike, *,
                     counts: tuple[tuple[str, str], ...] = COUNTS_SINGLE,
                     id_column: str = "study_id", max_rows: int = MAX_STUDIES,
                     limit_reason: str = "the limit for one file",
-                    id_optional: bool = False) -> pd.DataFrame:
+                    id_optional: bool = False):
     """Read and validate a CSV of study counts: one id column and (events, total) pairs.
 
     The default reads ``study_id,events,n`` (the ``pool`` input); ``counts=
     COUNTS_TWO_GROUP`` reads ``study_id,events_treated,n_treated,events_control,
-    n_control``. Other columns are ignored. Returns the id column and every count
-    column (int64), one row per study, in file order.
+    n_control``. Other columns are ignored. Returns a pandas DataFrame of the id column and
+    every count column (int64), one row per study, in file order (pandas is imported here,
+    not when the module is: the data package loader shares this module).
 
     metafor's names ``slab``, ``xi`` and ``ni`` are accepted for the three columns (and
     ``ai``, ``n1i``, ``ci``, ``n2i`` for the two-group counts); messages name a column as
@@ -90,6 +88,9 @@ def read_counts_csv(path: str | os.PathLike, *,
                                  file=name, line=line, field=ev_name)
             values[ev_col].append(e)
             values[n_col].append(m)
+    import numpy as np
+    import pandas as pd
+
     frame = pd.DataFrame({id_column: ids, **{c: np.asarray(v, dtype=np.int64) for c, v in values.items()}})
     return frame
 
@@ -104,7 +105,7 @@ def _metafor_column(name: str, header: list[str]) -> str:
     return ours if ours and ours not in header else name.strip()
 
 
-def read_two_group_csv(path: str | os.PathLike) -> pd.DataFrame:
+def read_two_group_csv(path: str | os.PathLike):
     """Read a CSV of 2x2 tables: ``study_id,events_treated,n_treated,events_control,n_control``
     (metafor's ``slab,ai,n1i,ci,n2i`` accepted; without a study_id column the studies are
     numbered 1, 2, ...); the hardened `read_counts_csv` with ``counts=COUNTS_TWO_GROUP``."""

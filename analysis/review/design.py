@@ -35,15 +35,15 @@ FEW_STUDY_DESIGNS = (2, 3, 4)
 def _plan_sets(pkg, question=None) -> list[tuple[str, str, str, list[int]]]:
     """``(plan_id, outcome, description, sizes)`` of every single-arm set with a study."""
     sets = []
-    for p in pkg["analysis_plan"].itertuples(index=False):
+    for p in pkg["analysis_plan"]:
         if p.comparison != "single_arm" or p.set_kind not in POOLED_KINDS:
             continue
         df = dataset_from_rows(pkg, select(pkg, p.plan_id).pooled, p.outcome)
-        if not df.empty:
+        if df:
             label = question.label(p.outcome) if question is not None else p.outcome
             group = question.set_label(p.set_id) if question is not None else p.set_id
             sets.append((p.plan_id, p.outcome, f"plan row {p.plan_id}: {label}, {group}",
-                         [int(v) for v in df.n]))
+                         [int(d["n"]) for d in df]))
     return sets
 
 

@@ -1,4 +1,4 @@
-"""Files <-> frames: the Frictionless data package, count CSVs, and result JSON.
+"""Files <-> rows: the Frictionless data package, count CSVs, and result JSON.
 
 The loader reads each table through the Table Schema in ``data/datapackage.json``
 (field names, types, ``required``, ``minimum``/``maximum``, ``enum``, ``pattern``,
@@ -16,11 +16,9 @@ import hashlib
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from ..stats._validation import InputError
 from .atomic import atomic_write_bytes, transaction
@@ -33,6 +31,7 @@ from .counts import (
     read_two_group_csv,
 )
 from .problems import MAX_PROBLEMS, Problems, record_key, record_lines
+from .rows import Table, present
 from .schema import check_descriptor, read_resource
 from .textio import read_csv_rows, read_text_file
 
@@ -47,6 +46,7 @@ __all__ = [
     "MAX_STUDIES",
     "DataPackage",
     "Problems",
+    "Table",
     "dumps_json",
     "load_package",
     "read_counts_csv",
@@ -68,22 +68,25 @@ __all__ = [
 
 
 class DataPackage:
-    """A loaded, validated data package: ``tables[name]`` are typed DataFrames."""
+    """A loaded, validated data package: ``tables[name]`` (also ``pkg[name]``) are the
+    typed rows of each table (`analysis.review.rows.Table`: namedtuples, missing cells
+    None); ``pkg.frame(name)`` gives one as a pandas DataFrame."""
 
-    def __init__(self, root: Path, descriptor: dict, tables: dict[str, pd.DataFrame],
+    def __init__(self, root: Path, descriptor: dict, tables: dict[str, Table],
                  lines: dict[str, list[int]] | None = None):
         self.root = root
         self.descriptor = descriptor
         self.tables = tables
         self.lines = lines or {}
-        self._rows: dict[str, list] = {}
 
-    def rows(self, name: str) -> list:
-        """The rows of a table as namedtuples, built once (the tables are not changed after
-        loading; a pandas ``itertuples`` per lookup costs more than the analyses using it)."""
-        if name not in self._rows:
-            self._rows[name] = list(self.tables[name].itertuples(index=False))
-        return self._rows[name]
+    def rows(self, name: str) -> Table:
+        """The rows of a table (the same as ``pkg[name]``)."""
+        return self.tables[name]
+
+    def frame(self, name: str):
+        """A table as a pandas DataFrame (nullable ``Int64``/``Float64`` columns), for
+        notebooks and users; the review itself works on the rows."""
+        return self.tables[name].frame()
 
     def where(self, name: str, i: int) -> dict[str, Any]:
         """``line`` and ``row_id`` keywords of `InputError` for data row `i` (1-based) of a table."""
@@ -101,7 +104,7 @@ class DataPackage:
                 return InputError(exc.reason, file=exc.file, field=exc.field, **self.where(res["name"], exc.row))
         return exc
 
-    def __getitem__(self, name: str) -> pd.DataFrame:
+    def __getitem__(self, name: str) -> Table:
         return self.tables[name]
 
     def resource(self, name: str) -> dict:
@@ -150,7 +153,7 @@ def _check_foreign_keys(pkg: DataPackage, problems: Problems) -> None:
     for res in desc["resources"]:
         if res["name"] not in tables:
             continue
-        df = tables[res["name"]]
+        rows = tables[res["name"]]
         for fk in res.get("schema", {}).get("foreignKeys", []):
             fields = [fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"]
             ref = fk["reference"]
@@ -158,9 +161,9 @@ def _check_foreign_keys(pkg: DataPackage, problems: Problems) -> None:
                 continue
             target = tables[ref["resource"]]
             rfields = [ref["fields"]] if isinstance(ref["fields"], str) else ref["fields"]
-            valid = set(map(tuple, target[rfields].astype(object).to_numpy().tolist()))
-            for i, key in enumerate(map(tuple, df[fields].astype(object).to_numpy().tolist()), start=1):
-                if any(k is None or (isinstance(k, float) and math.isnan(k)) for k in key):
+            valid = set(zip(*(target.column(f) for f in rfields), strict=True))
+            for i, key in enumerate(zip(*(rows.column(f) for f in fields), strict=True), start=1):
+                if not all(present(k) for k in key):
                     continue
                 if key not in valid:
                     problems.add(InputError(
@@ -219,14 +222,22 @@ def load_package(descriptor_path: str | os.PathLike, *, check_hashes: bool = Tru
 # ------------------------------------------------------------------------------ writers
 
 
+def _is_na(o) -> bool:
+    """pandas' NA (looked for only when pandas is loaded: the review's rows never hold it)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and o is pd.NA
+
+
 def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o) if math.isfinite(float(o)) else None
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if o is pd.NA:
+    np = sys.modules.get("numpy")  # numpy scalars exist only once numpy is loaded
+    if np is not None:
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return float(o) if math.isfinite(float(o)) else None
+        if isinstance(o, np.bool_):
+            return bool(o)
+    if _is_na(o):
         return None
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
@@ -238,7 +249,7 @@ def _clean(o):
         return [_clean(v) for v in o]
     if isinstance(o, float) and not math.isfinite(o):
         return None
-    if o is pd.NA:
+    if _is_na(o):
         return None
     return o
 
@@ -263,7 +274,7 @@ def write_bytes(data: bytes, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, data)
 
 
-def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a frame as CSV atomically (no index, LF line ends, 10 significant digits)."""
+def write_csv(df, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame as CSV atomically (no index, LF line ends, 10 significant digits)."""
     text = df.to_csv(index=False, lineterminator="\n", float_format="%.10g")
     atomic_write_bytes(path, text.encode("utf-8"))

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 from ..stats._validation import InputError
 from .question import arm_codes, question_for
+from .rows import present as _present
 
 F_PLAN = "data/raw/analysis_plan.csv"
 ANY = "*"
@@ -48,10 +47,6 @@ def complements(pkg) -> dict[str, str]:
     return out
 
 __all__ = ["Selection", "check_plan", "codes", "select"]
-
-
-def _present(v) -> bool:
-    return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
 
 
 def codes(cell) -> frozenset[str] | None:
@@ -102,7 +97,7 @@ def check_plan(pkg) -> None:
     allowed = {k: set(_enum(pkg, *ref)) for k, ref in CODE_FIELDS.items() if k in plan.columns}
     seen: dict[tuple, int] = {}
     primary: dict[tuple, int] = {}
-    rows = list(plan.itertuples(index=False))
+    rows = list(plan)
     for i, r in enumerate(rows, start=1):
         if r.outcome not in vocab:
             raise InputError(f"outcome {r.outcome!r} is not in the outcome vocabulary of outcomes.csv",
@@ -136,9 +131,9 @@ def check_plan(pkg) -> None:
                     and r.set_kind in POOLED_KINDS and other.set_kind in POOLED_KINDS and _overlaps(r, other):
                 raise InputError(f"set {r.set_id!r} overlaps set {other.set_id!r} (row {j}): an outcome row "
                                  "could fall in both", file=F_PLAN, row=i, field="set_id")
-    planned = set(plan.outcome)
+    planned = set(plan.column("outcome"))
     out = pkg.tables["outcomes"]
-    for i, r in enumerate(out.itertuples(index=False), start=1):
+    for i, r in enumerate(out, start=1):
         if r.basis == "reported" and _present(r.outcome) and r.outcome not in planned:
             raise InputError(f"outcome {r.outcome!r} ({r.row_id}) has no row in the analysis plan",
                              file="data/raw/outcomes.csv", row=i, field="outcome")
@@ -173,7 +168,7 @@ class Selection:
 def _study_ok(st, p) -> bool:
     for name, col in (("study_populations", "population"), ("study_settings", "setting"), ("study_roles", "role")):
         allowed = _filter(p, name)
-        if allowed is not None and st[col] not in allowed:
+        if allowed is not None and getattr(st, col) not in allowed:
             return False
     return True
 
@@ -195,15 +190,15 @@ def _why_not(r, arm_n, p) -> str:
     return ""
 
 
-def _groups(studies: pd.DataFrame) -> dict[str, str]:
-    parent = {s: s for s in studies.study_id}
+def _groups(studies) -> dict[str, str]:
+    parent = {r.study_id: r.study_id for r in studies}
 
     def find(s):
         while parent[s] != s:
             s = parent[s]
         return s
 
-    for r in studies.itertuples(index=False):
+    for r in studies:
         for o in str(r.overlaps_with or "").split(";"):
             if o.strip() in parent:
                 a, b = sorted((find(r.study_id), find(o.strip())))
@@ -211,18 +206,12 @@ def _groups(studies: pd.DataFrame) -> dict[str, str]:
     return {s: find(s) for s in parent}
 
 
-def _rows(pkg, name: str) -> list:
-    """A table's rows as namedtuples (cached by the loaded package when it can)."""
-    return pkg.rows(name) if hasattr(pkg, "rows") else list(pkg[name].itertuples(index=False))
-
-
 def _candidates(pkg, p, outcome_codes):
-    # plain lookups (a pandas .loc per row costs more than the rest of the selection)
-    arms = {(a.study_id, a.arm_id): a for a in _rows(pkg, "arms")}
-    st = {r["study_id"]: r for r in pkg["studies"].to_dict(orient="records")}
+    arms = {(a.study_id, a.arm_id): a for a in pkg["arms"]}
+    st = {r.study_id: r for r in pkg["studies"]}
     av = _filter(p, "arm_other_antivirals")
     treated = arm_codes(pkg)[0]
-    for r in _rows(pkg, "outcomes"):
+    for r in pkg["outcomes"]:
         if r.outcome not in outcome_codes or r.basis != "reported" or r.verification in UNUSABLE_VERIFICATION:
             continue
         arm = arms[(r.study_id, r.arm_id)]
@@ -235,7 +224,7 @@ def _candidates(pkg, p, outcome_codes):
 
 def select(pkg, plan_id: str) -> Selection:
     """Apply plan row `plan_id` to the package (rules in data/EXTRACTION_SPEC.md)."""
-    p = next((r for r in _rows(pkg, "analysis_plan") if r.plan_id == plan_id), None)
+    p = next((r for r in pkg["analysis_plan"] if r.plan_id == plan_id), None)
     if p is None:
         raise KeyError(f"no plan row {plan_id!r} in {F_PLAN}")
     if p.comparison == "comparative":
@@ -243,7 +232,7 @@ def select(pkg, plan_id: str) -> Selection:
     comp = complements(pkg)
     own = {p.outcome} | ({comp[p.outcome]} if p.outcome in comp else set())
     narrative, chosen = [], {}
-    alts = {r.alternative_to: r.row_id for r in _rows(pkg, "outcomes") if r.row_use == "alternative"}
+    alts = {r.alternative_to: r.row_id for r in pkg["outcomes"] if r.row_use == "alternative"}
     for r, arm in _candidates(pkg, p, own):
         if r.row_use == "alternative":
             continue
@@ -311,17 +300,19 @@ def _select_comparative(pkg, p) -> Selection:
     own = {p.outcome} | ({comp[p.outcome]} if p.outcome in comp else set())
     narrative, chosen = [], {}
     control = arm_codes(pkg)[1]
+    controls: dict[str, object] = {}  # study_id -> its first control arm (by arm_id)
+    for a in sorted(arms, key=lambda a: a.arm_id):
+        if a.treatment == control:
+            controls.setdefault(a.study_id, a)
     for r, arm in _candidates(pkg, p, own):
-        controls = arms[(arms.study_id == r.study_id) & (arms.treatment == control)].sort_values("arm_id")
-        if controls.empty or r.row_use == "alternative":
+        c_arm = controls.get(r.study_id)
+        if c_arm is None or r.row_use == "alternative":
             continue
         if p.set_kind not in POOLED_KINDS:
             narrative.append((r.row_id, f"plan set is {p.set_kind}"))
             continue
-        c_arm = controls.iloc[0]
-        match = out[(out.study_id == r.study_id) & (out.arm_id == c_arm.arm_id) & (out.outcome == r.outcome)
-                    & (out.basis == "reported") & (out.row_use == "count")]
-        c = next(match.itertuples(index=False), None)
+        c = next((o for o in out if o.study_id == r.study_id and o.arm_id == c_arm.arm_id and o.outcome == r.outcome
+                  and o.basis == "reported" and o.row_use == "count"), None)
         why = _why_not(r, arm.n, p) or ("control arm has no count" if c is None else _why_not(c, c_arm.n, p))
         if why:
             narrative.append((r.row_id, why))

@@ -11,9 +11,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pandas as pd
-
 from ..stats._validation import InputError, InputErrors
+from .rows import present
 
 __all__ = ["MAX_PROBLEMS", "Problems", "record_key", "record_lines"]
 
@@ -61,13 +60,15 @@ def record_lines(path: Path) -> list[int]:
     return starts
 
 
-def record_key(res: dict, df: pd.DataFrame, i: int) -> str | None:
-    """'row_id o12' / 'study_id/item x/q1': the primary key of data row `i` (0-based)."""
+def record_key(res: dict, rows, i: int) -> str | None:
+    """'row_id o12' / 'study_id/item x/q1': the primary key of data row `i` (0-based) of a
+    table's rows (`analysis.review.rows.Table`)."""
     pk = res.get("schema", {}).get("primaryKey")
     if not pk:
         return None
     keys = [pk] if isinstance(pk, str) else list(pk)
-    vals = [df.iloc[i][k] for k in keys] if isinstance(df, pd.DataFrame) else []
-    if not vals or any(v is None or v is pd.NA for v in vals):
+    columns = getattr(rows, "columns", None)
+    vals = [rows[i][columns.index(k)] for k in keys] if columns is not None and 0 <= i < len(rows) else []
+    if not vals or any(not present(v) for v in vals):
         return None
     return f"{'/'.join(keys)} {'/'.join(map(str, vals))}"

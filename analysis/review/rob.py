@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from ..stats._validation import InputError
+from .rows import Table
 
 TOOLS = ("rob2", "robins_i", "murad")
 TOOL_NAMES = {"rob2": "RoB 2 (randomised trials)", "robins_i": "ROBINS-I (non-randomised comparative studies)",
@@ -87,22 +86,20 @@ def tool_for(design: str, has_control_arm: bool) -> str:
     return "murad"
 
 
-def study_tools(studies: pd.DataFrame, arms: pd.DataFrame, control_code: str | None = "control") -> dict[str, str]:
+def study_tools(studies, arms, control_code: str | None = "control") -> dict[str, str]:
     """study_id -> tool for every study that is not a guideline (``control_code``: the
     arms.csv treatment code of a comparator arm; None for a question without one)."""
-    control = set(arms.study_id[arms.treatment == control_code]) if control_code else set()
-    return {r.study_id: tool_for(r.design, r.study_id in control)
-            for r in studies.itertuples(index=False) if r.role != "guideline"}
+    control = {a.study_id for a in arms if a.treatment == control_code} if control_code else set()
+    return {r.study_id: tool_for(r.design, r.study_id in control) for r in studies if r.role != "guideline"}
 
 
 def _file(tool: str) -> str:
     return f"data/raw/{tool}.csv"
 
 
-def _check_tool_membership(t: dict[str, pd.DataFrame], tools: dict[str, str]) -> None:
+def _check_tool_membership(t: dict[str, Table], tools: dict[str, str]) -> None:
     for tool in TOOLS:
-        df = t[tool]
-        for i, sid in enumerate(df.study_id, start=1):
+        for i, sid in enumerate(t[tool].column("study_id"), start=1):
             want = tools.get(sid)
             if want is None:
                 raise InputError(f"{sid} is a guideline: guidelines are not appraised for risk of bias",
@@ -111,33 +108,40 @@ def _check_tool_membership(t: dict[str, pd.DataFrame], tools: dict[str, str]) ->
                 raise InputError(f"{sid} must be appraised with {TOOL_NAMES[want]} (data/raw/{want}.csv), "
                                  f"not here", file=_file(tool), row=i, field="study_id")
     for sid, tool in sorted(tools.items()):
-        if not (t[tool].study_id == sid).any():
+        if not any(r.study_id == sid for r in t[tool]):
             raise InputError(f"included study {sid} has no rows; add its {TOOL_NAMES[tool]} judgements",
                              file=_file(tool), field="study_id")
 
 
-def _check_complete(df: pd.DataFrame, tool: str, keys: list[str], domain_field: str) -> None:
+def _groups(rows: Table, keys: list[str]) -> list[tuple[tuple, list[tuple[int, Any]]]]:
+    """Rows grouped by the values of `keys`, groups in key order, each row with its 1-based
+    number in the table (what pandas' ``groupby(keys, sort=True)`` gives)."""
+    out: dict[tuple, list[tuple[int, Any]]] = {}
+    for i, r in enumerate(rows, start=1):
+        out.setdefault(tuple(getattr(r, k) for k in keys), []).append((i, r))
+    return sorted(out.items(), key=lambda kv: kv[0])
+
+
+def _check_complete(rows: Table, tool: str, keys: list[str], domain_field: str) -> None:
     want = set(DOMAINS[tool])
-    for key, g in df.groupby(keys, sort=True):
-        have = set(g[domain_field])
+    for key, g in _groups(rows, keys):
+        have = {getattr(r, domain_field) for _, r in g}
         if have != want:
             missing = ", ".join(sorted(want - have))
-            row = int(g.index[0]) + 1
-            raise InputError(f"{'/'.join(map(str, key if isinstance(key, tuple) else (key,)))} lacks "
-                             f"{domain_field} {missing}", file=_file(tool), row=row, field=domain_field)
+            raise InputError(f"{'/'.join(map(str, key))} lacks {domain_field} {missing}", file=_file(tool),
+                             row=g[0][0], field=domain_field)
 
 
-def _check_overall(df: pd.DataFrame, tool: str) -> None:
+def _check_overall(rows: Table, tool: str) -> None:
     """The overall judgement is at least as severe as the worst domain, is never ``low``
     when a domain has no information, and is ``no_information`` only when no domain has a
     concern (RoB 2 and ROBINS-I algorithms, Sterne 2019 and 2016)."""
     sev = SEVERITY[tool]
-    for (sid, outcome), g in df.groupby(["study_id", "outcome"], sort=True):
-        dom = g[g.domain != "overall"]
-        ov = g[g.domain == "overall"].iloc[0]
-        row = int(g.index[g.domain == "overall"][0]) + 1
-        worst = max((sev[j] for j in dom.judgement if j != NO_INFORMATION), default=0)
-        any_ni = (dom.judgement == NO_INFORMATION).any()
+    for (sid, outcome), g in _groups(rows, ["study_id", "outcome"]):
+        dom = [r.judgement for _, r in g if r.domain != "overall"]
+        row, ov = next((i, r) for i, r in g if r.domain == "overall")
+        worst = max((sev[j] for j in dom if j != NO_INFORMATION), default=0)
+        any_ni = NO_INFORMATION in dom
         if ov.judgement == NO_INFORMATION:
             if worst > 0:
                 raise InputError(f"{sid}/{outcome}: overall 'no_information' although a domain is judged "
@@ -161,13 +165,13 @@ def has_risk_of_bias(tables) -> bool:
     return any(tool in tables for tool in TOOLS)
 
 
-def tool_table(tables, tool: str) -> pd.DataFrame:
+def tool_table(tables, tool: str) -> Table:
     """A tool's table, or an empty one with its columns when the package has no such table
     (a package that appraises with one tool need not carry the other two files)."""
-    return tables[tool] if tool in tables else pd.DataFrame(columns=list(_COLUMNS[tool]))
+    return tables[tool] if tool in tables else Table(_COLUMNS[tool])
 
 
-def check_risk_of_bias(t: dict[str, pd.DataFrame], control_code: str | None = "control") -> None:
+def check_risk_of_bias(t: dict[str, Table], control_code: str | None = "control") -> None:
     """Loader rules for the three risk-of-bias tables (first failure raises `InputError`).
 
     Every included study (every role but guideline) has rows in exactly the table of its
@@ -186,7 +190,7 @@ def check_risk_of_bias(t: dict[str, pd.DataFrame], control_code: str | None = "c
         _check_complete(t[tool], tool, ["study_id", "outcome"], "domain")
         _check_overall(t[tool], tool)
     mu = t["murad"]
-    for i, r in enumerate(mu.itertuples(index=False), start=1):
+    for i, r in enumerate(mu, start=1):
         if MURAD_DOMAIN[r.item] != r.domain:
             raise InputError(f"item {r.item} belongs to domain {MURAD_DOMAIN[r.item]!r}, not {r.domain!r}",
                              file=_file("murad"), row=i, field="domain")
@@ -203,17 +207,15 @@ def study_concern(pkg, study_id: str) -> tuple[str, str]:
     """
     t = pkg.tables
     for tool in ("rob2", "robins_i"):
-        df = tool_table(t, tool)
-        ov = df[(df.study_id == study_id) & (df.domain == "overall")]
-        if len(ov):
-            j = ov.judgement.iloc[0]
+        ov = [r.judgement for r in tool_table(t, tool) if r.study_id == study_id and r.domain == "overall"]
+        if ov:
+            j = ov[0]
             level = {"low": "low", "some_concerns": "some", "moderate": "some", "high": "high",
                      "serious": "high", "critical": "high"}.get(j, "no_information")
             return level, f"{'RoB 2' if tool == 'rob2' else 'ROBINS-I'} overall: {j.replace('_', ' ')}"
-    mu = tool_table(t, "murad")
-    items = mu[(mu.study_id == study_id) & mu["item"].isin(MURAD_KEY_ITEMS)]
-    no = sorted(items.item[items.judgement == "no"])
-    unclear = sorted(items.item[items.judgement == "unclear"])
+    items = [r for r in tool_table(t, "murad") if r.study_id == study_id and r.item in MURAD_KEY_ITEMS]
+    no = sorted(r.item for r in items if r.judgement == "no")
+    unclear = sorted(r.item for r in items if r.judgement == "unclear")
     if no:
         return "high", f"Murad 2018: 'no' on {', '.join(no)}"
     if unclear:
@@ -226,10 +228,9 @@ def rob_tables(pkg, labels: dict[str, str]) -> dict[str, Any]:
     domain order and labels (what the traffic-light figures draw)."""
     out: dict[str, Any] = {"tools": {}}
     for tool in TOOLS:
-        df = tool_table(pkg.tables, tool)
         col = "item" if tool == "murad" else "domain"
         rows = []
-        for r in df.itertuples(index=False):
+        for r in tool_table(pkg.tables, tool):
             rec = {"study_id": r.study_id, "label": labels.get(r.study_id, r.study_id), "domain": getattr(r, col),
                    "judgement": r.judgement, "support": r.support, "source_url": r.source_url,
                    "source_locator": r.source_locator}

@@ -9,24 +9,13 @@ their first problem, which is collected with the rest.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from ..stats._validation import InputError
 from .audit_rules import check_recorded_judgements
 from .plan import check_plan
 from .prisma import PRISMA_ITEMS
 from .rob import check_risk_of_bias
-
-
-def _split(cell) -> list[str]:
-    if cell is None or (isinstance(cell, float) and pd.isna(cell)) or cell is pd.NA:
-        return []
-    return [p.strip() for p in str(cell).split(";") if p.strip()]
-
-
-def _present(v) -> bool:
-    return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
-
+from .rows import present as _present
+from .rows import split as _split
 
 # Tables every package needs; the others (claims, screening, search log, risk of bias, viral
 # loads, ...) are optional: a rule that reads an absent table does not run, and the report
@@ -100,15 +89,15 @@ def _at(pkg, name: str, i: int, field: str) -> dict:
 
 def _check_studies(pkg, problems) -> None:
     studies = pkg.tables["studies"]
-    ids = set(studies.study_id)
-    for i, row in enumerate(studies.itertuples(index=False), start=1):
+    overlaps = {r.study_id: r.overlaps_with for r in studies}
+    for i, row in enumerate(studies, start=1):
         for other in _split(row.overlaps_with):
             at = _at(pkg, "studies", i, "overlaps_with")
-            if other not in ids:
+            if other not in overlaps:
                 problems.add(InputError(f"overlaps_with names {other!r}, which is not a study", **at))
             elif other == row.study_id:
                 problems.add(InputError("a study cannot overlap with itself", **at))
-            elif row.study_id not in _split(studies.loc[studies.study_id == other, "overlaps_with"].iloc[0]):
+            elif row.study_id not in _split(overlaps[other]):
                 problems.add(InputError(
                     f"overlap with {other!r} is not recorded in both directions "
                     f"(add {row.study_id!r} to {other!r}'s overlaps_with)", **at))
@@ -117,8 +106,8 @@ def _check_studies(pkg, problems) -> None:
 def _check_outcomes(pkg, problems) -> None:
     t = pkg.tables
     arms = t["arms"]
-    arm_n = {(r.study_id, r.arm_id): r.n for r in arms.itertuples(index=False)}
-    for i, r in enumerate(t["outcomes"].itertuples(index=False), start=1):
+    arm_n = {(r.study_id, r.arm_id): r.n for r in arms}
+    for i, r in enumerate(t["outcomes"], start=1):
         def add(message, field, i=i):
             problems.add(InputError(message, **_at(pkg, "outcomes", i, field)))
 
@@ -138,16 +127,16 @@ def _check_outcomes(pkg, problems) -> None:
 
 
 def _check_viral_loads(pkg, problems) -> None:
-    arm_keys = {(r.study_id, r.arm_id) for r in pkg.tables["arms"].itertuples(index=False)}
-    for i, r in enumerate(pkg.tables["viral_loads"].itertuples(index=False), start=1):
+    arm_keys = {(r.study_id, r.arm_id) for r in pkg.tables["arms"]}
+    for i, r in enumerate(pkg.tables["viral_loads"], start=1):
         if _present(r.arm_id) and (r.study_id, r.arm_id) not in arm_keys:
             problems.add(InputError(f"arm {r.study_id}/{r.arm_id} does not exist in arms",
                                     **_at(pkg, "viral_loads", i, "arm_id")))
 
 
 def _check_screening(pkg, problems) -> None:
-    ids = set(pkg.tables["studies"].study_id)
-    for i, r in enumerate(pkg.tables["screening"].itertuples(index=False), start=1):
+    ids = set(pkg.tables["studies"].column("study_id"))
+    for i, r in enumerate(pkg.tables["screening"], start=1):
         if r.decision == "included":
             if not _present(r.study_id) or r.study_id not in ids:
                 problems.add(InputError(
@@ -163,9 +152,8 @@ def _check_included_studies(pkg, problems) -> None:
     `rob.check_risk_of_bias`). Without it the PRISMA counts would silently leave it out.
     """
     t = pkg.tables
-    screened = {r.study_id for r in t["screening"].itertuples(index=False)
-                if r.decision == "included" and _present(r.study_id)}
-    for i, r in enumerate(t["studies"].itertuples(index=False), start=1):
+    screened = {r.study_id for r in t["screening"] if r.decision == "included" and _present(r.study_id)}
+    for i, r in enumerate(t["studies"], start=1):
         if r.verification != "not_found" and r.study_id not in screened:
             problems.add(InputError(
                 f"study {r.study_id} has no included record in data/raw/screening.csv (add the "
@@ -175,11 +163,11 @@ def _check_included_studies(pkg, problems) -> None:
 
 def _check_claims(pkg, problems) -> None:
     t = pkg.tables
-    ids = set(t["studies"].study_id)
-    out_rows = set(t["outcomes"].row_id)
-    vl_rows = set(t["viral_loads"].row_id) if "viral_loads" in t else set()
-    arm_keys = {f"{r.study_id}/{r.arm_id}" for r in t["arms"].itertuples(index=False)}
-    for i, r in enumerate(t["claims"].itertuples(index=False), start=1):
+    ids = set(t["studies"].column("study_id"))
+    out_rows = set(t["outcomes"].column("row_id"))
+    vl_rows = set(t["viral_loads"].column("row_id")) if "viral_loads" in t else set()
+    arm_keys = {f"{r.study_id}/{r.arm_id}" for r in t["arms"]}
+    for i, r in enumerate(t["claims"], start=1):
         def add(message, field, i=i):
             problems.add(InputError(message, **_at(pkg, "claims", i, field)))
 
@@ -205,8 +193,8 @@ def _check_claims(pkg, problems) -> None:
 def _check_row_use(out) -> None:
     """row_use, inference and alternative_to agree with the counts they describe."""
     f_out = "data/raw/outcomes.csv"
-    rows = {r.row_id: r for r in out.itertuples(index=False)}
-    for i, r in enumerate(out.itertuples(index=False), start=1):
+    rows = {r.row_id: r for r in out}
+    for i, r in enumerate(out, start=1):
         has_e, has_n = _present(r.events), _present(r.n)
         if r.row_use in ("count", "alternative") and not (has_e and has_n):
             raise InputError(f"row_use {r.row_use} needs events and n ({r.row_id})", file=f_out, row=i,
@@ -240,15 +228,15 @@ def _check_provenance(t) -> None:
     """Each provenance row names an existing cell; a year shown for a study that was not
     found can only have come from the answer, so it must be recorded as such."""
     f_pv = "data/raw/field_provenance.csv"
-    keys = {res: {_KEYS[res](r) for r in t[res].itertuples(index=False)} for res in _KEYS if res in t}
+    keys = {res: {_KEYS[res](r) for r in t[res]} for res in _KEYS if res in t}
     recorded = set()
-    for i, r in enumerate(t["field_provenance"].itertuples(index=False), start=1):
+    for i, r in enumerate(t["field_provenance"], start=1):
         if r.row_key not in keys.get(r.resource, ()):
             raise InputError(f"{r.resource} has no row {r.row_key!r}", file=f_pv, row=i, field="row_key")
         if r.field not in t[r.resource].columns:
             raise InputError(f"{r.resource} has no column {r.field!r}", file=f_pv, row=i, field="field")
         recorded.add((r.resource, r.row_key, r.field, r.origin))
-    for i, r in enumerate(t["studies"].itertuples(index=False), start=1):
+    for i, r in enumerate(t["studies"], start=1):
         if r.verification == "not_found" and _present(r.year) and \
                 ("studies", r.study_id, "year", "answer") not in recorded:
             raise InputError(f"{r.study_id} was not found, so its year can only come from the answer: record it in "
@@ -261,11 +249,11 @@ def _check_prisma(t) -> None:
     apply says why (the reason is the required how_addressed text)."""
     f_pr = "data/raw/prisma_checklist.csv"
     df = t["prisma_checklist"]
-    for i, r in enumerate(df.itertuples(index=False), start=1):
+    for i, r in enumerate(df, start=1):
         if r.status != "not_applicable" and not _present(r.location):
             raise InputError(f"item {r.item} is {r.status} but names no report section", file=f_pr, row=i,
                              field="location")
-    missing = [item for item in PRISMA_ITEMS if item not in set(df["item"])]
+    missing = [item for item in PRISMA_ITEMS if item not in set(df.column("item"))]
     if missing:
         raise InputError(f"PRISMA 2020 item(s) {', '.join(missing)} missing", file=f_pr, field="item")
 

@@ -10,11 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from ..stats._validation import InputError, parse_integer
 from .problems import Problems
+from .rows import Table
 from .textio import read_csv_rows, read_text_file
 
 __all__ = ["check_descriptor", "read_resource"]
@@ -68,7 +66,7 @@ def _cast(value: str, field: dict, *, file: str, line: int) -> Any:
 
 
 def read_resource(root: Path, res: dict, problems: Problems | None = None
-                   ) -> tuple[pd.DataFrame, list[int]] | None:
+                   ) -> tuple[Table, list[int]] | None:
     """One table through its schema, with the file line where each of its rows starts;
     cell problems go to `problems` (None: raise the first).
 
@@ -86,7 +84,7 @@ def read_resource(root: Path, res: dict, problems: Problems | None = None
         return None
 
 
-def _read_table(root: Path, res: dict, problems: Problems) -> tuple[pd.DataFrame, list[int]]:
+def _read_table(root: Path, res: dict, problems: Problems) -> tuple[Table, list[int]]:
     rel = res["path"]
     path = root / rel
     file = f"data/{rel}"
@@ -124,21 +122,19 @@ def _read_table(root: Path, res: dict, problems: Problems) -> tuple[pd.DataFrame
                 problems.add(InputError(exc.reason, file=file, field=exc.field, line=line,
                                         row_id=f"{'/'.join(keys)} {key}" if key.strip("/") else None))
         records.append(out)
-    df = pd.DataFrame.from_records(records, columns=names)
-    for f in fields:
-        if f.get("type") == "integer":
-            df[f["name"]] = df[f["name"]].astype("Int64")
-        elif f.get("type") == "number":
-            df[f["name"]] = df[f["name"]].astype("Float64")
+    table = Table.from_records(names, records, {f["name"]: f.get("type", "string") for f in fields})
     if keys:
-        dup = df.duplicated(subset=keys, keep="first")
-        for i in np.flatnonzero(dup.to_numpy()):
-            val = tuple(df.loc[int(i), keys])
-            problems.add(InputError(
-                f"duplicate primary key {val if len(val) > 1 else val[0]!r}",
-                file=file, line=lines[int(i)] if int(i) < len(lines) else int(i) + 2, field="/".join(keys),
-            ))
-    return df, lines
+        seen: set[tuple] = set()
+        at = [names.index(k) for k in keys]
+        for i, r in enumerate(table):
+            val = tuple(r[j] for j in at)
+            if val in seen:
+                problems.add(InputError(
+                    f"duplicate primary key {val if len(val) > 1 else val[0]!r}",
+                    file=file, line=lines[i] if i < len(lines) else i + 2, field="/".join(keys),
+                ))
+            seen.add(val)
+    return table, lines
 
 
 _FIELD_TYPES = {"string", "integer", "number", "boolean", "date", "year", "any"}

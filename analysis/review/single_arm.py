@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from ..stats.pooling import leave_one_out, pool_proportions
 from ..stats.proportions import proportion_ci
 from .plan import window
-from .selection import cited_study_ids, dataset_from_rows, outcome_rows, records, resolve_overlaps
+from .rows import by_key
+from .rows import present as _present
+from .selection import Dataset, cited_study_ids, dataset_from_rows, outcome_rows, resolve_overlaps
 
 # Every frequentist method shown side by side: (stable id, label, options). The primary
 # method's row is the primary fit itself.
@@ -64,24 +64,25 @@ CALIBRATION_ROWS = {
 }
 
 
-def _fit(df: pd.DataFrame, **opts):
-    return pool_proportions(df.events.to_numpy(), df.n.to_numpy(), study_ids=df.study_id.tolist(), **opts)
+def _fit(data: Dataset, **opts):
+    return pool_proportions([d["events"] for d in data], [d["n"] for d in data],
+                            study_ids=[d["study_id"] for d in data], **opts)
 
 
-def summary_row(key: str, label: str, res, df: pd.DataFrame, *, primary: bool = False, note: str = "") -> dict:
+def summary_row(key: str, label: str, res, data: Dataset, *, primary: bool = False, note: str = "") -> dict:
     """One row of a methods or scenarios table (JSON-safe)."""
     d = res.to_dict()
     row = {"id": key, "label": label, "estimate": d["estimate"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
            "pi_low": d["pi_low"], "pi_high": d["pi_high"], "tau2": d["tau2"], "i2": d["i2"], "k": d["k"],
-           "n_patients": int(df.n.sum()), "events": int(df.events.sum()), "primary": primary,
-           "studies": df.study_id.tolist(), "warnings": d["warnings"], "note": note}
+           "n_patients": sum(r["n"] for r in data), "events": sum(r["events"] for r in data), "primary": primary,
+           "studies": [r["study_id"] for r in data], "warnings": d["warnings"], "note": note}
     for extra in ("prior", "tau_median", "tau_ci_low", "tau_ci_high", "prob_above"):
         if extra in d:
             row[extra] = d[extra]
     return row
 
 
-def bayes_rows(df: pd.DataFrame, primary_id: str | None = None) -> list[dict]:
+def bayes_rows(df: Dataset, primary_id: str | None = None) -> list[dict]:
     """The Bayesian model under each prior; the row `primary_id` is marked primary."""
     rows = []
     for key, likelihood, tau_prior in BAYES_PRIORS:
@@ -98,11 +99,11 @@ def bayes_rows(df: pd.DataFrame, primary_id: str | None = None) -> list[dict]:
     return rows
 
 
-def _extreme(df: pd.DataFrame) -> int:
-    return int(((df.events == 0) | (df.events == df.n)).sum())
+def _extreme(data: Dataset) -> int:
+    return sum(1 for d in data if d["events"] == 0 or d["events"] == d["n"])
 
 
-def methods_table(df: pd.DataFrame, primary, primary_id: str) -> list[dict]:
+def methods_table(df: Dataset, primary, primary_id: str) -> list[dict]:
     """Every method on the same data; boundary-sensitive rows carry a note."""
     n_ext = _extreme(df)
     rows = []
@@ -116,57 +117,62 @@ def methods_table(df: pd.DataFrame, primary, primary_id: str) -> list[dict]:
     return rows
 
 
-def scenarios(pkg, outcome: str, df: pd.DataFrame, selection, groups, primary, options) -> list[dict]:
+def _note(row) -> str:
+    """An outcome row's inference note ('' when it has none)."""
+    note = getattr(row, "inference_note", None)
+    return str(note) if _present(note) else ""
+
+
+def scenarios(pkg, outcome: str, df: Dataset, selection, groups, primary, options) -> list[dict]:
     """Sensitivity analyses of the primary dataset, each a labelled re-fit."""
-    out_rows = pkg["outcomes"].set_index("row_id")
-    sets: list[tuple[str, str, pd.DataFrame, str]] = [("primary", "Primary population (the plan)", df, "")]
+    out_rows = by_key(pkg["outcomes"], "row_id")
+    sets: list[tuple[str, str, Dataset, str]] = [("primary", "Primary population (the plan)", df, "")]
     for kind, row_id, alt in selection.sensitivity:
+        rest = [d for d in df if d["row_id"] != row_id]
         if kind == "without":
-            what = out_rows.loc[row_id]
-            sets.append((f"without-{row_id}", f"Without {what.study_id} (its count is inferred)",
-                         df[df.row_id != row_id], str(what.get("inference_note") or "")))
+            what = out_rows[row_id]
+            sets.append((f"without-{row_id}", f"Without {what.study_id} (its count is inferred)", rest,
+                         _note(what)))
         elif kind == "replace":
-            rest = df[df.row_id != row_id]
-            alt_df = dataset_from_rows(pkg, [alt], outcome)
-            sets.append((f"replace-{row_id}", f"{out_rows.loc[row_id].study_id} with its alternative count",
-                         pd.concat([rest, alt_df], ignore_index=True).sort_values("study_id"),
-                         str(out_rows.loc[alt].get("inference_note") or "")))
+            swapped = sorted(rest + dataset_from_rows(pkg, [alt], outcome), key=lambda d: d["study_id"])
+            sets.append((f"replace-{row_id}", f"{out_rows[row_id].study_id} with its alternative count", swapped,
+                         _note(out_rows[alt])))
         elif kind == "no_time":
             sets.append(("no-time", "Only rows with a stated time point",
-                         df[df.timepoint.astype(str) != ""], "drops rows whose time point is not reported"))
-    if (df.design == "conference_abstract").any():
-        sets.append(("no-abstracts", "Without conference abstracts", df[df.design != "conference_abstract"], ""))
+                         [d for d in df if str(d["timepoint"]) != ""], "drops rows whose time point is not reported"))
+    if any(d["design"] == "conference_abstract" for d in df):
+        sets.append(("no-abstracts", "Without conference abstracts",
+                     [d for d in df if d["design"] != "conference_abstract"], ""))
     cited_ids = cited_study_ids(pkg["studies"], groups)
     refs = _cited_refs(pkg["studies"])
     if refs:  # only a question that appraises an answer citing studies
-        sets.append(("cited-only", "Studies the answer cites", df[df.study_id.isin(cited_ids)],
+        sets.append(("cited-only", "Studies the answer cites", [d for d in df if d["study_id"] in cited_ids],
                      f"the answer's references {refs} that were found"))
     everyone, _ = resolve_overlaps(outcome_rows(pkg, outcome), groups)
-    if not everyone.empty and set(everyone.row_id) != set(df.row_id):  # else it repeats the primary
+    if everyone and {d["row_id"] for d in everyone} != {d["row_id"] for d in df}:  # else it repeats the primary
         sets.append(("all-treated", "Every treated patient, any population (not the plan)", everyone,
                      "the earlier pool of all single-arm data, for comparison only"))
     claimed = outcome_rows(pkg, outcome, basis="claimed")
-    if not claimed.empty:
+    if claimed:
         sets.append(("claimed", "Cited studies, numbers as the answer claims them", claimed,
                      "claimed counts rebuilt from the answer's percentages; not verified"))
     rows = []
     for key, label, data, note in sets:
-        if data.empty:
+        if not data:
             rows.append({"id": key, "label": label, "k": 0, "note": note or "no study left", "estimate": None,
                          "ci_low": None, "ci_high": None, "pi_low": None, "pi_high": None, "tau2": None,
                          "i2": None, "n_patients": 0, "events": 0, "primary": False, "studies": [],
                          "warnings": []})
             continue
-        res = primary if key == "primary" else _fit(data.reset_index(drop=True), tau2_ci=False, **options)
+        res = primary if key == "primary" else _fit(data, tau2_ci=False, **options)
         rows.append(summary_row(key, label, res, data, primary=(key == "primary"), note=note))
     return rows
 
 
-def _cited_refs(studies: pd.DataFrame) -> str:
+def _cited_refs(studies) -> str:
     """The answer's reference numbers of studies (not guidelines): '3-7', or '3, 5' when not
     consecutive; '' when the answer cites none."""
-    refs = sorted({int(r.answer_ref) for r in studies.itertuples(index=False)
-                   if r.role != "guideline" and pd.notna(r.answer_ref)})
+    refs = sorted({int(r.answer_ref) for r in studies if r.role != "guideline" and _present(r.answer_ref)})
     if not refs:
         return ""
     if len(refs) > 1 and refs == list(range(refs[0], refs[-1] + 1)):
@@ -174,25 +180,25 @@ def _cited_refs(studies: pd.DataFrame) -> str:
     return ", ".join(map(str, refs))
 
 
-def crude(df: pd.DataFrame) -> dict[str, Any]:
+def crude(data: Dataset) -> dict[str, Any]:
     """Exact interval of the summed counts (ignores heterogeneity)."""
-    c = proportion_ci(int(df.events.sum()), int(df.n.sum()))
+    c = proportion_ci(sum(d["events"] for d in data), sum(d["n"] for d in data))
     return {"events": c.events, "n": c.n, "proportion": c.proportion, "ci_low": c.ci.low,
             "ci_high": c.ci.high, "method": c.method}
 
 
 def narrative_rows(pkg, selection) -> list[dict]:
     """The rows the plan keeps out of the pool, each with its reason."""
-    out = pkg["outcomes"].set_index("row_id", drop=False)
+    out = by_key(pkg["outcomes"], "row_id")
     rows = []
     for row_id, reason in selection.narrative:
-        r = out.loc[row_id]
+        r = out[row_id]
         rows.append({"row_id": row_id, "study_id": r.study_id, "outcome": r.outcome,
-                     "events": None if pd.isna(r.events) else int(r.events),
-                     "n": None if pd.isna(r.n) else int(r.n),
-                     "percent_reported": None if pd.isna(r.percent_reported) else float(r.percent_reported),
-                     "timepoint": "" if pd.isna(r.timepoint) else str(r.timepoint), "reason": reason,
-                     "row_use": r.row_use, "note": "" if pd.isna(r.notes) else str(r.notes),
+                     "events": int(r.events) if _present(r.events) else None,
+                     "n": int(r.n) if _present(r.n) else None,
+                     "percent_reported": float(r.percent_reported) if _present(r.percent_reported) else None,
+                     "timepoint": str(r.timepoint) if _present(r.timepoint) else "", "reason": reason,
+                     "row_use": r.row_use, "note": str(r.notes) if _present(r.notes) else "",
                      "source_locator": r.source_locator})
     return rows
 
@@ -207,10 +213,10 @@ def analyse_set(pkg, plan_row, selection, groups, *, options: dict, primary_id: 
         "window": list(window(plan_row)) if window(plan_row) else None,
         "definition": plan_row.definition, "k": len(df), "pooled": bool(selection.pool),
         "not_pooled_reason": selection.reason, "narrative": narrative_rows(pkg, selection),
-        "dataset": records(df) if not df.empty else [], "primary": None, "primary_summary": "",
+        "dataset": df, "primary": None, "primary_summary": "",
         "methods": [], "scenarios": [], "leave_one_out": None, "bayes": [], "crude": None,
     }
-    if df.empty:
+    if not df:
         return result
     result["crude"] = crude(df)
     result["bayes"] = bayes_rows(df, primary_id if selection.pool else None)

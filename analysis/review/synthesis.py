@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .._version import __version__
 from ..stats.options import DEFAULTS, METHOD_OPTIONS, PRIMARY_METHOD
 from .comparative import analyse_comparative, other_comparisons
@@ -50,18 +48,18 @@ def hazard_ratios(pkg, labels: dict[str, str]) -> list[dict[str, Any]]:
         return []
     return [{**{k: (v if _present(v) else None) for k, v in r._asdict().items()},
              "label": labels.get(r.study_id, r.study_id), "outcome_label": _label(r.outcome)}
-            for r in pkg["hazard_ratios"].itertuples(index=False)]
+            for r in pkg["hazard_ratios"]]
 
 
 def _label(outcome: str) -> str:
     return OUTCOME_LABELS.get(outcome, outcome)
 
 
-def _plan_order(plan: pd.DataFrame, question) -> list:
+def _plan_order(plan, question) -> list:
     primary = list(question.primary_outcomes) if question is not None else []
     rank = {o: i for i, o in enumerate(primary)}
     kinds = {"primary_pool": 0, "subgroup": 1, "narrative_only": 2, "out_of_scope": 3}
-    return sorted(plan.itertuples(index=False),
+    return sorted(plan,
                   key=lambda r: (rank.get(r.outcome, len(rank)), r.role != "primary", r.outcome,
                                  kinds.get(r.set_kind, 9), r.plan_id))
 
@@ -91,8 +89,7 @@ def _optional(pkg, name: str) -> list[dict[str, Any]]:
     """The records of an optional table (viral loads, ...), JSON-safe; none when absent."""
     if name not in pkg.tables:
         return []
-    return [{k: (None if not _present(v) else v) for k, v in rec.items()}
-            for rec in pkg[name].astype(object).to_dict(orient="records")]
+    return [{k: (None if not _present(v) else v) for k, v in rec.items()} for rec in pkg[name].records()]
 
 
 def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict[str, Any]:
@@ -124,7 +121,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         res["label"] = _label(p.outcome)
         res["set_label"] = question.set_label(p.set_id) if question is not None else p.set_id
         if p.set_kind == "primary_pool":
-            res["grade"] = (grade_outcome(res, pd.DataFrame(res["dataset"]), ctx)
+            res["grade"] = (grade_outcome(res, res["dataset"], ctx)
                             if res["dataset"] and ctx is not None else None)
             outcomes[p.outcome] = res
         elif p.set_kind == "subgroup":
@@ -133,7 +130,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
             narrative_sets.append(res)
     flat = [{**s, "role": "treatment", "plan_id": c["plan_id"], "set_id": c["set_id"]}
             for sets in comparisons.values() for c in sets for s in c["studies"]]
-    labels = {r.study_id: study_label(r._asdict()) for r in pkg["studies"].itertuples(index=False)}
+    labels = {r.study_id: study_label(r) for r in pkg["studies"]}
     ratings = rate_comparative_sets(comparisons, ctx, OUTCOME_LABELS) if ctx is not None else []
     producer = (question.report.get("producer") if question is not None else None) or "evsynth"
     return {
@@ -141,8 +138,7 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
         "question": question.to_dict() if question is not None else None,
         "package": package_info(pkg),
         "data_hashes": dict(sorted(package_hashes.items())),
-        "plan": [{k: (v if _present(v) else None) for k, v in r._asdict().items()}
-                 for r in pkg["analysis_plan"].itertuples(index=False)],
+        "plan": [{k: (v if _present(v) else None) for k, v in r._asdict().items()} for r in pkg["analysis_plan"]],
         "primary_method": {"id": PRIMARY_ID, "label": PRIMARY_LABEL, **DEFAULTS.as_kwargs(),
                            "calibration_id": PRIMARY_METHOD},
         "outcomes": outcomes,

@@ -6,16 +6,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pandas as pd
-
 from .audit_rules import check_percent
+from .rows import blank_as_before, by_key
 from .selection import _present, overlap_groups, study_label
 
 
-def _column(df, name: str):
+def _column(rows, name: str) -> list:
     """A column's non-missing values; none when the package's table has no such column
     (the dose and follow-up columns are optional)."""
-    return df[name].dropna() if name in df.columns else pd.Series(dtype=object)
+    return [v for v in (getattr(r, name, None) for r in rows) if _present(v)]
+
+
+def _total(rows) -> int | None:
+    """The summed arm sizes, None when no arm gives one."""
+    ns = _column(rows, "n")
+    return int(sum(ns)) if ns else None
 
 
 def evidence_table(pkg) -> list[dict[str, Any]]:
@@ -26,33 +31,34 @@ def evidence_table(pkg) -> list[dict[str, Any]]:
     from .question import arm_codes
 
     treated, control = arm_codes(pkg)
-    st = pkg["studies"]
-    arms = pkg["arms"]
+    arms: dict[str, list] = {}
+    for x in pkg["arms"]:
+        arms.setdefault(x.study_id, []).append(x)
+    blank = {c: blank_as_before(pkg["studies"], c) for c in ("overlaps_with", "doi", "pmid")}
     rows = []
-    for r in st.itertuples(index=False):
-        a = arms[arms.study_id == r.study_id]
-        ivig = a[a.treatment == treated]
-        ctrl = a[a.treatment == control]
-        n_ivig = int(ivig.n.dropna().sum()) if ivig.n.notna().any() else None
+    for r in pkg["studies"]:
+        a = arms.get(r.study_id, [])
+        ivig = [x for x in a if x.treatment == treated]
+        ctrl = [x for x in a if x.treatment == control]
         dose = "; ".join(sorted({str(x) for x in _column(ivig, "ivig_dose_text")})) or (
             "; ".join(f"{float(x):g} g/kg" for x in _column(ivig, "ivig_dose_g_per_kg")) or "not reported")
         co = "; ".join(sorted({str(x) for x in _column(ivig, "co_interventions")})) or "not reported"
         fu = "; ".join(sorted({str(x) for x in _column(a, "follow_up_text")})) or "not reported"
-        rows.append({"study_id": r.study_id, "label": study_label(r._asdict()), "citation": r.citation,
+        rows.append({"study_id": r.study_id, "label": study_label(r), "citation": r.citation,
                      "year": None if not _present(r.year) else int(r.year), "design": r.design,
                      "population": r.population, "setting": r.setting, "role": r.role,
                      "answer_ref": None if not _present(r.answer_ref) else int(r.answer_ref),
-                     "n_ivig": n_ivig, "n_control": int(ctrl.n.dropna().sum()) if ctrl.n.notna().any() else None,
+                     "n_ivig": _total(ivig), "n_control": _total(ctrl),
                      "regimen": dose, "co_interventions": co, "follow_up": fu,
-                     "verification": r.verification, "overlaps_with": r.overlaps_with or "",
-                     "doi": r.doi or "", "pmid": r.pmid or "", "source_url": r.source_url})
+                     "verification": r.verification, "overlaps_with": r.overlaps_with or blank["overlaps_with"],
+                     "doi": r.doi or blank["doi"], "pmid": r.pmid or blank["pmid"], "source_url": r.source_url})
     return rows
 
 
 def percent_checks(pkg) -> list[dict[str, Any]]:
     """Every printed percentage recomputed from its count; mismatches flagged, not fixed."""
     out = []
-    for r in pkg["outcomes"].itertuples(index=False):
+    for r in pkg["outcomes"]:
         if not _present(r.percent_reported):
             continue
         ev = int(r.events) if _present(r.events) else None
@@ -98,19 +104,19 @@ def prisma_counts(pkg) -> dict[str, Any] | None:
         url = re.sub(r"^https?://(www\.)?", "", url).split("?")[0].rstrip("/")
         return f"url:{url}"
 
-    sc = sc.assign(key=[key(r) for r in sc.itertuples(index=False)])
     identified = len(sc)
-    unique = sc.groupby("key")
-    decisions = unique.decision.agg(lambda d: "included" if (d == "included").any()
-                                    else ("excluded" if (d == "excluded").any() else "duplicate"))
-    reasons = unique.reason.agg(lambda r: next((x for x in r if _present(x)), "other"))
+    unique: dict[str, list] = {}
+    for r in sc:
+        unique.setdefault(key(r), []).append(r)
+    decisions = {k: "included" if any(r.decision == "included" for r in rs)
+                 else ("excluded" if any(r.decision == "excluded" for r in rs) else "duplicate")
+                 for k, rs in sorted(unique.items())}
     n_unique = len(decisions)
-    excluded = decisions[decisions == "excluded"]
-    only_dup = decisions[decisions == "duplicate"]
+    only_dup = [k for k, d in decisions.items() if d == "duplicate"]
     reason_counts: dict[str, int] = {}
     not_retrieved = 0
-    for k in excluded.index:
-        reason = str(reasons[k]).split(":")[0]
+    for k in (k for k, d in decisions.items() if d == "excluded"):
+        reason = str(next((r.reason for r in unique[k] if _present(r.reason)), "other")).split(":")[0]
         if reason == "not_retrievable":
             not_retrieved += 1
             continue
@@ -118,19 +124,19 @@ def prisma_counts(pkg) -> dict[str, Any] | None:
     at_screening = _screening_reasons(pkg)
     screen_excl = sum(v for k, v in reason_counts.items() if k in at_screening)
     full_text_reasons = {k: v for k, v in reason_counts.items() if k not in at_screening}
-    st = pkg["studies"].set_index("study_id")
-    included_ids = sorted({s for s in sc[sc.decision == "included"].study_id.dropna()
-                           if s in st.index and st.loc[s, "role"] != "guideline"})
-    treat = [s for s in included_ids if st.loc[s, "role"] == "treatment"]
+    st = by_key(pkg["studies"], "study_id")
+    included = {r.study_id for r in sc if r.decision == "included" and _present(r.study_id) and r.study_id in st}
+    included_ids = sorted(s for s in included if st[s].role != "guideline")
+    treat = [s for s in included_ids if st[s].role == "treatment"]
     groups = overlap_groups(pkg["studies"])
     sought = n_unique - len(only_dup) - screen_excl
-    n_guidelines = len({s for s in sc[sc.decision == "included"].study_id.dropna()
-                        if s in st.index and st.loc[s, "role"] == "guideline"})
+    n_guidelines = len({s for s in included if st[s].role == "guideline"})
     corpus_names = {"pages": "stored PubMed, PMC and journal pages", "docs": "documentation pages",
                     "issues": "issue threads", "code": "code repositories"}
-    corpus_of = dict(zip(sl.query_id, sl.corpus, strict=True))
+    corpus_of = {r.query_id: r.corpus for r in sl}
     by_source: dict[str, int] = {}
-    for q in sc.query_id:
+    for r in sc:
+        q = r.query_id
         name = corpus_names.get(corpus_of.get(q, ""), corpus_of.get(q, "other"))
         by_source[name] = by_source.get(name, 0) + 1
     return {

@@ -19,14 +19,27 @@ input path or time enters a file.
 Modules: ``_layout`` (canvas, type, text placement, chrome and the layout check),
 ``text_slides`` (question, evidence, bottom line), ``plots`` (forest, sensitivity and
 claims-audit slides), ``sof`` (GRADE summary of findings), ``references`` (references
-slide and footers) and ``deck`` (the slide specs, the PDF assembly and the command).
+slide and footers), ``deck`` (the slide specs and the PDF assembly) and ``command`` (the
+``slides`` command, which loads the deck only when it runs).
 """
 
 from __future__ import annotations
 
-from ._layout import SLIDE_H as SLIDE_H
-from ._layout import SLIDE_W as SLIDE_W
-from ._layout import TITLE_PT as TITLE_PT
-from .deck import add_slides_command, build_slides, slide_specs
+from typing import Any
+
+from .command import add_slides_command
 
 __all__ = ["TITLE_PT", "add_slides_command", "build_slides", "slide_specs"]
+
+# the deck and its layout import matplotlib and the figures: loaded on first use (PEP 562),
+# so registering the command (`add_slides_command`) for the command line costs none of it
+_LAZY = {"SLIDE_H": "._layout", "SLIDE_W": "._layout", "TITLE_PT": "._layout",
+         "build_slides": ".deck", "slide_specs": ".deck"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from .context import ControlRisk, GradeContext, grading_context
 from .paths import (
     certainty_phrase,
@@ -37,6 +35,7 @@ __all__ = ["LEVELS", "CertaintyRating", "ControlRisk", "DomainRating", "GradeCon
            "rate_single_arm"]
 
 
-def grade_outcome(result: dict[str, Any], data: pd.DataFrame, ctx: GradeContext) -> dict[str, Any]:
-    """The single-arm rating of one pooled outcome as a plain dict (for the results file)."""
+def grade_outcome(result: dict[str, Any], data, ctx: GradeContext) -> dict[str, Any]:
+    """The single-arm rating of one pooled outcome as a plain dict (for the results file);
+    `data` is its analysis dataset (``result["dataset"]``)."""
     return rate_single_arm(result, data, ctx).to_dict()

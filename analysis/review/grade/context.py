@@ -7,19 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from ...stats.proportions import proportion_ci
 from ..question import question_for
 from ..rob import has_risk_of_bias, study_concern, study_tools, tool_table
+from ..rows import by_key
+from ..rows import present as _present
 
 VERIFIED = ("full_text", "abstract", "conference_abstract", "secondary_source")
 
 __all__ = ["ControlRisk", "GradeContext", "GradeWords", "can_grade", "grade_words", "grading_context"]
-
-
-def _present(v) -> bool:
-    return v is not None and v is not pd.NA and not (isinstance(v, float) and pd.isna(v))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +113,14 @@ def can_grade(pkg) -> bool:
     return has_risk_of_bias(pkg.tables) and "publication_bias" in pkg.tables
 
 
-def _control_arms(arms: pd.DataFrame, treated: str, control: str | None) -> dict[str, str]:
+def _control_arms(arms, treated: str, control: str | None) -> dict[str, str]:
     """study_id -> its control arm: the first control arm listed, the choice the
     comparative analysis makes (synthesis.comparative)."""
     out: dict[str, str] = {}
-    for r in arms.itertuples(index=False):
+    for r in arms:
         if control is not None and r.treatment == control:
             out.setdefault(r.study_id, r.arm_id)
-    have_treated = set(arms.study_id[arms.treatment == treated])
+    have_treated = {r.study_id for r in arms if r.treatment == treated}
     return {s: a for s, a in out.items() if s in have_treated}
 
 
@@ -132,17 +128,17 @@ def control_risks(pkg) -> dict[tuple[str, str], ControlRisk]:
     """The comparator's risk per (outcome, role) from the control arms of comparative studies:
     summed reported counts; graft survival is also derived from graft loss (n - lost)
     and graft loss from graft survival, as the single-arm analysis does."""
-    st = pkg["studies"].set_index("study_id")
+    st = by_key(pkg["studies"], "study_id")
     ctrl = _control_arms(pkg["arms"], *question_for(pkg).arm_codes)
     acc: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     from ..plan import complements
 
     mirror = complements(pkg)
-    for r in pkg["outcomes"].itertuples(index=False):
+    for r in pkg["outcomes"]:
         if (r.basis != "reported" or ctrl.get(r.study_id) != r.arm_id or r.verification not in VERIFIED
                 or not (_present(r.events) and _present(r.n))):
             continue
-        role = st.loc[r.study_id, "role"]
+        role = st[r.study_id].role
         acc.setdefault((r.outcome, role), []).append((r.study_id, int(r.events), int(r.n)))
         if r.outcome in mirror:
             acc.setdefault((mirror[r.outcome], role), []).append((r.study_id, int(r.n) - int(r.events), int(r.n)))
@@ -164,21 +160,21 @@ def grading_context(pkg) -> GradeContext:
     arms = pkg["arms"]
     studies = {r.study_id: {"design": r.design, "setting": r.setting, "role": r.role, "population": r.population,
                             "prior_therapies_failed": r.prior_therapies_failed or "",
-                            "verification": r.verification} for r in st.itertuples(index=False)}
+                            "verification": r.verification} for r in st}
     co: dict[str, list[str]] = {}
     treated = question_for(pkg).arm_codes[0]
-    for r in arms.itertuples(index=False):
+    for r in arms:
         if r.treatment == treated and _present(getattr(r, "co_interventions", None)):
             co.setdefault(r.study_id, []).append(str(r.co_interventions))
     tools = study_tools(st, arms, question_for(pkg).arm_codes[1])
     overall = {}
     for tool in ("rob2", "robins_i"):
-        df = tool_table(pkg.tables, tool)
-        for r in df[df.domain == "overall"].itertuples(index=False):
-            overall[r.study_id] = (r.judgement, r.support)
-    pub = {(r.outcome, r.path): (r.judgement, r.reason) for r in pkg["publication_bias"].itertuples(index=False)}
+        for r in tool_table(pkg.tables, tool):
+            if r.domain == "overall":
+                overall[r.study_id] = (r.judgement, r.support)
+    pub = {(r.outcome, r.path): (r.judgement, r.reason) for r in pkg["publication_bias"]}
     defs = {}
-    for r in pkg["outcomes"].itertuples(index=False):
+    for r in pkg["outcomes"]:
         if r.basis == "reported" and _present(r.definition):
             defs.setdefault((r.study_id, r.outcome), str(r.definition))
     return GradeContext(studies=studies, co_interventions={k: tuple(sorted(set(v))) for k, v in co.items()},

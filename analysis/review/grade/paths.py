@@ -4,11 +4,9 @@ effects (intervention versus comparator; the names are the question file's). Eac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from ...stats.pooling import pool_proportions
 from ...stats.proportions import proportion_ci
@@ -19,7 +17,7 @@ from .types import LEVELS, CertaintyRating, final_level
 __all__ = ["certainty_phrase", "certainty_summary", "rate_comparative", "rate_single_arm"]
 
 
-def _tau2(events: np.ndarray, n: np.ndarray) -> tuple[float | None, tuple[float, float] | None]:
+def _tau2(events: list[int], n: list[int]) -> tuple[float | None, tuple[float, float] | None]:
     """tau^2 and its Q-profile 95% CI from the logit random-effects model (REML)."""
     if len(n) < 2:
         return None, None
@@ -28,7 +26,7 @@ def _tau2(events: np.ndarray, n: np.ndarray) -> tuple[float | None, tuple[float,
     return d["tau2"], ci
 
 
-def _imprecision_interval(events: np.ndarray, n: np.ndarray) -> tuple[float, float, float, str]:
+def _imprecision_interval(events: list[int], n: list[int]) -> tuple[float, float, float, str]:
     """The interval imprecision is judged on: the GLMM's 95% CI with normal quantiles
     (the primary t(k-1) interval is inflated for small k, which would count the number of
     studies, not the information, as imprecision), or, when the GLMM has no finite
@@ -38,22 +36,29 @@ def _imprecision_interval(events: np.ndarray, n: np.ndarray) -> tuple[float, flo
         d = pool_proportions(events, n, model="glmm", n_agq=7).to_dict()
         if d["ci_low"] is not None:
             return d["estimate"], d["ci_low"], d["ci_high"], "GLMM 95% CI, normal quantiles"
-    c = proportion_ci(int(events.sum()), int(n.sum()))
+    c = proportion_ci(sum(events), sum(n))
     return c.proportion, float(c.ci.low), float(c.ci.high), "exact 95% CI of the summed counts"
 
 
-def rate_single_arm(result: dict[str, Any], data: pd.DataFrame, ctx: GradeContext) -> CertaintyRating:
+def _dataset(data) -> list[dict[str, Any]]:
+    """The analysis dataset's records (a pandas DataFrame of them is accepted too)."""
+    return data.to_dict(orient="records") if hasattr(data, "to_dict") else list(data)
+
+
+def rate_single_arm(result: dict[str, Any], data, ctx: GradeContext) -> CertaintyRating:
     """GRADE for a pooled single-arm proportion (risk with the intervention): very low by
-    construction, every domain judged and recorded (see `domains`)."""
+    construction, every domain judged and recorded (see `domains`). `data` is the analysis
+    dataset (``result["dataset"]``: one dict per study with study_id, events and n)."""
     outcome = result["outcome"]
     w = ctx.words
-    ev, n = data.events.to_numpy(), data.n.to_numpy()
-    patients = dict(zip(data.study_id, (int(x) for x in n), strict=True))
+    data = _dataset(data)
+    ids = [d["study_id"] for d in data]
+    ev, n = [int(d["events"]) for d in data], [int(d["n"]) for d in data]
+    patients = dict(zip(ids, n, strict=True))
     control = ctx.control.get((outcome, "treatment"))
     threshold = None if control is None else control.risk
-    cis = {r.study_id: proportion_ci(int(r.events), int(r.n)).ci for r in data.itertuples(index=False)}
-    points = [(r.study_id, r.events / r.n, float(cis[r.study_id].low), float(cis[r.study_id].high))
-              for r in data.itertuples(index=False) if r.n > 1]
+    cis = {s: proportion_ci(e, m).ci for s, e, m in zip(ids, ev, n, strict=True)}
+    points = [(s, e / m, float(cis[s].low), float(cis[s].high)) for s, e, m in zip(ids, ev, n, strict=True) if m > 1]
     tau2, tau2_ci = _tau2(ev, n)
     est, lo, hi, interval = _imprecision_interval(ev, n)
     start, start_reason, start_rule = D.start_single_arm(w)
@@ -75,7 +80,7 @@ def rate_single_arm(result: dict[str, Any], data: pd.DataFrame, ctx: GradeContex
         outcome=outcome, label=result["label"], path="single_arm", role="treatment",
         question_type=f"{w.risk_with} (single-arm event rate; non-comparative)", start=start,
         start_reason=start_reason, start_rule=start_rule, certainty=final_level(start, doms), domains=doms,
-        studies=tuple(data.study_id), k=len(data), patients=int(n.sum()), effect=effect,
+        studies=tuple(ids), k=len(data), patients=sum(n), effect=effect,
         threshold=None if control is None else control.to_dict())
 
 
@@ -100,7 +105,7 @@ def rate_comparative(comp: dict[str, Any], ctx: GradeContext, labels: dict[str, 
             continue
         patients = {c["study_id"]: c["n_1"] + c["n_0"] for c in body}
         pts = [(c["study_id"], c["rr"], c["rr_ci_low"], c["rr_ci_high"]) for c in body if c.get("rr") is not None]
-        pts += [(f"{c['study_id']} (printed percentages)", _rr_from_percents(c), -np.inf, np.inf)
+        pts += [(f"{c['study_id']} (printed percentages)", _rr_from_percents(c), -math.inf, math.inf)
                 for c in rows if c.get("events_1") is None and _rr_from_percents(c) is not None]
         pool = pooled.get((outcome, role))
         main = body[0] if pool is None else {**body[0], "rr": pool["display_estimate"],
