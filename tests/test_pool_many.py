@@ -38,8 +38,10 @@ def test_pool_many_returns_the_same_results_in_order():
     fits = pool_proportions_many(DATASETS, model="bayes", tau_prior=("half-normal", 0.5))
     for (x, n), fit in zip(DATASETS, fits, strict=True):
         one = pool_proportions(x, n, model="bayes", tau_prior=("half-normal", 0.5))
-        assert fit.k == len(x) and fit.table.events.tolist() == x
-        assert fit.prior == one.prior and fit.warnings == one.warnings
+        assert fit.k == len(x)
+        assert fit.table.events.tolist() == x
+        assert fit.prior == one.prior
+        assert fit.warnings == one.warnings
         for a, b in [(fit.proportion, one.proportion), (fit.proportion_ci.low, one.proportion_ci.low),
                      (fit.proportion_ci.high, one.proportion_ci.high), (fit.tau_median, one.tau_median)]:
             assert math.isclose(a, b, rel_tol=0, abs_tol=TOL)
