@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..stats.pooling import leave_one_out, pool_proportions
+from ..stats.pooling import leave_one_out, pool_proportions, pool_proportions_many
 from ..stats.proportions import proportion_ci
 from .plan import window
 from .rows import by_key
@@ -64,14 +64,20 @@ CALIBRATION_ROWS = {
 }
 
 
+def _columns(data: Dataset) -> tuple[list, list, list]:
+    return [d["events"] for d in data], [d["n"] for d in data], [d["study_id"] for d in data]
+
+
 def _fit(data: Dataset, **opts):
-    return pool_proportions([d["events"] for d in data], [d["n"] for d in data],
-                            study_ids=[d["study_id"] for d in data], **opts)
+    events, n, ids = _columns(data)
+    return pool_proportions(events, n, study_ids=ids, **opts)
 
 
-def summary_row(key: str, label: str, res, data: Dataset, *, primary: bool = False, note: str = "") -> dict:
-    """One row of a methods or scenarios table (JSON-safe)."""
-    d = res.to_dict()
+def summary_row(key: str, label: str, res, data: Dataset, *, primary: bool = False, note: str = "",
+                d: dict | None = None) -> dict:
+    """One row of a methods or scenarios table (JSON-safe); ``d`` is ``res.to_dict()``
+    when the caller has it already."""
+    d = res.to_dict() if d is None else d
     row = {"id": key, "label": label, "estimate": d["estimate"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
            "pi_low": d["pi_low"], "pi_high": d["pi_high"], "tau2": d["tau2"], "i2": d["i2"], "k": d["k"],
            "n_patients": sum(r["n"] for r in data), "events": sum(r["events"] for r in data), "primary": primary,
@@ -82,20 +88,28 @@ def summary_row(key: str, label: str, res, data: Dataset, *, primary: bool = Fal
     return row
 
 
-def bayes_rows(df: Dataset, primary_id: str | None = None) -> list[dict]:
-    """The Bayesian model under each prior; the row `primary_id` is marked primary."""
+def bayes_fits(datasets: list[Dataset]) -> list[list]:
+    """The Bayesian model under each prior of `BAYES_PRIORS` for every data set, as
+    ``fits[data set][prior]``: each prior's posteriors are computed in one batch
+    (`pool_proportions_many`; the same numbers as one fit at a time, several times faster)."""
+    if not datasets:
+        return []
+    per_prior = [pool_proportions_many([_columns(d) for d in datasets], model="bayes",
+                                       likelihood=likelihood, tau_prior=tau_prior,
+                                       mu_prior=MU_PRIOR, threshold=0.5)
+                 for _, likelihood, tau_prior in BAYES_PRIORS]
+    return [list(fits) for fits in zip(*per_prior, strict=True)]
+
+
+def bayes_rows(df: Dataset, primary_id: str | None = None, fits: list | None = None) -> list[dict]:
+    """The Bayesian model under each prior; the row `primary_id` is marked primary.
+    ``fits`` are this data set's fits from `bayes_fits`, when computed in a batch."""
+    fits = bayes_fits([df])[0] if fits is None else fits
     rows = []
-    for key, likelihood, tau_prior in BAYES_PRIORS:
-        try:
-            res = _fit(df, model="bayes", likelihood=likelihood, tau_prior=tau_prior, mu_prior=MU_PRIOR,
-                       threshold=0.5)
-        except (TypeError, ValueError) as exc:  # the engine predates the Bayesian model
-            if "bayes" not in str(exc) and "likelihood" not in str(exc):
-                raise
-            return []
+    for (key, likelihood, tau_prior), res in zip(BAYES_PRIORS, fits, strict=True):
         d = res.to_dict()
         label = f"Bayesian {likelihood}-normal, {d.get('prior', tau_prior[0])}"
-        rows.append(summary_row(key, label, res, df, primary=(key == primary_id)))
+        rows.append(summary_row(key, label, res, df, primary=(key == primary_id), d=d))
     return rows
 
 
@@ -203,10 +217,12 @@ def narrative_rows(pkg, selection) -> list[dict]:
     return rows
 
 
-def analyse_set(pkg, plan_row, selection, groups, *, options: dict, primary_id: str) -> dict[str, Any]:
-    """Execute one single-arm plan row (see the module docstring)."""
+def analyse_set(pkg, plan_row, selection, groups, *, options: dict, primary_id: str,
+                data: Dataset | None = None, bayes: list | None = None) -> dict[str, Any]:
+    """Execute one single-arm plan row (see the module docstring). ``data`` (the set's
+    analysis dataset) and ``bayes`` (its `bayes_fits`) may be computed beforehand."""
     outcome = plan_row.outcome
-    df = dataset_from_rows(pkg, selection.pooled, outcome)
+    df = dataset_from_rows(pkg, selection.pooled, outcome) if data is None else data
     result: dict[str, Any] = {
         "plan_id": plan_row.plan_id, "outcome": outcome, "set_kind": plan_row.set_kind,
         "set_id": plan_row.set_id, "population_label": plan_row.population_label,
@@ -219,7 +235,7 @@ def analyse_set(pkg, plan_row, selection, groups, *, options: dict, primary_id: 
     if not df:
         return result
     result["crude"] = crude(df)
-    result["bayes"] = bayes_rows(df, primary_id if selection.pool else None)
+    result["bayes"] = bayes_rows(df, primary_id if selection.pool else None, bayes)
     if not selection.pool:
         return result
     primary = _fit(df, **options)

@@ -22,8 +22,8 @@ from .grade.context import can_grade
 from .plan import select
 from .prisma import prisma_checklist
 from .rob import rob_tables
-from .selection import _present, overlap_groups, study_label
-from .single_arm import BAYES_PRIORS, CALIBRATION_ROWS, METHODS, analyse_set
+from .selection import _present, dataset_from_rows, overlap_groups, study_label
+from .single_arm import BAYES_PRIORS, CALIBRATION_ROWS, METHODS, analyse_set, bayes_fits
 from .tables import evidence_table, percent_checks, prisma_counts
 
 # The primary single-arm method is the one the calibration's written rule picked
@@ -92,6 +92,15 @@ def _optional(pkg, name: str) -> list[dict[str, Any]]:
     return [{k: (None if not _present(v) else v) for k, v in rec.items()} for rec in pkg[name].records()]
 
 
+def _single_arm_data(pkg, plan) -> tuple[dict, dict]:
+    """Each single-arm plan set's analysis dataset, and the Bayesian fits of the non-empty
+    ones, computed together (one batch per prior), by plan_id."""
+    data = {p.plan_id: dataset_from_rows(pkg, sel.pooled, p.outcome)
+            for p, sel in plan if p.comparison != "comparative"}
+    ids = [plan_id for plan_id, d in data.items() if d]
+    return data, dict(zip(ids, bayes_fits([data[i] for i in ids]), strict=True))
+
+
 def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict[str, Any]:
     """Every analysis of the report as one JSON-safe dict (see the module docstring).
 
@@ -108,8 +117,9 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
     narrative_sets: list[dict] = []
     comparisons: dict[str, list] = {}
     pairs: set = set()
-    for p in _plan_order(pkg["analysis_plan"], question):
-        sel = select(pkg, p.plan_id)
+    plan = [(p, select(pkg, p.plan_id)) for p in _plan_order(pkg["analysis_plan"], question)]
+    data, bayes = _single_arm_data(pkg, plan)
+    for p, sel in plan:
         if p.comparison == "comparative":
             res = analyse_comparative(pkg, p, sel)
             res["label"] = _label(p.outcome)
@@ -117,7 +127,8 @@ def build_results(pkg, *, package_hashes: dict[str, str], question=None) -> dict
             pairs |= set(sel.pooled)
             comparisons.setdefault(p.outcome, []).append(res)
             continue
-        res = analyse_set(pkg, p, sel, groups, options=PRIMARY_OPTIONS, primary_id=PRIMARY_ID)
+        res = analyse_set(pkg, p, sel, groups, options=PRIMARY_OPTIONS, primary_id=PRIMARY_ID,
+                          data=data[p.plan_id], bayes=bayes.get(p.plan_id))
         res["label"] = _label(p.outcome)
         res["set_label"] = question.set_label(p.set_id) if question is not None else p.set_id
         if p.set_kind == "primary_pool":
