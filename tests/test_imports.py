@@ -67,7 +67,7 @@ def steps(tmp_path_factory):
 @pytest.mark.parametrize("step", ["check-data", "analyze", "audit", "design"])
 def test_the_data_steps_never_import_pandas(steps, step):
     """Neither the review layer nor the engine needs a DataFrame to run these steps: the
-    engine's results make theirs only when one is read (analysis.stats._table)."""
+    engine's results make theirs only when one is read (analysis.stats._columns)."""
     assert not steps[step]["pandas"], f"{step} imported pandas (first from {steps[step]['importer']})"
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._table import Table
+from ._columns import Columns
 from ._validation import (
     CORRECTION_POLICIES,
     MEASURES,
@@ -117,8 +117,8 @@ def effect_sizes(
     return _effect_table(x, m, ids, measure, correction, correction_policy).frame()
 
 
-def _effect_table(x, m, ids, measure: str, correction: float | None, policy: str) -> Table:
-    """The kernel of `effect_sizes` (checked counts and options) as a `Table`."""
+def _effect_table(x, m, ids, measure: str, correction: float | None, policy: str) -> Columns:
+    """The kernel of `effect_sizes` (checked counts and options) as a `Columns`."""
     add = default_correction(measure) if correction is None else float(correction)
     if add < 0:
         raise ValueError(f"correction must be >= 0; got {correction!r}")
@@ -126,6 +126,6 @@ def _effect_table(x, m, ids, measure: str, correction: float | None, policy: str
     _require_defined(y, v, ids, lambda i: (
         f"the {measure} effect of {x[i]}/{m[i]} is undefined without a continuity "
         "correction (use correction_policy='only0' or another measure)"))
-    return Table({"study_id": ids, "events": x.astype(np.int64), "n": m.astype(np.int64),
+    return Columns({"study_id": ids, "events": x.astype(np.int64), "n": m.astype(np.int64),
                   "effect": y, "variance": v, "corrected": corrected})
 

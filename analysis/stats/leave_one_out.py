@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._table import Table
+from ._columns import Columns
 from ._validation import canonical, check_counts
 from .options import DEFAULTS
 from .pooling import _glmm_ci_method, pool_proportions
@@ -71,4 +71,4 @@ def leave_one_out(fit, n=None, *, study_ids=None, **options) -> LeaveOneOut:
                 "warnings": r.warnings,
             }
         )
-    return LeaveOneOut(full=full, table=Table.from_records(rows))
+    return LeaveOneOut(full=full, table=Columns.from_records(rows))

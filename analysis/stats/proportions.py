@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special
 
+from ._columns import Columns
 from ._dist import norm_ppf
-from ._table import Table
 from ._validation import (
     MEASURES,
     STUDY_CI_METHODS,
@@ -192,10 +192,10 @@ def study_proportions(
     return _study_table(x, m, ids, method, level).frame()
 
 
-def _study_table(x, m, ids, method: str, level: float) -> Table:
-    """The kernel of `study_proportions` (checked counts) as a `Table`."""
+def _study_table(x, m, ids, method: str, level: float) -> Columns:
+    """The kernel of `study_proportions` (checked counts) as a `Columns`."""
     low, high = _ci_bounds(x, m, method, level)
-    return Table({"study_id": ids, "events": x.astype(np.int64), "n": m.astype(np.int64),
+    return Columns({"study_id": ids, "events": x.astype(np.int64), "n": m.astype(np.int64),
                   "proportion": x / m, "ci_low": low, "ci_high": high})
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._citations import cite
+from ._columns import cached_frame
 from ._summary import _CI_NOTE, _ci_text, _fmt, _given, _heterogeneity_lines
 
 # The records results are built from live in `result_types`; re-exported here (with the
@@ -29,7 +30,7 @@ from .result_types import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._table import Table
+    from ._columns import Columns
 
 __all__ = [
     "ConfidenceInterval",
@@ -79,7 +80,7 @@ class PooledProportion:
     proportion_pi: ConfidenceInterval | None
     back_transform: str
     heterogeneity: Heterogeneity
-    table: Table
+    table: Columns
     warnings: tuple[str, ...] = field(default=())
     pi_method: str = "metafor"
     likelihood: str | None = None
@@ -95,9 +96,7 @@ class PooledProportion:
     @property
     def studies(self) -> pd.DataFrame:
         """One row per study (see the class docstring), as a DataFrame made once."""
-        if self._frame is None:
-            object.__setattr__(self, "_frame", self.table.frame())
-        return self._frame
+        return cached_frame(self)
 
     @property
     def k(self) -> int:
@@ -339,15 +338,13 @@ class LeaveOneOut:
     """
 
     full: PooledProportion
-    table: Table
+    table: Columns
     _frame: Any = field(default=None, init=False, repr=False)
 
     @property
     def rows(self) -> pd.DataFrame:
         """One row per omitted study, as a DataFrame made once."""
-        if self._frame is None:
-            object.__setattr__(self, "_frame", self.table.frame())
-        return self._frame
+        return cached_frame(self)
 
     def summary(self) -> str:
         """Fixed-width table of the re-fits under the full-data estimate (columns aligned)."""

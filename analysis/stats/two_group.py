@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._columns import Columns
 from ._dist import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
-from ._table import Table
 from ._validation import (
     CORRECTION_POLICIES,
     MODELS,
@@ -127,8 +127,8 @@ def two_group_effect_sizes(
 
 
 def _effect_table(a, n1, c, n0, ids, measure, correction, correction_policy,
-                  drop_double_zero) -> Table:
-    """The kernel of `two_group_effect_sizes` (checked counts and options) as a `Table`."""
+                  drop_double_zero) -> Columns:
+    """The kernel of `two_group_effect_sizes` (checked counts and options) as a `Columns`."""
     b, d = n1 - a, n0 - c
     double = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
     zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
@@ -156,7 +156,7 @@ def _effect_table(a, n1, c, n0, ids, measure, correction, correction_policy,
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"the {measure} of study {ids[i]} is undefined (zero variance or zero cell "
                          "without continuity correction)", row=ids[i], field="events_treated")
-    return Table({
+    return Columns({
         "study_id": ids, "events_treated": a.astype(np.int64), "n_treated": n1.astype(np.int64),
         "events_control": c.astype(np.int64), "n_control": n0.astype(np.int64),
         "effect": y, "variance": v, "corrected": corrected, "double_zero": double,
@@ -265,7 +265,7 @@ def pool_two_group(
         else np.ones(a.size, bool)
     fit = _FITTERS[method](a, n1, c, n0, es, in_model, measure=measure, model=model, tau2_method=tau2_method,
                            ci_method=ci_method, level=level, n_agq=int(n_agq))
-    studies = Table({
+    studies = Columns({
         "study_id": ids, "events_treated": a.astype(np.int64), "n_treated": n1.astype(np.int64),
         "events_control": c.astype(np.int64), "n_control": n0.astype(np.int64), "double_zero": double,
         "in_model": in_model, "study_estimate": rows[measure].astype(float),

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._columns import cached_frame
 from .results import ConfidenceInterval, Heterogeneity, _fmt, _num
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._table import Table
+    from ._columns import Columns
 
 __all__ = ["PooledEffect", "StudyComparison"]
 
@@ -77,7 +78,7 @@ class PooledEffect:
     heterogeneity: Heterogeneity
     q_lrt_df: int | None
     dropped: tuple[str, ...]
-    table: Table
+    table: Columns
     correction: float = 0.5
     correction_policy: str = "only0"
     n_agq: int | None = None
@@ -87,9 +88,7 @@ class PooledEffect:
     @property
     def studies(self) -> pd.DataFrame:
         """One row per study (see the class docstring), as a DataFrame made once."""
-        if self._frame is None:
-            object.__setattr__(self, "_frame", self.table.frame())
-        return self._frame
+        return cached_frame(self)
 
     @property
     def tau2(self) -> float | None:

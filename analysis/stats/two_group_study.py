@@ -48,9 +48,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special
 
+from ._columns import Columns
 from ._dist import chi2_isf, norm_isf
 from ._roots import brentq_rows
-from ._table import Table
 from ._validation import InputError, check_confidence_level, check_counts
 from .results import ConfidenceInterval
 from .two_group_results import StudyComparison
@@ -327,8 +327,8 @@ def _checked(events_treated, n_treated, events_control, n_control, study_ids):
     return a, n1, c, n0, ids
 
 
-def _study_effects_table(a, n1, c, n0, level, ids, measures=("rr", "or", "rd")) -> Table:
-    """The kernel of `study_effects_frame` (checked counts) as a `Table`."""
+def _study_effects_table(a, n1, c, n0, level, ids, measures=("rr", "or", "rd")) -> Columns:
+    """The kernel of `study_effects_frame` (checked counts) as a `Columns`."""
     rows = []
     rd_lo, rd_hi = newcombe_interval(a, n1, c, n0, confidence_level=level)
     for i in range(a.size):
@@ -346,4 +346,4 @@ def _study_effects_table(a, n1, c, n0, level, ids, measures=("rr", "or", "rd")) 
             row.update(rd=ai / n1i - ci / n0i, rd_ci_low=float(rd_lo[i]), rd_ci_high=float(rd_hi[i]))
         row["fisher_p"] = fisher_exact_test(ai, n1i, ci, n0i)
         rows.append(row)
-    return Table.from_records(rows)
+    return Columns.from_records(rows)

@@ -4,8 +4,8 @@ The engine's results show their per-study rows as pandas DataFrames (``res.studi
 ``study_proportions``, ``effect_sizes``), which is what users read and what metafor's
 ``escalc`` tables look like. Inside a fit, though, a DataFrame is pure overhead for a
 handful of studies, and importing pandas costs a pipeline step 0.2 s. So the kernels
-build a `Table` (named columns, one NumPy array each) and a DataFrame is made only
-where one is asked for (`Table.frame`, which imports pandas then).
+build a `Columns` (named columns, one NumPy array each) and a DataFrame is made only
+where one is asked for (`Columns.frame`, which imports pandas then).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _column(values) -> np.ndarray:
     return out
 
 
-class Table:
+class Columns:
     """Named, equal-length columns (NumPy arrays), in order; immutable by convention.
 
     Columns read as attributes or items (``t.effect``, ``t["effect"]``); `assign` returns
@@ -41,7 +41,7 @@ class Table:
 
     Examples
     --------
-    >>> t = Table({"study_id": ["a", "b"], "events": [1, 2]})
+    >>> t = Columns({"study_id": ["a", "b"], "events": [1, 2]})
     >>> len(t), t.events.tolist(), t.assign(n=[4, 5]).records(["study_id", "n"])
     (2, [1, 2], [{'study_id': 'a', 'n': 4}, {'study_id': 'b', 'n': 5}])
     """
@@ -56,7 +56,7 @@ class Table:
         object.__setattr__(self, "_cols", cols)
 
     @classmethod
-    def from_records(cls, rows: list[dict[str, Any]]) -> Table:
+    def from_records(cls, rows: list[dict[str, Any]]) -> Columns:
         """Rows (dicts with the same keys, in the same order) to columns."""
         names = list(rows[0]) if rows else []
         return cls({name: [r[name] for r in rows] for name in names})
@@ -74,15 +74,15 @@ class Table:
             raise AttributeError(name) from None
 
     def __setattr__(self, name, value):
-        raise AttributeError("Table is immutable: use assign()")
+        raise AttributeError("Columns is immutable: use assign()")
 
     @property
     def columns(self) -> list[str]:
         return list(self._cols)
 
-    def assign(self, **columns) -> Table:
+    def assign(self, **columns) -> Columns:
         """A new table with these columns added (or replaced, in place)."""
-        return Table({**self._cols, **columns})
+        return Columns({**self._cols, **columns})
 
     def row(self, i: int) -> dict[str, Any]:
         """Row `i` as a dict of Python values (as stored: NaN stays NaN)."""
@@ -109,4 +109,12 @@ class Table:
         return pd.DataFrame({name: (list(v) if v.dtype == object else v) for name, v in self._cols.items()})
 
     def __repr__(self) -> str:
-        return f"Table({len(self)} rows: {', '.join(self.columns)})"
+        return f"Columns({len(self)} rows: {', '.join(self.columns)})"
+
+
+def cached_frame(result) -> Any:
+    """``result.table`` as a DataFrame, made on first read and kept in ``result._frame``
+    (the result dataclasses are frozen; this is their one lazily filled field)."""
+    if result._frame is None:
+        object.__setattr__(result, "_frame", result.table.frame())
+    return result._frame
