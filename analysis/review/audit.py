@@ -42,7 +42,6 @@ from typing import Any
 from .audit_context import POPULATION_SETTINGS, _uncited_context
 from .audit_index import _BOUND, VERIFIED, _fmt, _Index
 from .audit_verdicts import RESPONSE_OUTCOMES, _months, _not_found, _verdict_cited, _viral_load
-from .rows import blank_as_before
 from .rows import present as _present
 from .rows import split as _split
 
@@ -106,7 +105,6 @@ def audit_claims(pkg, results: dict[str, Any]) -> list[dict[str, Any]]:
     """One verdict per claim, numeric ones computed by the module's rules."""
     ix = _Index(pkg)
     done: dict[str, dict] = {}
-    no_refs = blank_as_before(pkg["claims"], "cited_refs")  # a missing cited_refs: "" or null, as before
     order = sorted(pkg["claims"], key=lambda c: (c.quantity == "range_percent", c.claim_id))
     for c in order:
         if c.claim_type == "numeric":
@@ -129,7 +127,7 @@ def audit_claims(pkg, results: dict[str, Any]) -> list[dict[str, Any]]:
                                             str(c.unit) if _present(c.unit) else None)
         done[c.claim_id] = {
             "claim_id": c.claim_id, "section": c.section, "claim": c.claim,
-            "cited_refs": c.cited_refs or no_refs, "claim_type": c.claim_type,
+            "cited_refs": c.cited_refs, "claim_type": c.claim_type,
             "quantity": c.quantity if _present(c.quantity) else None,
             "claimed_value": float(c.claimed_value) if _present(c.claimed_value) else None,
             "claimed_role": c.claimed_role if _present(c.claimed_role) else None,

@@ -15,7 +15,7 @@ from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["Table", "blank_as_before", "by_key", "present", "split"]
+__all__ = ["Table", "by_key", "present", "split"]
 
 
 def present(v: Any) -> bool:
@@ -103,13 +103,3 @@ def by_key(rows: Iterable, *fields: str) -> dict:
         key = getattr(r, fields[0]) if len(fields) == 1 else tuple(getattr(r, f) for f in fields)
         out.setdefault(key, r)
     return out
-
-
-def blank_as_before(rows: Table, name: str) -> str | None:
-    """What the derived files hold for a missing cell of text column `name` where the review
-    writes ``cell or ""``: ``""`` when every cell of the column is empty, None (null) when any
-    has a value. The DataFrame loader this replaced (pandas 3) read an all-empty column as
-    objects (None, so ``or ""`` gave "") and any other text column as strings with NaN for a
-    missing cell (NaN is true, so null was written). Kept so that the derived files stay
-    byte-identical; one rule for both cases would need a deliberate change of those files."""
-    return "" if not any(present(v) for v in rows.column(name)) else None

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from .audit_rules import check_percent
-from .rows import blank_as_before, by_key
+from .rows import by_key
 from .selection import _present, overlap_groups, study_label
 
 
@@ -34,7 +34,6 @@ def evidence_table(pkg) -> list[dict[str, Any]]:
     arms: dict[str, list] = {}
     for x in pkg["arms"]:
         arms.setdefault(x.study_id, []).append(x)
-    blank = {c: blank_as_before(pkg["studies"], c) for c in ("overlaps_with", "doi", "pmid")}
     rows = []
     for r in pkg["studies"]:
         a = arms.get(r.study_id, [])
@@ -50,8 +49,8 @@ def evidence_table(pkg) -> list[dict[str, Any]]:
                      "answer_ref": None if not _present(r.answer_ref) else int(r.answer_ref),
                      "n_ivig": _total(ivig), "n_control": _total(ctrl),
                      "regimen": dose, "co_interventions": co, "follow_up": fu,
-                     "verification": r.verification, "overlaps_with": r.overlaps_with or blank["overlaps_with"],
-                     "doi": r.doi or blank["doi"], "pmid": r.pmid or blank["pmid"], "source_url": r.source_url})
+                     "verification": r.verification, "overlaps_with": r.overlaps_with,
+                     "doi": r.doi, "pmid": r.pmid, "source_url": r.source_url})
     return rows
 
 
