@@ -11,9 +11,7 @@ engine's kernel), `analysis.stats._pool_glmm` (the binomial-normal GLMM) and
 
 from __future__ import annotations
 
-import dataclasses
 import warnings as _warnings
-from typing import Any
 
 import numpy as np
 
@@ -39,7 +37,7 @@ from ._validation import (
     check_counts,
 )
 from .effects import _effect_table, default_correction
-from .options import DEFAULTS, defaults_for
+from .options import DEFAULTS, PoolingOptions, defaults_for
 from .proportions import _study_table
 from .results import PooledProportion
 
@@ -193,10 +191,11 @@ def pool_proportions(
                  correction=correction, correction_policy=correction_policy, n_agq=n_agq,
                  pi_method=pi_method, likelihood=likelihood, tau_prior=tau_prior,
                  mu_prior=mu_prior, threshold=threshold)
-    return _fit(o, *_studies(o, events, n, study_ids), tau2_ci=tau2_ci)
+    return _fit(o, *_studies(o, events, n, study_ids), tau2_ci=tau2_ci, threshold=threshold)
 
 
-def pool_proportions_many(datasets, *, tau2_ci: bool = True, **options) -> list[PooledProportion]:
+def pool_proportions_many(datasets, *, tau2_ci: bool = True, threshold: float | None = None,
+                          **options) -> list[PooledProportion]:
     """`pool_proportions` with the same options on several data sets.
 
     ``datasets`` is a sequence of ``(events, n)`` or ``(events, n, study_ids)``. With
@@ -213,7 +212,7 @@ def pool_proportions_many(datasets, *, tau2_ci: bool = True, **options) -> list[
     >>> [f.k for f in fits]
     [2, 1]
     """
-    o = _resolve(**options)
+    o = _resolve(threshold=threshold, **options)
     data = [_studies(o, *d) for d in datasets]
     if o.model != "bayes":
         return [_fit(o, *d, tau2_ci=tau2_ci) for d in data]
@@ -221,37 +220,19 @@ def pool_proportions_many(datasets, *, tau2_ci: bool = True, **options) -> list[
 
     posts = posterior_many([(x, m) for x, m, _ in data], likelihood=o.likelihood,
                            tau_prior=o.tau_prior, mu_prior=o.mu_prior,
-                           confidence_level=o.level, threshold=o.threshold)
-    return [_fit(o, *d, tau2_ci=tau2_ci, posterior=r) for d, r in zip(data, posts, strict=True)]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Resolved:
-    """Every option of a fit, defaulted, canonical and checked (see `_resolve`)."""
-
-    model: str
-    measure: str
-    tau2_method: str
-    ci_method: str
-    level: float
-    study_ci_method: str
-    correction: float | None
-    correction_policy: str
-    n_agq: int
-    pi_method: str
-    likelihood: str
-    tau_prior: Any
-    mu_prior: Any
-    threshold: float | None
+                           confidence_level=o.confidence_level, threshold=threshold)
+    return [_fit(o, *d, tau2_ci=tau2_ci, threshold=threshold, posterior=r)
+            for d, r in zip(data, posts, strict=True)]
 
 
 def _resolve(*, measure=None, model=None, tau2_method=None, ci_method=None,
              confidence_level=DEFAULTS.confidence_level, study_ci_method=DEFAULTS.study_ci_method,
              correction=None, correction_policy=None, n_agq=None, pi_method=None, likelihood=None,
-             tau_prior=None, mu_prior=None, threshold=None) -> _Resolved:
-    """The options of `pool_proportions`: an option left at None takes its default (the
-    primary method with no model, that model's own with one), metafor spellings become
-    canonical names, and every value is checked."""
+             tau_prior=None, mu_prior=None, threshold=None) -> PoolingOptions:
+    """The options of `pool_proportions` as one `PoolingOptions`: an option left at None
+    takes its default (the primary method with no model, that model's own with one; the
+    Bayesian model's priors and likelihood), metafor spellings become canonical names,
+    and every value (and whether `threshold` applies) is checked."""
     given = {k: v for k, v in (("measure", measure), ("tau2_method", tau2_method),
                                 ("ci_method", ci_method), ("correction", correction),
                                 ("correction_policy", correction_policy), ("n_agq", n_agq),
@@ -277,36 +258,40 @@ def _resolve(*, measure=None, model=None, tau2_method=None, ci_method=None,
         )
     if not isinstance(o.n_agq, int | np.integer) or not 1 <= int(o.n_agq) <= 50:
         raise ValueError(f"n_agq must be an integer between 1 and 50; got {o.n_agq!r}")
-    return _Resolved(
-        model, measure, tau2_method, ci_method, level, study_ci_method, o.correction,
-        correction_policy, int(o.n_agq), o.pi_method, o.likelihood or "binomial",
-        ("half-normal", 0.5) if o.tau_prior is None else o.tau_prior,
-        ("normal", 0.0, 10.0) if o.mu_prior is None else o.mu_prior, threshold)
+    return o.replace(
+        model=model, measure=measure, tau2_method=tau2_method, ci_method=ci_method,
+        confidence_level=level, study_ci_method=study_ci_method,
+        correction_policy=correction_policy, n_agq=int(o.n_agq),
+        likelihood=o.likelihood or "binomial",
+        tau_prior=("half-normal", 0.5) if o.tau_prior is None else o.tau_prior,
+        mu_prior=("normal", 0.0, 10.0) if o.mu_prior is None else o.mu_prior)
 
 
-def _studies(o: _Resolved, events, n, study_ids=None):
+def _studies(o: PoolingOptions, events, n, study_ids=None):
     """Checked counts and the per-study table (proportions, CIs, effects) of one data set."""
     x, m = check_counts(events, n, study_ids=study_ids)
     ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(x.size)]
     es = _effect_table(x, m, ids, o.measure, o.correction, o.correction_policy)
-    studies = _study_table(x, m, ids, o.study_ci_method, o.level).assign(
+    studies = _study_table(x, m, ids, o.study_ci_method, o.confidence_level).assign(
         effect=es.effect, variance=es.variance, corrected=es.corrected)
     return x, m, studies
 
 
-def _fit(o: _Resolved, x, m, studies, *, tau2_ci: bool, posterior=None) -> PooledProportion:
-    """The model's branch, on checked data."""
+def _fit(o: PoolingOptions, x, m, studies, *, tau2_ci: bool, threshold=None,
+         posterior=None) -> PooledProportion:
+    """The model's branch, on checked data and options."""
+    level = o.confidence_level
     add = default_correction(o.measure) if o.correction is None else float(o.correction)
     if o.model == "glmm":
-        res = _pool_glmm(x, m, studies, o.measure, o.ci_method, o.level, o.study_ci_method, add,
+        res = _pool_glmm(x, m, studies, o.measure, o.ci_method, level, o.study_ci_method, add,
                          o.correction_policy, o.n_agq, tau2_ci)
         return _with_hts_pi(res, o.measure, None) if o.pi_method == "hts" else res
     if o.model == "bayes":
-        return _pool_bayes(x, m, studies.assign(weight=np.full(x.size, np.nan)), o.level,
+        return _pool_bayes(x, m, studies.assign(weight=np.full(x.size, np.nan)), level,
                            o.study_ci_method, add, o.likelihood, o.tau_prior, o.mu_prior,
-                           o.threshold, posterior)
+                           threshold, posterior)
     return _pool_iv_proportions(x, m, studies, o.model, o.measure, o.tau2_method, o.ci_method,
-                                o.level, o.study_ci_method, add, o.correction_policy, o.pi_method)
+                                level, o.study_ci_method, add, o.correction_policy, o.pi_method)
 
 
 def _canonical(measure, model, tau2_method, ci_method, study_ci_method, correction_policy):
